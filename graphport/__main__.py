@@ -1,0 +1,3 @@
+from graphport.cli.app import main
+
+main()

@@ -1,0 +1,71 @@
+"""Op-type lists the analysis and the safety policy share, kept in one place."""
+
+from __future__ import annotations
+
+# Ops that touch files, the network or run Python. A graph holding any of them is never executed
+# without --allow-unsafe-ops; inspecting it is always safe because inspection runs nothing.
+UNSAFE_OPS: dict[str, str] = {
+    **{op: "file" for op in (
+        "ReadFile", "WriteFile", "MatchingFiles", "Save", "SaveV2", "SaveSlices", "Restore",
+        "RestoreV2", "RestoreSlice", "MergeV2Checkpoints", "ImmutableConst",
+        "WholeFileReader", "WholeFileReaderV2", "TextLineReader", "TextLineReaderV2",
+        "TFRecordReader", "TFRecordReaderV2", "FixedLengthRecordReader",
+        "FixedLengthRecordReaderV2", "LMDBReader", "IdentityReader", "IdentityReaderV2",
+        "ReaderReadV2", "ReaderRead", "ReaderReadUpToV2", "ReaderReadUpTo",
+        "TFRecordDataset", "TFRecordDatasetV2", "TextLineDataset", "FixedLengthRecordDataset",
+        "FixedLengthRecordDatasetV2", "CSVDataset", "CSVDatasetV2", "SqlDataset",
+        "LoadDataset", "SaveDataset", "SaveDatasetV2", "DatasetToTFRecord",
+        "CreateSummaryFileWriter", "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary",
+        "WriteHistogramSummary", "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary",
+        "WriteRawProtoSummary", "ImportEvent", "FlushSummaryWriter", "WriteAudioSummary",
+        "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount",
+        "DebugNumericSummary", "DebugNumericSummaryV2",
+    )},
+    **{op: "network" for op in (
+        "_Send", "_Recv", "_HostSend", "_HostRecv", "CollectiveReduce", "CollectiveReduceV2",
+        "CollectiveGather", "CollectiveGatherV2", "CollectiveBcastSend", "CollectiveBcastRecv",
+        "CollectiveBcastSendV2", "CollectiveBcastRecvV2", "RpcCall", "Rpc", "TryRpc",
+    )},
+    **{op: "python" for op in ("PyFunc", "PyFuncStateless", "EagerPyFunc")},
+}
+
+# Ops that mean the graph still holds variables: it was never frozen.
+VARIABLE_OPS = frozenset({
+    "Variable", "VariableV2", "VarHandleOp", "_VarHandlesOp", "TemporaryVariable",
+    "AutoReloadVariable", "ReadVariableOp", "AssignVariableOp", "VarIsInitializedOp",
+})
+
+# Nodes nobody consumes that are still not model outputs.
+NOT_OUTPUT_OPS = frozenset({
+    "Const", "NoOp", "Assert", "Print", "PrintV2", "SaveV2", "Save", "SaveSlices",
+    "RestoreV2", "Restore", "RestoreSlice", "MergeV2Checkpoints", "Assign", "AssignAdd",
+    "AssignSub", "AssignVariableOp", "VarIsInitializedOp", "ScalarSummary", "HistogramSummary",
+    "ImageSummary", "AudioSummaryV2", "MergeSummary", "TensorSummaryV2", "ControlTrigger",
+})
+# Optimizer update ops (ApplyAdam, ResourceApplyGradientDescent, ...) are training leftovers.
+TRAINING_OP_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
+
+# Ops that hand data from a baked-in input pipeline to the network (candidate cut points).
+PIPELINE_OUTPUT_OPS = frozenset({
+    "QueueDequeue", "QueueDequeueV2", "QueueDequeueMany", "QueueDequeueManyV2",
+    "QueueDequeueUpTo", "QueueDequeueUpToV2", "IteratorGetNext", "IteratorGetNextSync",
+    "IteratorGetNextAsOptional", "OptionalGetValue", "ReaderReadV2", "ReaderRead",
+})
+
+TF1_CONTROL_FLOW_OPS = frozenset({
+    "Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
+    "NextIteration", "RefNextIteration", "LoopCond",
+})
+FUNCTIONAL_CONTROL_FLOW_OPS = frozenset({
+    "While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase",
+})
+FUNCTION_CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+
+# Input names that are usually training switches, to be pinned when exporting.
+TRAINING_KNOB_WORDS = ("keep_prob", "dropout", "is_training", "phase_train", "training",
+                       "learning_phase", "drop_rate")
+
+
+def is_training_op(op: str) -> bool:
+    """True for optimizer update ops, which never belong to an inference output."""
+    return op.startswith(TRAINING_OP_PREFIXES)

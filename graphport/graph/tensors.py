@@ -1,0 +1,90 @@
+"""TensorProto and TensorShapeProto values as numpy and plain Python, without TensorFlow."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from graphport.graph.schema import DTYPE_NAMES
+
+_NUMPY: dict[str, Any] = {
+    "float": np.float32, "double": np.float64, "int32": np.int32, "uint8": np.uint8,
+    "int16": np.int16, "int8": np.int8, "complex64": np.complex64, "int64": np.int64,
+    "bool": np.bool_, "qint8": np.int8, "quint8": np.uint8, "qint32": np.int32,
+    "qint16": np.int16, "quint16": np.uint16, "uint16": np.uint16, "complex128": np.complex128,
+    "half": np.float16, "uint32": np.uint32, "uint64": np.uint64, "bfloat16": np.uint16,
+}
+# Which repeated field holds the values of a dtype when tensor_content is empty.
+_VALUE_FIELD = {
+    "float": "float_val", "double": "double_val", "int32": "int_val", "uint8": "int_val",
+    "int16": "int_val", "int8": "int_val", "qint8": "int_val", "quint8": "int_val",
+    "qint32": "int_val", "qint16": "int_val", "quint16": "int_val", "uint16": "int_val",
+    "int64": "int64_val", "bool": "bool_val", "half": "half_val", "bfloat16": "half_val",
+    "uint32": "uint32_val", "uint64": "uint64_val", "complex64": "scomplex_val",
+    "complex128": "dcomplex_val", "string": "string_val",
+}
+
+
+def dtype_name(enum_value: int) -> str:
+    """TensorFlow's short name for a DataType value (``float``, ``int32``, ``float_ref``...)."""
+    return DTYPE_NAMES.get(enum_value, f"dtype_{enum_value}")
+
+
+def shape_list(shape: Any) -> list[int] | None:
+    """A TensorShapeProto as a list with -1 for unknown dimensions, or None for unknown rank."""
+    if shape.unknown_rank:
+        return None
+    return [int(d.size) for d in shape.dim]
+
+
+def num_elements(shape: list[int] | None) -> int | None:
+    """Element count of a fully known shape, else None."""
+    if shape is None or any(d < 0 for d in shape):
+        return None
+    return math.prod(shape)
+
+
+def itemsize(dtype: str) -> int:
+    """Bytes per element (strings count as 0 here; their bytes are counted from the data)."""
+    np_type = _NUMPY.get(dtype.removesuffix("_ref"))
+    return np.dtype(np_type).itemsize if np_type is not None else 0
+
+
+def tensor_nbytes(tensor: Any) -> int:
+    """Bytes the tensor holds once materialised (a splatted scalar counts at full size)."""
+    dtype = dtype_name(tensor.dtype)
+    if dtype == "string":
+        return sum(len(s) for s in tensor.string_val)
+    count = num_elements(shape_list(tensor.tensor_shape)) or 0
+    return count * itemsize(dtype)
+
+
+def tensor_to_numpy(tensor: Any) -> np.ndarray:
+    """Decode a TensorProto like tf.make_ndarray does: content bytes, or value fields where the
+    last value fills the rest."""
+    dtype = dtype_name(tensor.dtype)
+    shape = shape_list(tensor.tensor_shape) or []
+    count = math.prod(shape)
+    if dtype == "string":
+        values = np.array(list(tensor.string_val), dtype=object)
+        return values.reshape(shape) if values.size == count else values
+    np_type = _NUMPY.get(dtype)
+    if np_type is None:
+        raise ValueError(f"cannot decode a tensor of dtype {dtype}")
+    if tensor.tensor_content:
+        return np.frombuffer(tensor.tensor_content, dtype=np_type).reshape(shape).copy()
+    values = list(getattr(tensor, _VALUE_FIELD[dtype]))
+    if dtype in ("half", "bfloat16"):
+        array = np.array(values, dtype=np.uint16).view(np_type)
+    elif dtype.startswith("complex"):
+        array = np.array(values, dtype=np.float64).view(np.complex128).astype(np_type)
+    else:
+        array = np.array(values, dtype=np_type)
+    if array.size == count:
+        return array.reshape(shape)
+    filled = np.empty(count, dtype=np_type)
+    filled[: array.size] = array
+    filled[array.size:] = array[-1] if array.size else 0
+    return filled.reshape(shape)

@@ -1,0 +1,137 @@
+"""Read a .tflite flatbuffer with the schema code that ships with ai-edge-litert (no TensorFlow).
+
+Used by `inspect` and by the conversion report, so both describe a model the same way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ai_edge_litert import schema_py_generated as schema
+
+from graphport.errors import UserError
+
+
+def _enum_names(enum_class: type) -> dict[int, str]:
+    return {v: k for k, v in vars(enum_class).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+_OP_NAMES = _enum_names(schema.BuiltinOperator)
+_TYPE_NAMES = {k: v.lower() for k, v in _enum_names(schema.TensorType).items()}
+_CONTROL_FLOW = {"WHILE", "IF", "CALL_ONCE"}
+
+
+@dataclass
+class TensorInfo:
+    index: int
+    name: str
+    dtype: str
+    shape: list[int]
+    quantized: bool
+
+
+@dataclass
+class OperatorInfo:
+    subgraph: int
+    index: int
+    op: str
+    kind: str  # "builtin" | "flex" | "custom"
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+
+
+@dataclass
+class TFLiteModel:
+    """Operators, tensors, I/O and signatures of a flatbuffer, in model order."""
+
+    path: Path
+    size_bytes: int
+    operators: list[OperatorInfo]
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    signatures: dict[str, dict[str, list[dict[str, Any]]]]
+    subgraph_count: int
+    params: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def op_counts(self) -> dict[str, int]:
+        return dict(Counter(op.op for op in self.operators).most_common())
+
+
+def _decode(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _tensor_info(subgraph: Any, index: int) -> TensorInfo:
+    tensor = subgraph.tensors[index]
+    quant = tensor.quantization
+    quantized = bool(quant is not None and quant.scale is not None and len(quant.scale) > 0)
+    shape = tensor.shapeSignature if tensor.shapeSignature is not None else tensor.shape
+    return TensorInfo(index, _decode(tensor.name), _TYPE_NAMES.get(tensor.type, str(tensor.type)),
+                      [int(d) for d in (shape if shape is not None else [])], quantized)
+
+
+def _op_name(code: Any) -> tuple[str, str]:
+    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    name = _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
+    if name != "CUSTOM":
+        return name, "builtin"
+    custom = _decode(code.customCode)
+    return custom, "flex" if custom.startswith("Flex") else "custom"
+
+
+def read_tflite(path: str | Path) -> TFLiteModel:
+    """Parse a .tflite file; a file that is not a valid flatbuffer gets a UserError."""
+    path = Path(path)
+    data = path.read_bytes()
+    if data[4:8] != b"TFL3":
+        raise UserError(f"{path} is not a TFLite model (no TFL3 identifier)",
+                        "pass a .tflite flatbuffer")
+    try:
+        model = schema.ModelT.InitFromPackedBuf(data, 0)
+    except Exception as error:  # the generated code raises whatever a bad offset causes
+        raise UserError(f"{path} is a corrupt TFLite model ({type(error).__name__})",
+                        "re-convert the model") from None
+    codes = [_op_name(code) for code in model.operatorCodes or []]
+    operators = []
+    for s, subgraph in enumerate(model.subgraphs or []):
+        for i, op in enumerate(subgraph.operators or []):
+            name, kind = codes[op.opcodeIndex]
+            operators.append(OperatorInfo(
+                s, i, name, kind,
+                [_tensor_info(subgraph, t) for t in (op.inputs if op.inputs is not None else [])
+                 if t >= 0],
+                [_tensor_info(subgraph, t) for t in (op.outputs if op.outputs is not None else [])
+                 if t >= 0],
+            ))
+    main = model.subgraphs[0]
+    signatures = {}
+    for sig in model.signatureDefs or []:
+        graph = model.subgraphs[sig.subgraphIndex]
+        signatures[_decode(sig.signatureKey)] = {
+            side: [{"key": _decode(t.name), **vars(_tensor_info(graph, t.tensorIndex))}
+                   for t in (getattr(sig, side) or [])]
+            for side in ("inputs", "outputs")
+        }
+    constant_bytes = sum(len(b.data) for b in model.buffers or [] if b.data is not None)
+    constant_bytes += sum(b.size for b in model.buffers or [] if b.data is None and b.size)
+    return TFLiteModel(
+        path=path,
+        size_bytes=len(data),
+        operators=operators,
+        inputs=[_tensor_info(main, t) for t in main.inputs],
+        outputs=[_tensor_info(main, t) for t in main.outputs],
+        signatures=signatures,
+        subgraph_count=len(model.subgraphs),
+        params={"bytes": int(constant_bytes)},
+    )
+
+
+def control_flow_ops(model: TFLiteModel) -> dict[str, int]:
+    """Counts of TFLite control-flow operators (WHILE, IF, ...)."""
+    return {op: n for op, n in model.op_counts.items() if op in _CONTROL_FLOW}

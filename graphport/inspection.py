@@ -1,0 +1,143 @@
+"""`graphport inspect`: one JSON-ready report for a frozen graph, a SavedModel or a .tflite file.
+
+All formats share the top-level keys ``format, inputs, outputs, ops, params, control_flow,
+unsafe_ops, warnings`` (documented in the README); each adds what only it has. Only
+``check_tflite=True`` imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from graphport.graph import load
+from graphport.graph.anatomy import Finding, analyze_graph, shell_quote
+from graphport.graph.tensors import dtype_name, shape_list
+from graphport.graph.tflite_model import control_flow_ops, read_tflite
+
+
+def _suggest_to_savedmodel(path: Path, data: dict[str, Any]) -> str:
+    parts = ["graphport", "to-savedmodel", shell_quote(str(path))]
+    knobs = [i for i in data["inputs"] if i["training_knob"] and i["default"] is None]
+    signature_inputs = [i["name"] for i in data["inputs"] if i not in knobs]
+    if not data["inputs"] and data["cut_points"]:
+        signature_inputs = data["cut_points"][:1]
+    if signature_inputs:
+        parts += ["--inputs", shell_quote(",".join(signature_inputs))]
+    if data["outputs"]:
+        parts += ["--outputs", shell_quote(",".join(o["name"] for o in data["outputs"]))]
+    for knob in knobs:
+        value = "false" if knob["dtype"] == "bool" else "1.0" if "keep" in knob["name"] else "0.0"
+        parts += ["--set", shell_quote(f"{knob['name']}={value}")]
+    return " ".join(parts)
+
+
+def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
+    anatomy = analyze_graph(load.read_graph_def(path))
+    data = {"format": kind, "path": str(path), "size_bytes": path.stat().st_size,
+            **anatomy.to_json()}
+    data["next_command"] = _suggest_to_savedmodel(path, data)
+    return data
+
+
+def _tensor_info_json(key: str, info: Any) -> dict[str, Any]:
+    return {"key": key, "name": info.name, "dtype": dtype_name(info.dtype),
+            "shape": shape_list(info.tensor_shape) if info.HasField("tensor_shape") else None}
+
+
+def _directory_bytes(directory: Path) -> int:
+    return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+
+
+def _inspect_saved_model(path: Path) -> dict[str, Any]:
+    saved = load.read_saved_model(path)
+    meta_graphs = []
+    for meta in saved.meta_graphs:
+        signatures = {}
+        for key in sorted(meta.signature_def):
+            sig = meta.signature_def[key]
+            signatures[key] = {
+                "method": sig.method_name,
+                "inputs": [_tensor_info_json(k, sig.inputs[k]) for k in sorted(sig.inputs)],
+                "outputs": [_tensor_info_json(k, sig.outputs[k]) for k in sorted(sig.outputs)],
+            }
+        meta_graphs.append({"tags": list(meta.meta_info_def.tags), "signatures": signatures,
+                            "tensorflow_version": meta.meta_info_def.tensorflow_version})
+    first = saved.meta_graphs[0]
+    anatomy = analyze_graph(first.graph_def)
+    sigs = meta_graphs[0]["signatures"]
+    main_key = "serving_default" if "serving_default" in sigs else next(iter(sigs), None)
+    findings = [f for f in anatomy.findings
+                if f.code not in ("not_frozen", "no_placeholder", "no_outputs", "training_knob")]
+    if main_key is None:
+        findings.insert(0, Finding("warning", "no_signature",
+                                   "no signature: serving tools and the TFLite converter need one"))
+    variables = path / "variables"
+    return {
+        "format": load.SAVED_MODEL,
+        "path": str(path),
+        "size_bytes": _directory_bytes(path),
+        "signature": main_key,
+        "inputs": sigs[main_key]["inputs"] if main_key else [],
+        "outputs": sigs[main_key]["outputs"] if main_key else [],
+        "meta_graphs": meta_graphs,
+        "ops": anatomy.ops,
+        "function_ops": anatomy.function_ops,
+        "params": {"variables_bytes": _directory_bytes(variables) if variables.is_dir() else 0,
+                   **anatomy.params},
+        "control_flow": anatomy.control_flow,
+        "unsafe_ops": anatomy.unsafe_ops,
+        "unregistered_ops": anatomy.unregistered_ops,
+        "warnings": [vars(f) for f in findings],
+        "next_command": f"graphport tflite {shell_quote(str(path))}",
+    }
+
+
+def _inspect_tflite(path: Path) -> dict[str, Any]:
+    model = read_tflite(path)
+    flex = sorted({op.op for op in model.operators if op.kind == "flex"})
+    custom = sorted({op.op for op in model.operators if op.kind == "custom"})
+    warnings = []
+    if flex:
+        warnings.append({"level": "warning", "code": "flex_ops",
+                         "message": f"needs TF Select (Flex) ops {', '.join(flex)}: the Python "
+                                    "interpreters (ai-edge-litert, tf.lite) cannot run it"})
+    if custom:
+        warnings.append({"level": "warning", "code": "custom_ops",
+                         "message": f"custom ops {', '.join(custom)} need their kernels "
+                                    "registered in the runtime"})
+    return {
+        "format": load.TFLITE,
+        "path": str(path),
+        "size_bytes": model.size_bytes,
+        "inputs": [vars(t) for t in model.inputs],
+        "outputs": [vars(t) for t in model.outputs],
+        "signatures": model.signatures,
+        "subgraphs": model.subgraph_count,
+        "operators": len(model.operators),
+        "ops": model.op_counts,
+        "flex_ops": flex,
+        "custom_ops": custom,
+        "params": model.params,
+        "control_flow": {"ops": control_flow_ops(model)},
+        "unsafe_ops": [],
+        "warnings": warnings,
+    }
+
+
+def inspect_model(path: str | os.PathLike[str], check_tflite: bool = False) -> dict[str, Any]:
+    """Inspect a model file or SavedModel directory; raises UserError for unusable input."""
+    path = Path(path)
+    kind = load.detect_format(path)
+    if kind == load.SAVED_MODEL:
+        data = _inspect_saved_model(path)
+    elif kind == load.TFLITE:
+        data = _inspect_tflite(path)
+    else:
+        data = _inspect_graph_def(path, kind)
+    if check_tflite and kind != load.TFLITE:
+        from graphport.export.tflite_check import check_tflite_support
+
+        data["tflite_support"] = check_tflite_support(path, data)
+    return data

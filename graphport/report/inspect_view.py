@@ -1,0 +1,97 @@
+"""Rich tables for `graphport inspect`: the same facts as the JSON, laid out for people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+_LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _shape(shape: list[int] | None) -> str:
+    if shape is None:
+        return "unknown rank"
+    return "[" + ", ".join("?" if d < 0 else str(d) for d in shape) + "]"
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def _io_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    has_key = any("key" in r for r in rows)
+    if has_key:
+        table.add_column("key")
+    table.add_column("name")
+    table.add_column("dtype")
+    table.add_column("shape")
+    extra = any(r.get("default") is not None or r.get("op") for r in rows)
+    if extra:
+        table.add_column("op / default")
+    for r in rows:
+        cells = [r["key"]] if has_key else []
+        cells += [r["name"], str(r.get("dtype") or "?"), _shape(r.get("shape"))]
+        if extra:
+            note = r.get("op") or ""
+            if r.get("default") is not None:
+                note += f" default={r['default']}"
+            if r.get("training_knob"):
+                note += " [yellow](training switch?)[/]"
+            cells.append(note.strip())
+        table.add_row(*cells)
+    return table
+
+
+def render_inspect(console: Console, data: dict[str, Any]) -> None:
+    """Print an inspect report."""
+    console.print(f"[bold]{data['path']}[/]  format: {data['format']}  "
+                  f"size: {_human_bytes(data['size_bytes'])}")
+    if data["format"].startswith("graphdef"):
+        console.print(f"nodes: {data['node_count']}  producer: {data['producer']}  "
+                      f"control flow: {data['control_flow']['style']}")
+    console.print(_io_table("Inputs", data["inputs"]))
+    console.print(_io_table("Outputs", data["outputs"]))
+
+    ops = Table(title="Ops", title_justify="left")
+    ops.add_column("op")
+    ops.add_column("count", justify="right")
+    for op, count in data["ops"].items():
+        ops.add_row(op, str(count))
+    console.print(ops)
+
+    params = data["params"]
+    if "count" in params:
+        by_dtype = ", ".join(f"{k} {v['count']:,} ({_human_bytes(v['bytes'])})"
+                             for k, v in params.get("by_dtype", {}).items())
+        console.print(f"constants: {params['count']:,} values, "
+                      f"{_human_bytes(params['bytes'])}  ({by_dtype})", markup=False)
+    for const in data.get("largest_constants", []):
+        console.print(f"  {const['name']}  {const['dtype']} {_shape(const['shape'])}  "
+                      f"{_human_bytes(const['bytes'])}", markup=False)
+    if data.get("cut_points"):
+        console.print("candidate cut points: " + ", ".join(data["cut_points"]))
+    if data["unsafe_ops"]:
+        console.print("[bold red]unsafe ops:[/] " + ", ".join(
+            f"{u['name']} ({u['op']}, {u['kind']})" for u in data["unsafe_ops"]))
+    support = data.get("tflite_support")
+    if support:
+        table = Table(title="TFLite converter check", title_justify="left")
+        table.add_column("op")
+        table.add_column("status")
+        for op, status in support["ops"].items():
+            table.add_row(op, status)
+        console.print(table)
+        if support.get("error"):
+            console.print(f"[red]converter:[/] {support['error']}")
+    for w in data["warnings"]:
+        console.print(f"[{_LEVEL_STYLE[w['level']]}]{w['level']}[/]: {w['message']}")
+    if data.get("next_command"):
+        console.print("\nnext:", style="bold")
+        console.print(f"  {data['next_command']}", markup=False)
