@@ -65,11 +65,51 @@ def _not_implemented(command: str) -> None:
     raise typer.Exit(2)
 
 
-@app.command("to-savedmodel", context_settings={"ignore_unknown_options": True,
-                                                "allow_extra_args": True})
-def to_savedmodel_command() -> None:
+def _assignments(items: list[str], option: str, sep: str = "=") -> dict[str, str]:
+    from graphport.export.values import split_assignment
+
+    return dict(split_assignment(item, option, sep) for item in items)
+
+
+@app.command("to-savedmodel")
+def to_savedmodel_command(
+    graph: Path = typer.Argument(..., help="Frozen GraphDef (.pb or .pbtxt)."),
+    inputs: str = typer.Option(None, "--inputs",
+                               help="Signature inputs, comma-separated (placeholders or tensors "
+                                    "such as batch:0 to cut at). Default: all placeholders."),
+    outputs: str = typer.Option(None, "--outputs", help="Signature outputs, comma-separated."),
+    set_values: list[str] = typer.Option([], "--set", metavar="NAME=VALUE",
+                                         help="Pin a placeholder: 40, 0.6,0.7,0.7, true, "
+                                              "@file.npy. Repeatable."),
+    input_shapes: list[str] = typer.Option([], "--input-shapes", metavar="NAME:d0,d1,...",
+                                           help="Fix unknown dimensions (? keeps one unknown)."),
+    signature: str = typer.Option("serving_default", "--signature", help="Signature key."),
+    output: Path = typer.Option(None, "-o", "--output",
+                                help="SavedModel directory (default: GRAPH_savedmodel)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    no_verify: bool = typer.Option(False, "--no-verify", help="Skip the parity check."),
+    allow_unsafe_ops: bool = typer.Option(False, "--allow-unsafe-ops",
+                                          help="Allow running graphs with file/network/Python "
+                                               "ops."),
+    samples: list[str] = typer.Option([], "--sample", metavar="NAME=FILE",
+                                      help="Verification input from .npy or an image file."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
     """Wrap a frozen graph into a SavedModel with a serving signature, verified."""
-    _not_implemented("to-savedmodel")
+    from graphport.export.prepare import split_names
+    from graphport.export.savedmodel import to_savedmodel
+    from graphport.report.export_view import progress_reporter, render_savedmodel
+
+    with progress_reporter(err(), quiet=json_out) as step:
+        result = to_savedmodel(
+            graph, output, split_names(inputs), split_names(outputs),
+            _assignments(set_values, "--set"), _assignments(input_shapes, "--input-shapes", ":"),
+            signature, overwrite, not no_verify, allow_unsafe_ops,
+            _assignments(samples, "--sample"), progress=step)
+    if json_out:
+        print_json(result.to_json())
+    else:
+        render_savedmodel(out(), result)
 
 
 @app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

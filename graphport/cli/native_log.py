@@ -19,7 +19,8 @@ def divert_native_stderr() -> TextIO:
     """Send fd 2 to a temporary file; return a text stream on the original stderr."""
     global _log_file
     saved = os.dup(2)
-    _log_file = tempfile.TemporaryFile(mode="w+", prefix="graphport-native-")
+    # Kept open for the life of the process: it is where fd 2 now points.
+    _log_file = tempfile.TemporaryFile(mode="w+", prefix="graphport-native-")  # noqa: SIM115
     os.dup2(_log_file.fileno(), 2)
     terminal = os.fdopen(saved, "w", buffering=1, encoding="utf-8", errors="replace")
     sys.stderr = terminal

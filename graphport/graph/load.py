@@ -111,7 +111,8 @@ def parse_graph_def(path: Path, data: bytes) -> Any:
     try:
         graph = GraphDef.FromString(data)
     except message.DecodeError as error:
-        raise _not_a_model(path, f"protobuf parse failed: {error or 'truncated or corrupt'}")
+        raise _not_a_model(path, f"protobuf parse failed: {error or 'truncated or corrupt'}"
+                           ) from None
     except RecursionError:
         raise _not_a_model(path, "protobuf nesting too deep") from None
     _validate_graph(path, graph)
@@ -124,7 +125,8 @@ def parse_graph_def_text(path: Path, text: str) -> Any:
     try:
         text_format.Parse(text, graph, allow_unknown_field=True)
     except text_format.ParseError as error:
-        raise UserError(f"{path}: invalid text GraphDef: {error}", "fix the .pbtxt syntax") from None
+        raise UserError(f"{path}: invalid text GraphDef: {error}",
+                        "fix the .pbtxt syntax") from None
     _validate_graph(path, graph)
     return graph
 

@@ -1,4 +1,4 @@
-"""Helpers for the string conventions of GraphDef: ``name:k`` tensors and ``^name`` control edges."""
+"""GraphDef naming conventions: ``name:k`` tensors and ``^name`` control edges."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ UNSAFE_OPS: dict[str, str] = {
         "LoadDataset", "SaveDataset", "SaveDatasetV2", "DatasetToTFRecord",
         "CreateSummaryFileWriter", "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary",
         "WriteHistogramSummary", "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary",
-        "WriteRawProtoSummary", "ImportEvent", "FlushSummaryWriter", "WriteAudioSummary",
+        "WriteRawProtoSummary", "ImportEvent", "FlushSummaryWriter",
         "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount",
         "DebugNumericSummary", "DebugNumericSummaryV2",
     )},
@@ -41,6 +41,8 @@ NOT_OUTPUT_OPS = frozenset({
     "RestoreV2", "Restore", "RestoreSlice", "MergeV2Checkpoints", "Assign", "AssignAdd",
     "AssignSub", "AssignVariableOp", "VarIsInitializedOp", "ScalarSummary", "HistogramSummary",
     "ImageSummary", "AudioSummaryV2", "MergeSummary", "TensorSummaryV2", "ControlTrigger",
+    "QueueEnqueue", "QueueEnqueueV2", "QueueEnqueueMany", "QueueEnqueueManyV2", "QueueClose",
+    "QueueCloseV2",
 })
 # Optimizer update ops (ApplyAdam, ResourceApplyGradientDescent, ...) are training leftovers.
 TRAINING_OP_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")

@@ -16,7 +16,8 @@ from graphport.errors import UserError
 
 
 def _enum_names(enum_class: type) -> dict[int, str]:
-    return {v: k for k, v in vars(enum_class).items() if not k.startswith("_") and isinstance(v, int)}
+    return {v: k for k, v in vars(enum_class).items()
+            if not k.startswith("_") and isinstance(v, int)}
 
 
 _OP_NAMES = _enum_names(schema.BuiltinOperator)
@@ -87,8 +88,11 @@ def _op_name(code: Any) -> tuple[str, str]:
 
 def read_tflite(path: str | Path) -> TFLiteModel:
     """Parse a .tflite file; a file that is not a valid flatbuffer gets a UserError."""
-    path = Path(path)
-    data = path.read_bytes()
+    return parse_tflite(Path(path).read_bytes(), Path(path))
+
+
+def parse_tflite(data: bytes, path: Path) -> TFLiteModel:
+    """Parse flatbuffer bytes (``path`` only names them in messages and the result)."""
     if data[4:8] != b"TFL3":
         raise UserError(f"{path} is not a TFLite model (no TFL3 identifier)",
                         "pass a .tflite flatbuffer")

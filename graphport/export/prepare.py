@@ -1,0 +1,169 @@
+"""Decide an export's signature and make the graph that serves it.
+
+Shared by `to-savedmodel` and `tflite`: inputs default to the placeholders `inspect` finds, outputs
+to the outputs it finds; every other placeholder must be pinned by `--set` or have a default.
+All edits happen on graphport's own GraphDef before TensorFlow is involved.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from graphport.errors import UserError
+from graphport.export import values as vals
+from graphport.graph import edit
+from graphport.graph.anatomy import find_inputs, find_outputs
+from graphport.graph.nodes import parse_input, tensor_name
+from graphport.graph.tensors import dtype_name
+
+# (tensor name) -> (DataType enum, shape or None); needs TensorFlow, so it is passed in.
+TensorInfoFn = Callable[[str], tuple[int, "list[int] | None"]]
+
+
+@dataclass
+class SignatureTensor:
+    key: str  # signature key, e.g. "input"
+    tensor: str  # tensor in the prepared graph, e.g. "input:0"
+    source: str  # tensor in the original graph
+    dtype: str
+    shape: list[int] | None
+
+
+@dataclass
+class PreparedGraph:
+    """The edited graph plus what the signature feeds, fetches and pins."""
+
+    graph: Any
+    inputs: list[SignatureTensor]
+    outputs: list[SignatureTensor]
+    pinned: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def signature_key(name: str, taken: set[str]) -> str:
+    """``scope/x:0`` -> ``scope_x``; ``x:1`` -> ``x_1``; unique within ``taken``."""
+    node, index, _ = parse_input(name)
+    base = node if index == 0 else f"{node}_{index}"
+    key = re.sub(r"[^A-Za-z0-9_]", "_", base)
+    if not re.match(r"[A-Za-z]", key):
+        key = f"t_{key}"
+    unique, n = key, 2
+    while unique in taken:
+        unique, n = f"{key}_{n}", n + 1
+    taken.add(unique)
+    return unique
+
+
+def split_names(text: str | None) -> list[str] | None:
+    """``a,b`` -> ['a', 'b']; None or empty -> None (use the discovered ones)."""
+    if not text:
+        return None
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _unknown_name(option: str, name: str, candidates: list[str]) -> UserError:
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}?" if close else "run graphport inspect to see them"
+    return UserError(f"{option}: no node named {name!r} in the graph", hint)
+
+
+def _check_tensor(option: str, name: str, nodes: dict[str, Any], preferred: list[str]) -> str:
+    node, index, control = parse_input(name)
+    if control or node not in nodes:
+        raise _unknown_name(option, node, preferred + sorted(nodes))
+    return tensor_name(node, index)
+
+
+def _missing_values_error(missing: list[Any]) -> UserError:
+    listing = "; ".join(f"{i.name} ({i.dtype} {vals.format_shape(i.shape)})" for i in missing)
+    flags = " ".join(f"--set {i.name}=..." for i in missing)
+    return UserError(f"placeholders outside --inputs need a value: {listing}",
+                     f"add {flags} (a number, a list like 0.6,0.7,0.7, true/false or @file.npy)")
+
+
+def prepare_graph(
+    graph: Any,
+    inputs: list[str] | None = None,
+    outputs: list[str] | None = None,
+    set_values: dict[str, str] | None = None,
+    input_shapes: dict[str, str] | None = None,
+    tensor_info: TensorInfoFn | None = None,
+) -> PreparedGraph:
+    """Resolve names, pin values, cut and prune; raise UserError for anything the user must fix."""
+    set_values = set_values or {}
+    input_shapes = input_shapes or {}
+    nodes = {node.name: node for node in graph.node}
+    placeholders = {i.name: i for i in find_inputs(graph)}
+    # By default every placeholder is an input, except those pinned by --set and training
+    # switches that carry a default (keep_prob=1.0 style), which keep that default.
+    chosen_inputs = inputs if inputs is not None else [
+        name for name, info in placeholders.items() if name not in set_values
+        and not (info.training_knob and info.op == "PlaceholderWithDefault")]
+    chosen_outputs = outputs if outputs is not None else [o.name for o in find_outputs(graph)]
+    if not chosen_outputs:
+        raise UserError("the graph has no output nodes to export", "name them with --outputs")
+
+    input_tensors = [_check_tensor("--inputs", n, nodes, list(placeholders)) for n in chosen_inputs]
+    output_tensors = [_check_tensor("--outputs", n, nodes, []) for n in chosen_outputs]
+    fed_nodes = {parse_input(t)[0] for t in input_tensors}
+    for name in set_values:
+        if name not in placeholders:
+            raise _unknown_name("--set", name, list(placeholders))
+        if name in fed_nodes:
+            raise UserError(f"--set {name}: {name} is also a signature input",
+                            "drop it from --inputs or from --set")
+    for name in input_shapes:
+        if name not in fed_nodes:
+            raise UserError(f"--input-shapes {name}: not one of the signature inputs",
+                            f"the inputs are {', '.join(chosen_inputs)}")
+
+    edited = edit.copy_graph(graph)
+    prepared = PreparedGraph(edited, [], [])
+    taken: set[str] = set()
+    node_names = set(nodes)
+    for tensor in input_tensors:
+        node, index, _ = parse_input(tensor)
+        key = signature_key(tensor, taken)
+        if node in placeholders and index == 0:
+            info = placeholders[node]
+            dtype, shape, feed = info.dtype, info.shape, tensor
+        else:
+            if tensor_info is None:
+                raise UserError(f"--inputs {tensor}: cutting at a tensor needs TensorFlow")
+            dtype_enum, shape = tensor_info(tensor)
+            dtype = dtype_name(dtype_enum)
+            feed_node = key if key not in node_names else f"{key}_input"
+            node_names.add(feed_node)
+            edit.cut_at(edited, tensor, feed_node, dtype_enum, shape)
+            feed = tensor_name(feed_node)
+            prepared.notes.append(f"cut at {tensor}: fed by new placeholder {feed_node}")
+        if node in input_shapes:
+            shape = vals.merge_shape(node, shape, vals.parse_shape(input_shapes[node]))
+            edit.set_placeholder_shape(edited, parse_input(feed)[0], shape)
+        prepared.inputs.append(SignatureTensor(key, feed, tensor, dtype, shape))
+
+    for name, text in set_values.items():
+        info = placeholders[name]
+        prepared.pinned[name] = vals.parse_value(name, text, info.dtype, info.shape)
+    edit.pin_inputs(edited, prepared.pinned)
+    for name in edit.defaults_to_identity(edited, fed_nodes):
+        prepared.notes.append(f"{name}: PlaceholderWithDefault outside the signature uses its "
+                              "default")
+
+    for tensor in output_tensors:
+        prepared.outputs.append(SignatureTensor(signature_key(tensor, taken), tensor, tensor,
+                                                "", None))
+    pruned = edit.prune(edited, [parse_input(t.tensor)[0] for t in prepared.outputs])
+    feeds = {parse_input(t.tensor)[0] for t in prepared.inputs}
+    missing = [placeholders[n.name] for n in pruned.node
+               if n.op == "Placeholder" and n.name not in feeds and n.name in placeholders]
+    if missing:
+        raise _missing_values_error(missing)
+    prepared.graph = pruned
+    return prepared

@@ -1,0 +1,75 @@
+"""The TensorFlow side of exporting: import a prepared GraphDef, wrap it as a function, run it.
+
+TF1 graphs (v1 while loops, Switch/Merge, TensorArrays) run through
+``tf.compat.v1.wrap_function`` + ``import_graph_def``, then ``prune`` to the signature.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphport.export.prepare import PreparedGraph
+from graphport.graph.schema import DATA_TYPES
+from graphport.tf_runtime import tensorflow
+
+
+def tf_dtype(name: str) -> Any:
+    """TensorFlow's DType for one of our dtype names (``float``, ``int32``...)."""
+    return tensorflow().as_dtype(DATA_TYPES[f"DT_{name.upper()}"])
+
+
+def to_tf(graph: Any) -> Any:
+    """graphport's GraphDef as TensorFlow's (same wire format)."""
+    tf = tensorflow()
+    return tf.compat.v1.GraphDef.FromString(graph.SerializeToString())
+
+
+def tensor_info_fn(graph: Any) -> Any:
+    """A function giving (DataType enum, shape) of any tensor, importing the graph once."""
+    tf = tensorflow()
+    tf_graph = tf.Graph()
+    with tf_graph.as_default():
+        tf.compat.v1.import_graph_def(to_tf(graph), name="")
+
+    def info(name: str) -> tuple[int, list[int] | None]:
+        tensor = tf_graph.get_tensor_by_name(name)
+        shape = tensor.shape
+        dims = None if shape.rank is None else [-1 if d is None else int(d) for d in shape]
+        return tensor.dtype.as_datatype_enum, dims
+
+    return info
+
+
+def concrete_function(prepared: PreparedGraph) -> Any:
+    """A tf.function with the signature's names and shapes, serving the prepared graph."""
+    tf = tensorflow()
+    graph_def = to_tf(prepared.graph)
+    wrapped = tf.compat.v1.wrap_function(
+        lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+    g = wrapped.graph
+    pruned = wrapped.prune(
+        feeds=[g.get_tensor_by_name(t.tensor) for t in prepared.inputs],
+        fetches={t.key: g.get_tensor_by_name(t.tensor) for t in prepared.outputs},
+    )
+    specs = [tf.TensorSpec(None if t.shape is None else [None if d < 0 else d for d in t.shape],
+                           tf_dtype(t.dtype), name=t.key)
+             for t in prepared.inputs]
+
+    @tf.function(input_signature=specs)
+    def serve(*args: Any) -> dict[str, Any]:
+        return pruned(*args)
+
+    return serve
+
+
+def run_graph(graph_def: Any, feeds: dict[str, np.ndarray], fetches: list[str]
+              ) -> list[np.ndarray]:
+    """Run a TF1 GraphDef in a session: feed any tensors (placeholders or cut points), fetch some."""
+    tf = tensorflow()
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    with tf.compat.v1.Session(graph=graph) as session:
+        return session.run(fetches, {graph.get_tensor_by_name(k): v for k, v in feeds.items()})

@@ -1,0 +1,121 @@
+"""Parse the user's `--set NAME=VALUE` and `--input-shapes NAME:d0,d1` strings, checked against
+what the graph says about each placeholder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from graphport.errors import UserError
+
+_NUMPY = {"float": np.float32, "double": np.float64, "int32": np.int32, "int64": np.int64,
+          "uint8": np.uint8, "int8": np.int8, "int16": np.int16, "uint16": np.uint16,
+          "bool": np.bool_, "half": np.float16}
+
+
+def split_assignment(text: str, option: str, sep: str = "=") -> tuple[str, str]:
+    """``NAME=VALUE`` -> (NAME, VALUE), or a UserError naming the option."""
+    name, found, value = text.partition(sep)
+    if not found or not name.strip() or not value.strip():
+        raise UserError(f"{option} {text!r}: expected NAME{sep}VALUE",
+                        f"for example {option} min_size{sep}40" if sep == "=" else
+                        f"for example {option} input{sep}1,224,224,3")
+    return name.strip(), value.strip()
+
+
+def numpy_dtype(dtype: str) -> type:
+    """The numpy type for a TensorFlow dtype name graphport can feed."""
+    if dtype not in _NUMPY:
+        raise UserError(f"inputs of dtype {dtype} cannot be given on the command line")
+    return _NUMPY[dtype]
+
+
+def shape_fits(actual: tuple[int, ...], expected: list[int] | None) -> bool:
+    """Does a concrete shape satisfy a graph shape (-1 unknown, None unknown rank)?"""
+    if expected is None:
+        return True
+    return len(actual) == len(expected) and all(e < 0 or a == e for a, e in zip(actual, expected, strict=True))
+
+
+def _parse_scalar(text: str, dtype: str, where: str) -> object:
+    lowered = text.lower()
+    if dtype == "bool":
+        if lowered in ("true", "1"):
+            return True
+        if lowered in ("false", "0"):
+            return False
+        raise UserError(f"{where}: {text!r} is not a bool", "use true or false")
+    try:
+        number = float(text) if dtype in ("float", "double", "half") else int(text, 0)
+    except ValueError:
+        kind = "a number" if dtype in ("float", "double", "half") else "an integer"
+        raise UserError(f"{where}: {text!r} is not {kind} (the input is {dtype})") from None
+    return number
+
+
+def parse_value(name: str, text: str, dtype: str, shape: list[int] | None) -> np.ndarray:
+    """A `--set` value as an array of the placeholder's dtype and a shape that fits it."""
+    where = f"--set {name}"
+    np_type = numpy_dtype(dtype)
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            array = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise UserError(f"{where}: {path}: no such file") from None
+        except (ValueError, OSError) as error:
+            raise UserError(f"{where}: {path} is not a readable .npy file ({error})") from None
+        if not isinstance(array, np.ndarray):
+            raise UserError(f"{where}: {path} must hold one array (.npy), not an archive")
+        if array.dtype.kind != np.dtype(np_type).kind and not (
+                array.dtype.kind in "iu" and np.dtype(np_type).kind in "iuf"):
+            raise UserError(f"{where}: {path} holds {array.dtype}, the input is {dtype}")
+        array = array.astype(np_type)
+    else:
+        values = [_parse_scalar(t.strip(), dtype, where) for t in text.strip("[]").split(",")]
+        if len(values) == 1 and not shape:
+            array = np.array(values[0], dtype=np_type)
+        else:
+            array = np.array(values, dtype=np_type)
+            if shape and len(shape) > 1 and min(shape) >= 0 and array.size == np.prod(shape):
+                array = array.reshape(shape)
+    if not shape_fits(array.shape, shape):
+        raise UserError(f"{where}: value has shape {list(array.shape)}, "
+                        f"the input needs {format_shape(shape)}")
+    return array
+
+
+def parse_shape(text: str) -> list[int]:
+    """``1,299,299,3`` or ``?,?,3`` -> [1, 299, 299, 3] / [-1, -1, 3]."""
+    dims = []
+    for item in text.split(","):
+        item = item.strip()
+        if item in ("?", "-1", "None"):
+            dims.append(-1)
+        elif item.isdigit():
+            dims.append(int(item))
+        else:
+            raise UserError(f"--input-shapes: {item!r} is not a dimension",
+                            "use whole numbers, or ? for an unknown dimension")
+    return dims
+
+
+def merge_shape(name: str, graph_shape: list[int] | None, user: list[int]) -> list[int]:
+    """The user's shape, unless it contradicts a known rank or dimension in the graph."""
+    if graph_shape is not None:
+        if len(graph_shape) != len(user):
+            raise UserError(f"--input-shapes {name}: rank {len(user)} given, the graph says "
+                            f"{format_shape(graph_shape)} (rank {len(graph_shape)})")
+        for g, u in zip(graph_shape, user, strict=True):
+            if g >= 0 and u >= 0 and g != u:
+                raise UserError(f"--input-shapes {name}: {format_shape(user)} contradicts the "
+                                f"graph's {format_shape(graph_shape)}")
+        return [g if u < 0 else u for g, u in zip(graph_shape, user, strict=True)]
+    return user
+
+
+def format_shape(shape: list[int] | None) -> str:
+    if shape is None:
+        return "<unknown rank>"
+    return "[" + ",".join("?" if d < 0 else str(d) for d in shape) + "]"

@@ -1,0 +1,61 @@
+"""Progress and result tables for the export commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from graphport.verify.parity import OutputParity
+
+
+@contextmanager
+def progress_reporter(console: Console, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A step callback that shows a spinner with the current step on stderr."""
+    if quiet or not console.is_terminal:
+        yield (lambda message: None) if quiet else (
+            lambda message: console.print(f"… {message}", style="dim", markup=False))
+        return
+    with console.status("starting") as status:
+        yield lambda message: status.update(message)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def parity_table(rows: list[OutputParity], title: str = "Parity with the original graph") -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("output", "shape", "dtype", "max abs err", "max rel err", "ok"):
+        table.add_column(column)
+    for row in rows:
+        shape = str(row.shape) if row.shape == row.other_shape else \
+            f"{row.shape} vs {row.other_shape}"
+        table.add_row(row.key, shape, row.dtype, _num(row.max_abs), _num(row.max_rel),
+                      "[green]yes[/]" if row.ok else "[red]NO[/]")
+    return table
+
+
+def render_savedmodel(console: Console, result: Any) -> None:
+    """Signature mapping, pinned values and parity of a to-savedmodel run."""
+    console.print(f"[bold]SavedModel[/] {result.path}  signature: {result.signature}")
+    table = Table(title="Signature", title_justify="left")
+    for column in ("", "key", "graph tensor", "dtype", "shape"):
+        table.add_column(column)
+    for item in result.inputs:
+        shape = "unknown rank" if item["shape"] is None else str(item["shape"])
+        table.add_row("input", item["key"], item["tensor"], item["dtype"], shape)
+    for item in result.outputs:
+        table.add_row("output", item["key"], item["tensor"], "", "")
+    console.print(table)
+    for name, value in result.pinned.items():
+        console.print(f"pinned {name} = {value}", markup=False)
+    for note in result.notes + result.sample_notes:
+        console.print(f"note: {note}", markup=False)
+    if result.verified:
+        console.print(parity_table(result.parity))
+    else:
+        console.print("[yellow]not verified[/] (--no-verify)")

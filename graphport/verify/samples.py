@@ -1,0 +1,87 @@
+"""Inputs for verification runs: the user's files, or seeded random data of the right shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from graphport.errors import UserError
+from graphport.export import values as vals
+from graphport.export.prepare import SignatureTensor
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+UNKNOWN_DIM = 64  # size given to an unknown dimension (batch dimensions get 1)
+
+
+def concrete_shape(shape: list[int] | None) -> list[int]:
+    """The graph shape with unknown dimensions made small; unknown rank becomes a vector."""
+    if shape is None:
+        return [UNKNOWN_DIM]
+    return [d if d >= 0 else (1 if i == 0 and len(shape) == 4 else UNKNOWN_DIM)
+            for i, d in enumerate(shape)]
+
+
+def load_image(path: Path, shape: list[int] | None) -> np.ndarray:
+    """Decode an image (with TensorFlow) to float32 0..255, RGB, batched if the input is 4-D."""
+    from graphport.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    try:
+        image = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False)
+    except Exception as error:  # TF raises InvalidArgumentError for undecodable bytes
+        raise UserError(f"--sample: {path} is not a readable image ({type(error).__name__})"
+                        ) from None
+    array = image.numpy().astype(np.float32)
+    return array[None] if shape is not None and len(shape) == 4 else array
+
+
+def _load(tensor: SignatureTensor, text: str) -> np.ndarray:
+    path = Path(text)
+    if not path.is_file():
+        raise UserError(f"--sample {tensor.key}: {path}: no such file")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        array = load_image(path, tensor.shape)
+    else:
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as error:
+            raise UserError(f"--sample {tensor.key}: {path} is not a .npy file ({error})") from None
+    array = array.astype(vals.numpy_dtype(tensor.dtype))
+    if not vals.shape_fits(array.shape, tensor.shape):
+        raise UserError(f"--sample {tensor.key}: {path} has shape {list(array.shape)}, "
+                        f"the input needs {vals.format_shape(tensor.shape)}")
+    return array
+
+
+def generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
+    """Seeded data: floats in [0, 1), integers in [0, 10), bools False."""
+    shape = concrete_shape(tensor.shape)
+    np_type = vals.numpy_dtype(tensor.dtype)
+    if np.dtype(np_type).kind == "f":
+        return rng.random(shape).astype(np_type)
+    if np.dtype(np_type).kind in "iu":
+        return rng.integers(0, 10, shape).astype(np_type)
+    return np.zeros(shape, dtype=np_type)
+
+
+def sample_inputs(inputs: list[SignatureTensor], given: dict[str, str] | None = None,
+                  seed: int = 0) -> tuple[dict[str, np.ndarray], list[str]]:
+    """One sample per signature input, keyed by signature key, and notes on what was generated."""
+    given = given or {}
+    known = {t.key for t in inputs} | {t.source.split(":")[0] for t in inputs}
+    for name in given:
+        if name not in known:
+            raise UserError(f"--sample {name}: not a signature input",
+                            f"the inputs are {', '.join(t.key for t in inputs)}")
+    rng = np.random.default_rng(seed)
+    samples, notes = {}, []
+    for tensor in inputs:
+        text = given.get(tensor.key) or given.get(tensor.source.split(":")[0])
+        if text:
+            samples[tensor.key] = _load(tensor, text)
+        else:
+            samples[tensor.key] = generate(tensor, rng)
+            notes.append(f"{tensor.key}: random {tensor.dtype} of shape "
+                         f"{list(samples[tensor.key].shape)} (seed {seed})")
+    return samples, notes

@@ -1,0 +1,362 @@
+"""Build graphport's own small frozen GraphDefs into fixtures/, deterministically.
+
+Every graph is built the TF1 way (tf.compat.v1 graph, variables, then
+convert_variables_to_constants, as `freeze_graph` did in 2017-2019), so the fixtures look like the legacy files users bring.
+Each <name>.pb gets a <name>.json sidecar with its inputs and outputs.
+
+    python scripts/make_fixtures.py            # write fixtures/
+    python scripts/make_fixtures.py --out DIR  # write elsewhere (the reproducibility test does)
+
+Needs scikit-learn (the `fixtures` extra) for the bundled 8x8 digits data: no download.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+
+import numpy as np
+import tensorflow as tf
+
+v1 = tf.compat.v1
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 20171107
+
+
+def _session(graph: tf.Graph) -> Any:
+    config = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+    return v1.Session(graph=graph, config=config)
+
+
+def _freeze(sess: Any, outputs: list[str]) -> Any:
+    """convert_variables_to_constants, the legacy freeze_graph step."""
+    graph_def = sess.graph.as_graph_def()
+    frozen = v1.graph_util.convert_variables_to_constants(sess, graph_def, outputs)
+    return v1.graph_util.extract_sub_graph(frozen, outputs)
+
+
+def _io_entry(graph: tf.Graph, name: str) -> dict[str, Any]:
+    tensor = graph.get_tensor_by_name(f"{name}:0")
+    shape = tensor.shape
+    return {"name": name, "dtype": tensor.dtype.name,
+            "shape": None if shape.rank is None else [-1 if d is None else d for d in shape]}
+
+
+def _write(out: Path, name: str, graph_def: Any, sidecar: dict[str, Any]) -> None:
+    (out / f"{name}.pb").write_bytes(graph_def.SerializeToString(deterministic=True))
+    (out / f"{name}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+
+
+def _sidecar(graph_def: Any, inputs: list[str], outputs: list[str], **extra: Any) -> dict[str, Any]:
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.import_graph_def(graph_def, name="")
+    return {"inputs": [_io_entry(graph, n) for n in inputs],
+            "outputs": [_io_entry(graph, n) for n in outputs], **extra}
+
+
+# ---------------------------------------------------------------- 1. digits CNN (trained)
+
+def digits_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits upsampled to 28x28 in [0, 1], split 80/20 with a fixed seed."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)[..., None]
+    up = tf.image.resize(images, (28, 28), method="bilinear").numpy()
+    up = np.round(np.clip(up, 0.0, 1.0) * 255.0).astype(np.float32) / 255.0
+    order = np.random.RandomState(SEED).permutation(len(up))
+    split = int(len(up) * 0.8)
+    train, test = order[:split], order[split:]
+    labels = digits.target.astype(np.int64)
+    return up[train], labels[train], up[test], labels[test]
+
+
+def _digits_forward(x: Any, p: dict[str, Any], keep_prob: Any,
+                    batch_norm: Callable[[Any], Any]) -> Any:
+    def conv(h: Any, w: str, b: str) -> Any:
+        return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(h, p[w], [1, 1, 1, 1], "SAME"), p[b]))
+
+    pool = lambda h: tf.nn.max_pool2d(h, 2, 2, "SAME")  # noqa: E731
+    h = pool(conv(x, "conv1/weights", "conv1/biases"))
+    h = batch_norm(h)
+    h = pool(conv(h, "conv2/weights", "conv2/biases"))
+    h = tf.reshape(h, [-1, 7 * 7 * 16], name="flatten")
+    h = tf.nn.relu(tf.matmul(h, p["fc1/weights"]) + p["fc1/biases"])
+    h = v1.nn.dropout(h, keep_prob=keep_prob)
+    return tf.matmul(h, p["fc2/weights"]) + p["fc2/biases"]
+
+
+def build_digits(out: Path) -> dict[str, float]:
+    """Conv5x5/8, MaxPool, BatchNorm, Conv5x5/16, MaxPool, Flatten, Dense 128, Dropout, Dense 10."""
+    x_train, y_train, x_test, y_test = digits_data()
+    shapes = {"conv1/weights": [5, 5, 1, 8], "conv1/biases": [8],
+              "conv2/weights": [5, 5, 8, 16], "conv2/biases": [16],
+              "fc1/weights": [784, 128], "fc1/biases": [128],
+              "fc2/weights": [128, 10], "fc2/biases": [10]}
+    rng = np.random.RandomState(SEED)
+    init = {k: (rng.normal(0, np.sqrt(2.0 / np.prod(s[:-1])), s) if len(s) > 1
+                else np.zeros(s)).astype(np.float32) for k, s in shapes.items()}
+
+    train_graph = tf.Graph()
+    with train_graph.as_default():
+        v1.set_random_seed(SEED)
+        p = {k: v1.Variable(v, name=k) for k, v in init.items()}
+        gamma = v1.Variable(np.ones(8, np.float32), name="bn/gamma")
+        beta = v1.Variable(np.zeros(8, np.float32), name="bn/beta")
+        moving_mean = v1.Variable(np.zeros(8, np.float32), name="bn/moving_mean", trainable=False)
+        moving_var = v1.Variable(np.ones(8, np.float32), name="bn/moving_variance",
+                                 trainable=False)
+        updates = []
+
+        def train_bn(h: Any) -> Any:
+            mean, var = tf.nn.moments(h, [0, 1, 2])
+            updates.append(v1.assign(moving_mean, 0.9 * moving_mean + 0.1 * mean))
+            updates.append(v1.assign(moving_var, 0.9 * moving_var + 0.1 * var))
+            return tf.nn.batch_normalization(h, mean, var, beta, gamma, 1e-3)
+
+        xs = v1.placeholder(tf.float32, [None, 28, 28, 1])
+        ys = v1.placeholder(tf.int64, [None])
+        logits = _digits_forward(xs, p, 0.5, train_bn)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ys,
+                                                                             logits=logits))
+        with tf.control_dependencies(updates):
+            step = v1.train.AdamOptimizer(2e-3).minimize(loss)
+        sess = _session(train_graph)
+        sess.run(v1.global_variables_initializer())
+        order_rng = np.random.RandomState(SEED + 1)
+        for _ in range(12):
+            order = order_rng.permutation(len(x_train))
+            for start in range(0, len(order), 64):
+                batch = order[start:start + 64]
+                sess.run(step, {xs: x_train[batch], ys: y_train[batch]})
+        trained = sess.run({**p, "bn/gamma": gamma, "bn/beta": beta,
+                            "bn/moving_mean": moving_mean, "bn/moving_variance": moving_var})
+        sess.close()
+
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.set_random_seed(SEED)
+        x = v1.placeholder(tf.float32, [None, 28, 28, 1], name="input")
+        keep_prob = v1.placeholder_with_default(1.0, [], name="keep_prob")
+        p = {k: v1.Variable(trained[k], name=k) for k in shapes}
+        bn = {k: v1.Variable(trained[f"bn/{k}"], name=f"bn/{k}")
+              for k in ("gamma", "beta", "moving_mean", "moving_variance")}
+
+        def frozen_bn(h: Any) -> Any:
+            y, _, _ = v1.nn.fused_batch_norm(h, bn["gamma"], bn["beta"], bn["moving_mean"],
+                                             bn["moving_variance"], epsilon=1e-3,
+                                             is_training=False, name="bn/FusedBatchNorm")
+            return y
+
+        logits = _digits_forward(x, p, keep_prob, frozen_bn)
+        tf.nn.softmax(logits, name="probs")
+        with _session(graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            frozen = _freeze(sess, ["probs"])
+            probs = sess.run("probs:0", {x: x_test})
+    accuracy = float(np.mean(np.argmax(probs, 1) == y_test))
+    _write(out, "digits_cnn", frozen, _sidecar(
+        frozen, ["input", "keep_prob"], ["probs"],
+        description="MNIST-style CNN trained on scikit-learn's digits upsampled to 28x28",
+        eval_data="digits_test.npz", test_accuracy=round(accuracy, 4)))
+    np.savez_compressed(out / "digits_test.npz", x=x_test, y=y_test)
+    np.savez_compressed(out / "digits_calib.npz", input=x_train[:100])
+    return {"digits_cnn test accuracy": accuracy}
+
+
+# ---------------------------------------------------------------- 2. TF1 pyramid loop
+
+def build_pyramid(out: Path) -> dict[str, float]:
+    """MTCNN-like: image + scalar knobs, a v1 while_loop over scales writing a TensorArray."""
+    graph = tf.Graph()
+    rng = np.random.RandomState(SEED + 2)
+    with graph.as_default():
+        image = v1.placeholder(tf.float32, [None, None, 3], name="image")
+        min_size = v1.placeholder(tf.float32, [], name="min_size")
+        factor = v1.placeholder(tf.float32, [], name="factor")
+        thresholds = v1.placeholder(tf.float32, [3], name="thresholds")
+        kernel = v1.Variable(rng.normal(0, 0.3, (3, 3, 3, 4)).astype(np.float32),
+                             name="pnet/conv1/weights")
+        hw = tf.cast(tf.shape(image)[:2], tf.float32)
+        base = 12.0 / min_size
+        scores = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
+
+        def cond(i: Any, scale: Any, ta: Any) -> Any:
+            return tf.reduce_min(hw) * scale >= 12.0
+
+        def body(i: Any, scale: Any, ta: Any) -> Any:
+            size = tf.cast(tf.math.ceil(hw * scale), tf.int32)
+            scaled = v1.image.resize_bilinear(image[None], size)
+            response = tf.nn.conv2d(scaled, kernel, [1, 2, 2, 1], "VALID")
+            row = tf.stack([scale, tf.reduce_mean(tf.nn.relu(response))])[None]
+            return i + 1, scale * factor, ta.write(i, row)
+
+        _, _, scores = v1.while_loop(cond, body, [tf.constant(0), base, scores])
+        rows = scores.concat()
+        tf.identity(rows, name="pyramid")
+        tf.reduce_sum(tf.cast(rows[:, 1] > thresholds[0], tf.int32), name="count")
+        with _session(graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            frozen = _freeze(sess, ["pyramid", "count"])
+    _write(out, "pyramid", frozen, _sidecar(
+        frozen, ["image", "min_size", "factor", "thresholds"], ["pyramid", "count"],
+        description="TF1 while_loop over image scales with a TensorArray, MTCNN-style knobs",
+        usual_values={"min_size": 20.0, "factor": 0.709, "thresholds": [0.6, 0.7, 0.7]}))
+    return {}
+
+
+# ---------------------------------------------------------------- 3. ResNet-v2-style
+
+def build_resnet(out: Path) -> dict[str, float]:
+    """Pre-activation residual blocks (BN-ReLU-Conv), 64x64x3 input, 10 classes."""
+    rng = np.random.RandomState(SEED + 3)
+    graph = tf.Graph()
+    with graph.as_default():
+        def var(name: str, shape: list[int], kind: str = "he") -> Any:
+            if kind == "he":
+                value = rng.normal(0, np.sqrt(2.0 / np.prod(shape[:-1])), shape)
+            elif kind == "pos":
+                value = rng.uniform(0.5, 1.5, shape)
+            else:
+                value = rng.normal(0, 0.1, shape)
+            return v1.Variable(value.astype(np.float32), name=name)
+
+        def bn_relu(h: Any, scope: str) -> Any:
+            c = h.shape[-1]
+            y, _, _ = v1.nn.fused_batch_norm(
+                h, var(f"{scope}/gamma", [c], "pos"), var(f"{scope}/beta", [c], "small"),
+                var(f"{scope}/moving_mean", [c], "small"),
+                var(f"{scope}/moving_variance", [c], "pos"),
+                epsilon=1.001e-5, is_training=False, name=f"{scope}/FusedBatchNorm")
+            return tf.nn.relu(y, name=f"{scope}/Relu")
+
+        def conv(h: Any, scope: str, cout: int, stride: int = 1, k: int = 3) -> Any:
+            w = var(f"{scope}/weights", [k, k, int(h.shape[-1]), cout])
+            return tf.nn.conv2d(h, w, [1, stride, stride, 1], "SAME", name=f"{scope}/Conv2D")
+
+        def block(h: Any, scope: str, cout: int, stride: int) -> Any:
+            pre = bn_relu(h, f"{scope}/preact")
+            shortcut = h if stride == 1 and int(h.shape[-1]) == cout else conv(
+                pre, f"{scope}/shortcut", cout, stride, k=1)
+            r = conv(pre, f"{scope}/conv1", cout, stride)
+            r = conv(bn_relu(r, f"{scope}/bn1"), f"{scope}/conv2", cout)
+            return tf.add(shortcut, r, name=f"{scope}/add")
+
+        x = v1.placeholder(tf.float32, [1, 64, 64, 3], name="input")
+        h = conv(x, "resnet_v2/conv1", 16)
+        for i, (cout, stride) in enumerate([(16, 1), (32, 2), (64, 2)]):
+            h = block(h, f"resnet_v2/block{i + 1}/unit_1", cout, stride)
+        h = bn_relu(h, "resnet_v2/postnorm")
+        h = tf.reduce_mean(h, [1, 2], name="resnet_v2/pool")
+        w = var("resnet_v2/logits/weights", [64, 10])
+        b = var("resnet_v2/logits/biases", [10], "small")
+        tf.nn.softmax(tf.matmul(h, w) + b, name="predictions")
+        with _session(graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            frozen = _freeze(sess, ["predictions"])
+    _write(out, "resnet_v2_small", frozen, _sidecar(
+        frozen, ["input"], ["predictions"],
+        description="ResNet-v2-style pre-activation network, random weights (seeded)"))
+    return {}
+
+
+# ---------------------------------------------------------------- 4. odd legacy graphs
+
+def build_odd_graphs(out: Path) -> dict[str, float]:
+    """Small graphs for the awkward cases: a TF1 cond on an is_training switch, a baked-in FIFO
+    queue with no placeholder, a WriteFile side effect, unfrozen variables, a custom op, and a
+    text-format copy of the pyramid graph."""
+    rng = np.random.RandomState(SEED + 4)
+    weights = rng.normal(0, 0.5, (4, 3)).astype(np.float32)
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [None, 4], name="x")
+        is_training = v1.placeholder(tf.bool, [], name="is_training")
+        w = v1.Variable(weights, name="dense/weights")
+        h = tf.cond(is_training, lambda: x * 0.5, lambda: x)
+        tf.matmul(h, w, name="logits")
+        with _session(graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            _write(out, "cond_training", _freeze(sess, ["logits"]), _sidecar(
+                _freeze(sess, ["logits"]), ["x", "is_training"], ["logits"],
+                description="TF1 tf.cond (Switch/Merge) on an is_training bool placeholder"))
+            _write(out, "unfrozen", graph.as_graph_def(), {
+                "inputs": [_io_entry(graph, "x"), _io_entry(graph, "is_training")],
+                "outputs": [_io_entry(graph, "logits")],
+                "description": "the same graph before freezing: VariableV2 nodes, not frozen"})
+
+    graph = tf.Graph()
+    with graph.as_default():
+        queue = v1.FIFOQueue(8, [tf.float32], shapes=[[4]], name="input_queue")
+        queue.enqueue_many([tf.constant(rng.normal(0, 1, (8, 4)).astype(np.float32))],
+                           name="fill")
+        batch = queue.dequeue_many(2, name="batch")
+        w = v1.Variable(weights, name="dense/weights")
+        tf.nn.softmax(tf.matmul(batch, w), name="scores")
+        with _session(graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            frozen = _freeze(sess, ["scores", "fill"])
+    _write(out, "input_pipeline", frozen, {
+        "inputs": [], "outputs": [{"name": "scores", "dtype": "float32", "shape": [2, 3]}],
+        "cut_points": ["batch:0"],
+        "description": "no placeholder: a FIFO queue feeds the network (cut at batch:0)"})
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [], name="x")
+        write = tf.io.write_file("graphport_unsafe_marker.txt", tf.strings.as_string(x),
+                                 name="write_marker")
+        with tf.control_dependencies([write]):
+            tf.identity(x * 2.0, name="y")
+    _write(out, "unsafe_writefile", graph.as_graph_def(), _sidecar(
+        graph.as_graph_def(), ["x"], ["y"],
+        description="runs WriteFile('graphport_unsafe_marker.txt') as a side effect of y"))
+
+    text = (out / "pyramid.pb").read_bytes()
+    pyramid = v1.GraphDef.FromString(text)
+    (out / "pyramid.pbtxt").write_text(str(pyramid))
+    custom = v1.GraphDef()
+    custom.node.add(name="x", op="Placeholder").attr["dtype"].type = tf.float32.as_datatype_enum
+    node = custom.node.add(name="y", op="GraphportTestCustomOp", input=["x"])
+    node.attr["T"].type = tf.float32.as_datatype_enum
+    (out / "custom_op.pbtxt").write_text(str(custom))
+    return {}
+
+
+BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
+    "digits_cnn": build_digits,
+    "pyramid": build_pyramid,
+    "resnet_v2_small": build_resnet,
+    "odd_graphs": build_odd_graphs,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "fixtures")
+    parser.add_argument("--only", nargs="*", choices=list(BUILDERS), default=list(BUILDERS))
+    args = parser.parse_args(argv)
+    tf.config.experimental.enable_op_determinism()
+    # Legacy graphs: Switch/Merge/Enter/Exit control flow and VariableV2, as TF 1.x wrote them.
+    v1.disable_control_flow_v2()
+    v1.disable_resource_variables()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.only:
+        facts = BUILDERS[name](args.out)
+        extra = "  ".join(f"{k}: {v:.4f}" for k, v in facts.items())
+        print(f"built {name}  {extra}".rstrip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
