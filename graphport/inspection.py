@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from graphport.graph import load
-from graphport.graph.anatomy import Finding, analyze_graph, shell_quote
+from graphport.graph import load, oplists
+from graphport.graph.anatomy import Finding, analyze_graph, find_unsafe_ops, shell_quote
 from graphport.graph.tensors import dtype_name, shape_list
 from graphport.graph.tflite_model import control_flow_ops, read_tflite
 
@@ -68,8 +68,13 @@ def _inspect_saved_model(path: Path) -> dict[str, Any]:
     anatomy = analyze_graph(first.graph_def)
     sigs = meta_graphs[0]["signatures"]
     main_key = "serving_default" if "serving_default" in sigs else next(iter(sigs), None)
-    findings = [f for f in anatomy.findings
-                if f.code not in ("not_frozen", "no_placeholder", "no_outputs", "training_knob")]
+    # A SavedModel's top-level graph holds variables, loader placeholders and checkpoint ops by
+    # design; only what the signatures run is worth a finding.
+    findings = [f for f in anatomy.findings if f.code in ("unregistered_ops", "tf1_control_flow")]
+    unsafe = find_unsafe_ops(first.graph_def, ignore=oplists.CHECKPOINT_OPS)
+    if unsafe:
+        findings.insert(0, Finding("warning", "unsafe_ops", "ops that touch files/network/"
+                                   f"Python: {', '.join(sorted({u['op'] for u in unsafe}))}"))
     if main_key is None:
         findings.insert(0, Finding("warning", "no_signature",
                                    "no signature: serving tools and the TFLite converter need one"))
@@ -87,7 +92,7 @@ def _inspect_saved_model(path: Path) -> dict[str, Any]:
         "params": {"variables_bytes": _directory_bytes(variables) if variables.is_dir() else 0,
                    **anatomy.params},
         "control_flow": anatomy.control_flow,
-        "unsafe_ops": anatomy.unsafe_ops,
+        "unsafe_ops": unsafe,
         "unregistered_ops": anatomy.unregistered_ops,
         "warnings": [vars(f) for f in findings],
         "next_command": f"graphport tflite {shell_quote(str(path))}",

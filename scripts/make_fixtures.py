@@ -1,7 +1,8 @@
 """Build graphport's own small frozen GraphDefs into fixtures/, deterministically.
 
 Every graph is built the TF1 way (tf.compat.v1 graph, variables, then
-convert_variables_to_constants, as `freeze_graph` did in 2017-2019), so the fixtures look like the legacy files users bring.
+convert_variables_to_constants, as `freeze_graph` did in 2017-2019), so the fixtures look like
+the legacy files users bring.
 Each <name>.pb gets a <name>.json sidecar with its inputs and outputs.
 
     python scripts/make_fixtures.py            # write fixtures/

@@ -43,7 +43,7 @@ def _root(
 
 @app.command()
 def inspect(
-    model: Path = typer.Argument(..., help="Frozen .pb/.pbtxt, SavedModel directory or .tflite."),
+    model: str = typer.Argument(..., metavar="MODEL", help="Frozen .pb/.pbtxt, SavedModel directory or .tflite."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
     check_tflite: bool = typer.Option(
         False, "--check-tflite", help="Run the TFLite converter once and report per op type."),
@@ -51,7 +51,7 @@ def inspect(
     """Show a model's inputs, outputs, ops, parameters, control flow and conversion blockers."""
     from graphport.inspection import inspect_model
 
-    data = inspect_model(model, check_tflite=check_tflite)
+    data = inspect_model(Path(model), check_tflite=check_tflite)
     if json_out:
         print_json(data)
     else:
@@ -73,7 +73,7 @@ def _assignments(items: list[str], option: str, sep: str = "=") -> dict[str, str
 
 @app.command("to-savedmodel")
 def to_savedmodel_command(
-    graph: Path = typer.Argument(..., help="Frozen GraphDef (.pb or .pbtxt)."),
+    graph: str = typer.Argument(..., metavar="GRAPH", help="Frozen GraphDef (.pb or .pbtxt)."),
     inputs: str = typer.Option(None, "--inputs",
                                help="Signature inputs, comma-separated (placeholders or tensors "
                                     "such as batch:0 to cut at). Default: all placeholders."),
@@ -84,7 +84,7 @@ def to_savedmodel_command(
     input_shapes: list[str] = typer.Option([], "--input-shapes", metavar="NAME:d0,d1,...",
                                            help="Fix unknown dimensions (? keeps one unknown)."),
     signature: str = typer.Option("serving_default", "--signature", help="Signature key."),
-    output: Path = typer.Option(None, "-o", "--output",
+    output: str = typer.Option(None, "-o", "--output",
                                 help="SavedModel directory (default: GRAPH_savedmodel)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip the parity check."),
@@ -102,7 +102,7 @@ def to_savedmodel_command(
 
     with progress_reporter(err(), quiet=json_out) as step:
         result = to_savedmodel(
-            graph, output, split_names(inputs), split_names(outputs),
+            Path(graph), Path(output) if output else None, split_names(inputs), split_names(outputs),
             _assignments(set_values, "--set"), _assignments(input_shapes, "--input-shapes", ":"),
             signature, overwrite, not no_verify, allow_unsafe_ops,
             _assignments(samples, "--sample"), progress=step)

@@ -66,7 +66,7 @@ def concrete_function(prepared: PreparedGraph) -> Any:
 
 def run_graph(graph_def: Any, feeds: dict[str, np.ndarray], fetches: list[str]
               ) -> list[np.ndarray]:
-    """Run a TF1 GraphDef in a session: feed any tensors (placeholders or cut points), fetch some."""
+    """Run a TF1 GraphDef in a session, feeding any tensors (placeholders or cut points)."""
     tf = tensorflow()
     graph = tf.Graph()
     with graph.as_default():

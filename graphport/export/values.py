@@ -35,7 +35,9 @@ def shape_fits(actual: tuple[int, ...], expected: list[int] | None) -> bool:
     """Does a concrete shape satisfy a graph shape (-1 unknown, None unknown rank)?"""
     if expected is None:
         return True
-    return len(actual) == len(expected) and all(e < 0 or a == e for a, e in zip(actual, expected, strict=True))
+    if len(actual) != len(expected):
+        return False
+    return all(e < 0 or a == e for a, e in zip(actual, expected, strict=True))
 
 
 def _parse_scalar(text: str, dtype: str, where: str) -> object:

@@ -214,10 +214,11 @@ def control_flow_summary(graph: Any) -> dict[str, Any]:
     }
 
 
-def find_unsafe_ops(graph: Any) -> list[dict[str, str]]:
+def find_unsafe_ops(graph: Any, ignore: frozenset[str] = frozenset()) -> list[dict[str, str]]:
     """Every node (top level or in a function) whose op touches files, network or Python."""
     return [{"name": node.name, "op": node.op, "kind": oplists.UNSAFE_OPS[node.op]}
-            for node in _all_nodes(graph) if node.op in oplists.UNSAFE_OPS]
+            for node in _all_nodes(graph)
+            if node.op in oplists.UNSAFE_OPS and node.op not in ignore]
 
 
 def analyze_graph(graph: Any) -> GraphAnatomy:

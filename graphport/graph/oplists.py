@@ -29,6 +29,9 @@ UNSAFE_OPS: dict[str, str] = {
     **{op: "python" for op in ("PyFunc", "PyFuncStateless", "EagerPyFunc")},
 }
 
+# A SavedModel's loader restores variables with these; they are part of the format, not a payload.
+CHECKPOINT_OPS = frozenset({"SaveV2", "RestoreV2", "MergeV2Checkpoints"})
+
 # Ops that mean the graph still holds variables: it was never frozen.
 VARIABLE_OPS = frozenset({
     "Variable", "VariableV2", "VarHandleOp", "_VarHandlesOp", "TemporaryVariable",

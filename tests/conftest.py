@@ -1,0 +1,80 @@
+"""Shared paths and helpers. ../shared/graphs/mtcnn.pb is always present in CI: tests that need
+it fail there if it is missing, and skip only on a developer machine without it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+SHARED = ROOT.parent / "shared" / "graphs"
+MTCNN = SHARED / "mtcnn.pb"
+FACES = SHARED / "faces.png"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(scope="session")
+def mtcnn() -> Path:
+    if not MTCNN.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{MTCNN} is missing in CI")
+        pytest.skip(f"{MTCNN} not present on this machine")
+    return MTCNN
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300
+            ) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "graphport", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def faces_bgr() -> object:
+    """faces.png decoded as the MTCNN README says: 3 channels, reversed to BGR, float32."""
+    import numpy as np
+
+    from graphport.tf_runtime import tensorflow
+
+    if not FACES.exists():
+        pytest.fail(f"{FACES} is missing") if os.environ.get("CI") else pytest.skip("no faces.png")
+    tf = tensorflow()
+    image = tf.io.decode_png(FACES.read_bytes(), channels=3).numpy()
+    return image[..., ::-1].astype(np.float32)
+
+
+def reference_faces() -> list[list[float]]:
+    """The reference table of ../shared/graphs/README.md: rows of prob, y1, x1, y2, x2."""
+    rows = []
+    for line in (SHARED / "README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].isdigit():
+            rows.append([float(c) for c in cells[1:]])
+    return rows
+
+
+@pytest.fixture(scope="session")
+def digits_savedmodel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The digits fixture wrapped by graphport (verified), shared by several tests."""
+    from graphport.export.savedmodel import to_savedmodel
+
+    target = tmp_path_factory.mktemp("sm") / "digits"
+    to_savedmodel(FIXTURES / "digits_cnn.pb", target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def digits_tflite(digits_savedmodel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A float TFLite model converted by TensorFlow's own converter, for reading tests."""
+    from graphport.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    path = tmp_path_factory.mktemp("tfl") / "digits.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_saved_model(str(digits_savedmodel)).convert())
+    return path
