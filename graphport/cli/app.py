@@ -93,6 +93,7 @@ def to_savedmodel_command(
                                                "ops."),
     samples: list[str] = typer.Option([], "--sample", metavar="NAME=FILE",
                                       help="Verification input from .npy or an image file."),
+    bgr: bool = typer.Option(False, "--bgr", help="Image samples in BGR order (MTCNN, Caffe)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Wrap a frozen graph into a SavedModel with a serving signature, verified."""
@@ -105,7 +106,7 @@ def to_savedmodel_command(
             Path(graph), Path(output) if output else None, split_names(inputs), split_names(outputs),
             _assignments(set_values, "--set"), _assignments(input_shapes, "--input-shapes", ":"),
             signature, overwrite, not no_verify, allow_unsafe_ops,
-            _assignments(samples, "--sample"), progress=step)
+            _assignments(samples, "--sample"), bgr, progress=step)
     if json_out:
         print_json(result.to_json())
     else:

@@ -20,7 +20,7 @@ from graphport.export import values as vals
 from graphport.graph import edit
 from graphport.graph.anatomy import find_inputs, find_outputs
 from graphport.graph.nodes import parse_input, tensor_name
-from graphport.graph.tensors import dtype_name
+from graphport.graph.tensors import dtype_name, tensor_to_numpy
 
 # (tensor name) -> (DataType enum, shape or None); needs TensorFlow, so it is passed in.
 TensorInfoFn = Callable[[str], tuple[int, "list[int] | None"]]
@@ -78,6 +78,29 @@ def _check_tensor(option: str, name: str, nodes: dict[str, Any], preferred: list
     if control or node not in nodes:
         raise _unknown_name(option, node, preferred + sorted(nodes))
     return tensor_name(node, index)
+
+
+def queue_output_shape(graph: Any, tensor: str) -> list[int] | None:
+    """Shape of a queue dequeue's output from the queue's ``shapes`` attr (TF cannot infer it on
+    import): ``tf.train.batch`` graphs feed the network from ``batch:0`` this way."""
+    nodes = {node.name: node for node in graph.node}
+    name, index, _ = parse_input(tensor)
+    node = nodes.get(name)
+    if node is None or not node.op.startswith("QueueDequeue") or not node.input:
+        return None
+    queue = nodes.get(parse_input(node.input[0])[0])
+    shapes = queue.attr["shapes"].list.shape if queue is not None and "shapes" in queue.attr \
+        else []
+    if index >= len(shapes) or shapes[index].unknown_rank:
+        return None
+    component = [int(d.size) for d in shapes[index].dim]
+    if node.op.startswith(("QueueDequeueMany", "QueueDequeueUpTo")):
+        count = nodes.get(parse_input(node.input[1])[0]) if len(node.input) > 1 else None
+        many = -1
+        if node.op.startswith("QueueDequeueMany") and count is not None and count.op == "Const":
+            many = int(tensor_to_numpy(count.attr["value"].tensor))
+        return [many, *component]
+    return component
 
 
 def _missing_values_error(missing: list[Any]) -> UserError:
@@ -138,6 +161,8 @@ def prepare_graph(
                 raise UserError(f"--inputs {tensor}: cutting at a tensor needs TensorFlow")
             dtype_enum, shape = tensor_info(tensor)
             dtype = dtype_name(dtype_enum)
+            if shape is None:
+                shape = queue_output_shape(graph, tensor)
             feed_node = key if key not in node_names else f"{key}_input"
             node_names.add(feed_node)
             edit.cut_at(edited, tensor, feed_node, dtype_enum, shape)

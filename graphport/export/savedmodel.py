@@ -93,6 +93,23 @@ def run_saved_model(path: Path, signature: str, samples: dict[str, np.ndarray]
     return {k: v.numpy() for k, v in outputs.items()}
 
 
+def _verification_run(what: str, run: Callable[..., dict[str, np.ndarray]], *args: Any
+                      ) -> dict[str, np.ndarray]:
+    """Run one side of the parity check; TensorFlow errors become one clear ConversionError."""
+    from graphport.tf_runtime import tensorflow
+
+    try:
+        return run(*args)
+    except tensorflow().errors.OpError as error:
+        first = next((line.strip() for line in error.message.splitlines()
+                      if line.strip() and not line.startswith(("Graph execution error",
+                                                                 "Detected at node"))),
+                     type(error).__name__)
+        raise ConversionError(f"verification could not run {what}: {first}",
+                              "give real inputs with --sample NAME=FILE (.npy or image) or "
+                              "NAME=VALUE, or skip with --no-verify") from None
+
+
 def write_saved_model(prepared: PreparedGraph, directory: Path, signature: str) -> None:
     """Save the prepared graph as a SavedModel with one signature (and `serve` callable)."""
     from graphport.export.tf_graph import concrete_function
@@ -118,6 +135,7 @@ def to_savedmodel(
     verify: bool = True,
     allow_unsafe_ops: bool = False,
     samples: dict[str, str] | None = None,
+    bgr: bool = False,
     progress: Progress | None = None,
 ) -> SavedModelResult:
     """Wrap a frozen GraphDef into a SavedModel; verify it unless ``verify=False``.
@@ -133,7 +151,7 @@ def to_savedmodel(
     graph = read_graph_def(graph_path)
     prepared = prepare_for_export(graph, inputs, outputs, set_values, input_shapes)
     ensure_safe(prepared.graph, allow_unsafe_ops, "export and run this graph")
-    sample_arrays, sample_notes = sample_inputs(prepared.inputs, samples) if verify else ({}, [])
+    sample_arrays, sample_notes = sample_inputs(prepared.inputs, samples, bgr=bgr) if verify else ({}, [])
 
     parity: list[OutputParity] = []
     with atomic_path(target, overwrite, directory=True) as temp:
@@ -141,9 +159,11 @@ def to_savedmodel(
         write_saved_model(prepared, temp, signature)
         if verify:
             step("running the original graph")
-            reference = run_original(graph, prepared, sample_arrays)
+            reference = _verification_run("the original graph", run_original, graph, prepared,
+                                          sample_arrays)
             step("running the SavedModel")
-            candidate = run_saved_model(temp, signature, sample_arrays)
+            candidate = _verification_run("the SavedModel", run_saved_model, temp, signature,
+                                          sample_arrays)
             parity = compare_outputs(reference, candidate)
             failed = [p for p in parity if not p.ok]
             if failed:

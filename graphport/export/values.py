@@ -56,9 +56,10 @@ def _parse_scalar(text: str, dtype: str, where: str) -> object:
     return number
 
 
-def parse_value(name: str, text: str, dtype: str, shape: list[int] | None) -> np.ndarray:
+def parse_value(name: str, text: str, dtype: str, shape: list[int] | None,
+                option: str = "--set") -> np.ndarray:
     """A `--set` value as an array of the placeholder's dtype and a shape that fits it."""
-    where = f"--set {name}"
+    where = f"{option} {name}"
     np_type = numpy_dtype(dtype)
     if text.startswith("@"):
         path = Path(text[1:])

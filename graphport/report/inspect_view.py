@@ -65,6 +65,13 @@ def render_inspect(console: Console, data: dict[str, Any]) -> None:
     for op, count in data["ops"].items():
         ops.add_row(op, str(count))
     console.print(ops)
+    if data.get("function_ops"):
+        functions = Table(title="Ops inside functions", title_justify="left")
+        functions.add_column("op")
+        functions.add_column("count", justify="right")
+        for op, count in data["function_ops"].items():
+            functions.add_row(op, str(count))
+        console.print(functions)
 
     params = data["params"]
     if "count" in params:

@@ -14,16 +14,15 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 UNKNOWN_DIM = 64  # size given to an unknown dimension (batch dimensions get 1)
 
 
-def concrete_shape(shape: list[int] | None) -> list[int]:
-    """The graph shape with unknown dimensions made small; unknown rank becomes a vector."""
-    if shape is None:
-        return [UNKNOWN_DIM]
+def concrete_shape(shape: list[int]) -> list[int]:
+    """The graph shape with unknown dimensions made small."""
     return [d if d >= 0 else (1 if i == 0 and len(shape) == 4 else UNKNOWN_DIM)
             for i, d in enumerate(shape)]
 
 
-def load_image(path: Path, shape: list[int] | None) -> np.ndarray:
-    """Decode an image (with TensorFlow) to float32 0..255, RGB, batched if the input is 4-D."""
+def load_image(path: Path, shape: list[int] | None, bgr: bool = False) -> np.ndarray:
+    """Decode an image (with TensorFlow) to float32 0..255, RGB (or BGR), batched if the input
+    is 4-D."""
     from graphport.tf_runtime import tensorflow
 
     tf = tensorflow()
@@ -33,15 +32,20 @@ def load_image(path: Path, shape: list[int] | None) -> np.ndarray:
         raise UserError(f"--sample: {path} is not a readable image ({type(error).__name__})"
                         ) from None
     array = image.numpy().astype(np.float32)
+    if bgr:
+        array = array[..., ::-1]
     return array[None] if shape is not None and len(shape) == 4 else array
 
 
-def _load(tensor: SignatureTensor, text: str) -> np.ndarray:
+def _load(tensor: SignatureTensor, text: str, bgr: bool) -> np.ndarray:
+    """A .npy file, an image file, or a literal value written as for --set."""
     path = Path(text)
     if not path.is_file():
-        raise UserError(f"--sample {tensor.key}: {path}: no such file")
+        if path.suffix.lower() in (*IMAGE_SUFFIXES, ".npy"):
+            raise UserError(f"--sample {tensor.key}: {path}: no such file")
+        return vals.parse_value(tensor.key, text, tensor.dtype, tensor.shape, option="--sample")
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        array = load_image(path, tensor.shape)
+        array = load_image(path, tensor.shape, bgr)
     else:
         try:
             array = np.load(path, allow_pickle=False)
@@ -55,9 +59,21 @@ def _load(tensor: SignatureTensor, text: str) -> np.ndarray:
 
 
 def generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
-    """Seeded data: floats in [0, 1), integers in [0, 10), bools False."""
+    if tensor.shape is None:
+        raise UserError(f"input {tensor.key} has an unknown rank, so no verification sample can "
+                        "be made for it",
+                        f"give --input-shapes {tensor.key}:d0,d1,... or "
+                        f"--sample {tensor.key}=FILE.npy (or --no-verify)")
+    return _generate(tensor, rng)
+
+
+def _generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
+    """Seeded data: floats in [0, 1), integers in [0, 10), bools False. Scalars are knobs
+    (sizes, factors, counts) where a random value can send a loop far: they get 0.5 or 1."""
     shape = concrete_shape(tensor.shape)
     np_type = vals.numpy_dtype(tensor.dtype)
+    if not shape and np.dtype(np_type).kind in "fiu":
+        return np.array(0.5 if np.dtype(np_type).kind == "f" else 1, dtype=np_type)
     if np.dtype(np_type).kind == "f":
         return rng.random(shape).astype(np_type)
     if np.dtype(np_type).kind in "iu":
@@ -66,7 +82,7 @@ def generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
 
 
 def sample_inputs(inputs: list[SignatureTensor], given: dict[str, str] | None = None,
-                  seed: int = 0) -> tuple[dict[str, np.ndarray], list[str]]:
+                  seed: int = 0, bgr: bool = False) -> tuple[dict[str, np.ndarray], list[str]]:
     """One sample per signature input, keyed by signature key, and notes on what was generated."""
     given = given or {}
     known = {t.key for t in inputs} | {t.source.split(":")[0] for t in inputs}
@@ -79,7 +95,7 @@ def sample_inputs(inputs: list[SignatureTensor], given: dict[str, str] | None = 
     for tensor in inputs:
         text = given.get(tensor.key) or given.get(tensor.source.split(":")[0])
         if text:
-            samples[tensor.key] = _load(tensor, text)
+            samples[tensor.key] = _load(tensor, text, bgr)
         else:
             samples[tensor.key] = generate(tensor, rng)
             notes.append(f"{tensor.key}: random {tensor.dtype} of shape "
