@@ -182,7 +182,7 @@ def test_parity_failure_is_caught_and_nothing_is_left(tmp_path: Path,
 
     monkeypatch.setattr(edit, "prune", corrupting_prune)
     target = tmp_path / "sm"
-    with pytest.raises(ConversionError, match="verification failed.*probs"):
+    with pytest.raises(ConversionError, match=r"verification failed.*probs"):
         to_savedmodel(FIXTURES / "digits_cnn.pb", target)
     assert _leftovers(tmp_path) == []
 

@@ -43,7 +43,8 @@ def _root(
 
 @app.command()
 def inspect(
-    model: str = typer.Argument(..., metavar="MODEL", help="Frozen .pb/.pbtxt, SavedModel directory or .tflite."),
+    model: str = typer.Argument(..., metavar="MODEL",
+                                help="Frozen .pb/.pbtxt, SavedModel directory or .tflite."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
     check_tflite: bool = typer.Option(
         False, "--check-tflite", help="Run the TFLite converter once and report per op type."),
@@ -103,7 +104,8 @@ def to_savedmodel_command(
 
     with progress_reporter(err(), quiet=json_out) as step:
         result = to_savedmodel(
-            Path(graph), Path(output) if output else None, split_names(inputs), split_names(outputs),
+            Path(graph), Path(output) if output else None,
+            split_names(inputs), split_names(outputs),
             _assignments(set_values, "--set"), _assignments(input_shapes, "--input-shapes", ":"),
             signature, overwrite, not no_verify, allow_unsafe_ops,
             _assignments(samples, "--sample"), bgr, progress=step)

@@ -151,7 +151,8 @@ def to_savedmodel(
     graph = read_graph_def(graph_path)
     prepared = prepare_for_export(graph, inputs, outputs, set_values, input_shapes)
     ensure_safe(prepared.graph, allow_unsafe_ops, "export and run this graph")
-    sample_arrays, sample_notes = sample_inputs(prepared.inputs, samples, bgr=bgr) if verify else ({}, [])
+    sample_arrays, sample_notes = (sample_inputs(prepared.inputs, samples, bgr=bgr) if verify
+                                   else ({}, []))
 
     parity: list[OutputParity] = []
     with atomic_path(target, overwrite, directory=True) as temp:
