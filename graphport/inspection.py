@@ -14,7 +14,6 @@ from typing import Any
 from graphport.graph import load, oplists
 from graphport.graph.anatomy import Finding, analyze_graph, find_unsafe_ops, shell_quote
 from graphport.graph.tensors import dtype_name, shape_list
-from graphport.graph.tflite_model import control_flow_ops, read_tflite
 
 
 def _suggest_to_savedmodel(path: Path, data: dict[str, Any]) -> str:
@@ -100,6 +99,9 @@ def _inspect_saved_model(path: Path) -> dict[str, Any]:
 
 
 def _inspect_tflite(path: Path) -> dict[str, Any]:
+    # Imported here: the flatbuffer schema module alone costs ~0.1 s, GraphDefs don't need it.
+    from graphport.graph.tflite_model import control_flow_ops, read_tflite
+
     model = read_tflite(path)
     flex = sorted({op.op for op in model.operators if op.kind == "flex"})
     custom = sorted({op.op for op in model.operators if op.kind == "custom"})
