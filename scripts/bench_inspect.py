@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_resnet101 import DEFAULT, build  # noqa: E402
+from make_resnet101 import DEFAULT, build
 
 _WRAPPER = """
 import json, resource, subprocess, sys, time
