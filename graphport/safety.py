@@ -10,9 +10,11 @@ from graphport.errors import UserError
 from graphport.graph.anatomy import find_unsafe_ops
 
 
-def ensure_safe(graph: Any, allow_unsafe_ops: bool, action: str) -> list[dict[str, str]]:
-    """Raise UserError if ``graph`` holds unsafe ops and they were not allowed; return them."""
-    unsafe = find_unsafe_ops(graph)
+def ensure_safe(graph: Any, allow_unsafe_ops: bool, action: str,
+                ignore: frozenset[str] = frozenset()) -> list[dict[str, str]]:
+    """Raise UserError if ``graph`` holds unsafe ops and they were not allowed; return them.
+    ``ignore`` names op types that are part of the container (a SavedModel's checkpoint ops)."""
+    unsafe = find_unsafe_ops(graph, ignore)
     if unsafe and not allow_unsafe_ops:
         listed = ", ".join(f"{u['name']} ({u['op']}: {u['kind']})" for u in unsafe[:6])
         more = f" and {len(unsafe) - 6} more" if len(unsafe) > 6 else ""

@@ -115,10 +115,68 @@ def to_savedmodel_command(
         render_savedmodel(out(), result)
 
 
-@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def tflite() -> None:
-    """Convert to TFLite (float32, fp16, dynamic, int8) with a per-op report."""
-    _not_implemented("tflite")
+@app.command()
+def tflite(
+    model: str = typer.Argument(..., metavar="MODEL",
+                                help="Frozen .pb/.pbtxt or SavedModel directory."),
+    output: str = typer.Option(None, "-o", "--output",
+                               help="Output .tflite (default: MODEL.<mode>.tflite)."),
+    fp16: bool = typer.Option(False, "--fp16", help="float16 weights."),
+    dynamic: bool = typer.Option(False, "--dynamic", help="int8 weights, float compute."),
+    int8: bool = typer.Option(False, "--int8", help="Full integer with calibration data."),
+    io: str = typer.Option(None, "--io", help="With --int8: integer input/output, uint8 or int8."),
+    strict: bool = typer.Option(False, "--strict", help="With --int8: fail on any float op."),
+    select_ops: bool = typer.Option(False, "--select-ops", help="Allow TF Select (Flex) ops."),
+    no_rewrite: bool = typer.Option(False, "--no-rewrite",
+                                    help="Skip graph repairs (none exist yet: no effect)."),
+    calib: str = typer.Option(None, "--calib",
+                              help="Calibration: image folder, .npy, .npz, or 'random'."),
+    calib_samples: int = typer.Option(100, "--calib-samples", help="Calibration samples."),
+    mean: float = typer.Option(0.0, "--mean", help="Image calibration: subtract this..."),
+    std: float = typer.Option(1.0, "--std", help="...then divide by this."),
+    bgr: bool = typer.Option(False, "--bgr", help="Image calibration in BGR order."),
+    inputs: str = typer.Option(None, "--inputs", help="As for to-savedmodel."),
+    outputs: str = typer.Option(None, "--outputs", help="As for to-savedmodel."),
+    set_values: list[str] = typer.Option([], "--set", metavar="NAME=VALUE",
+                                         help="As for to-savedmodel."),
+    input_shapes: list[str] = typer.Option([], "--input-shapes", metavar="NAME:d0,d1,...",
+                                           help="As for to-savedmodel."),
+    allow_unsafe_ops: bool = typer.Option(False, "--allow-unsafe-ops",
+                                          help="Allow graphs with file/network/Python ops."),
+    no_parity: bool = typer.Option(False, "--no-parity", help="Skip the parity check."),
+    parity_samples: int = typer.Option(16, "--parity-samples", help="Samples for parity."),
+    eval_file: str = typer.Option(None, "--eval", help="Labelled .npz (x, y): accuracy."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    report: str = typer.Option(None, "--report", help="Write the full report as JSON here."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Convert to TFLite (float32, fp16, dynamic, int8) with a per-op report and parity."""
+    from graphport.convert.tflite import convert_tflite
+    from graphport.errors import UserError
+    from graphport.export.prepare import split_names
+    from graphport.report.export_view import progress_reporter
+    from graphport.report.tflite_view import render_tflite, write_report
+
+    modes = [name for name, on in (("fp16", fp16), ("dynamic", dynamic), ("int8", int8)) if on]
+    if len(modes) > 1:
+        raise UserError(f"choose one mode, not {' and '.join('--' + m for m in modes)}")
+    if report:
+        from graphport.outputs import check_target
+
+        check_target(Path(report), overwrite=True, option="--report")
+    with progress_reporter(err(), quiet=json_out) as step:
+        result = convert_tflite(
+            Path(model), Path(output) if output else None, modes[0] if modes else "float32",
+            io, strict, select_ops, split_names(inputs), split_names(outputs),
+            _assignments(set_values, "--set"), _assignments(input_shapes, "--input-shapes", ":"),
+            allow_unsafe_ops, calib, calib_samples, mean, std, bgr, not no_parity,
+            parity_samples, Path(eval_file) if eval_file else None, overwrite, progress=step)
+    if report:
+        write_report(Path(report), result)
+    if json_out:
+        print_json(result.to_json())
+    else:
+        render_tflite(out(), result)
 
 
 def _report_crash(error: BaseException) -> int:
@@ -135,7 +193,7 @@ def main() -> None:
     """Console-script entry point: one error path with exit codes 2 (input) and 1 (failure)."""
     debug = "--debug" in sys.argv[1:]
     if not debug:
-        native_log.divert_native_stderr()
+        native_log.divert_native_output()
     try:
         app(prog_name="graphport")
     except GraphportError as error:

@@ -1,8 +1,9 @@
-"""Keep TensorFlow's C++ log lines off the user's terminal.
+"""Keep TensorFlow's C++ log lines off the user's terminal and out of --json output.
 
-TF 2.21 writes absl and MLIR messages straight to file descriptor 2, past Python's logging and
-past TF_CPP_MIN_LOG_LEVEL. The CLI moves descriptor 2 to a temporary log file and gives Python a
-stream on the real terminal, so our own messages and errors still show. --debug skips this.
+TF 2.21 writes absl and MLIR messages straight to file descriptors 2 and (the converter) 1, past
+Python's logging and TF_CPP_MIN_LOG_LEVEL. The CLI moves both descriptors to a temporary log file
+and gives Python streams on the real stdout/stderr, so our own output still shows. --debug skips
+this.
 """
 
 from __future__ import annotations
@@ -15,16 +16,22 @@ from typing import TextIO
 _log_file: TextIO | None = None
 
 
-def divert_native_stderr() -> TextIO:
-    """Send fd 2 to a temporary file; return a text stream on the original stderr."""
+def _reopen(fd: int) -> TextIO:
+    saved = os.dup(fd)
+    assert _log_file is not None
+    os.dup2(_log_file.fileno(), fd)
+    return os.fdopen(saved, "w", buffering=1, encoding="utf-8", errors="replace")
+
+
+def divert_native_output() -> None:
+    """Point fds 1 and 2 at a temporary file; sys.stdout/sys.stderr keep the real ones."""
     global _log_file
-    saved = os.dup(2)
-    # Kept open for the life of the process: it is where fd 2 now points.
+    # Kept open for the life of the process: it is where fds 1 and 2 now point.
     _log_file = tempfile.TemporaryFile(mode="w+", prefix="graphport-native-")  # noqa: SIM115
-    os.dup2(_log_file.fileno(), 2)
-    terminal = os.fdopen(saved, "w", buffering=1, encoding="utf-8", errors="replace")
-    sys.stderr = terminal
-    return terminal
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.stdout = _reopen(1)
+    sys.stderr = _reopen(2)
 
 
 def native_log_tail(lines: int = 20) -> str:

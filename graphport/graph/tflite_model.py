@@ -32,6 +32,7 @@ class TensorInfo:
     dtype: str
     shape: list[int]
     quantized: bool
+    constant: bool = False
 
 
 @dataclass
@@ -68,13 +69,16 @@ def _decode(value: bytes | str | None) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def _tensor_info(subgraph: Any, index: int) -> TensorInfo:
+def _tensor_info(subgraph: Any, index: int, buffers: list[Any] | None = None) -> TensorInfo:
     tensor = subgraph.tensors[index]
     quant = tensor.quantization
     quantized = bool(quant is not None and quant.scale is not None and len(quant.scale) > 0)
     shape = tensor.shapeSignature if tensor.shapeSignature is not None else tensor.shape
-    return TensorInfo(index, _decode(tensor.name), _TYPE_NAMES.get(tensor.type, str(tensor.type)),
-                      [int(d) for d in (shape if shape is not None else [])], quantized)
+    buffer = buffers[tensor.buffer] if buffers and 0 < tensor.buffer < len(buffers) else None
+    constant = buffer is not None and (buffer.data is not None or bool(buffer.size))
+    return TensorInfo(int(index), _decode(tensor.name),
+                      _TYPE_NAMES.get(tensor.type, str(tensor.type)),
+                      [int(d) for d in (shape if shape is not None else [])], quantized, constant)
 
 
 def _op_name(code: Any) -> tuple[str, str]:
@@ -103,15 +107,16 @@ def parse_tflite(data: bytes, path: Path) -> TFLiteModel:
                         "re-convert the model") from None
     codes = [_op_name(code) for code in model.operatorCodes or []]
     operators = []
+    buffers = model.buffers or []
     for s, subgraph in enumerate(model.subgraphs or []):
         for i, op in enumerate(subgraph.operators or []):
             name, kind = codes[op.opcodeIndex]
+            ins = op.inputs if op.inputs is not None else []
+            outs = op.outputs if op.outputs is not None else []
             operators.append(OperatorInfo(
                 s, i, name, kind,
-                [_tensor_info(subgraph, t) for t in (op.inputs if op.inputs is not None else [])
-                 if t >= 0],
-                [_tensor_info(subgraph, t) for t in (op.outputs if op.outputs is not None else [])
-                 if t >= 0],
+                [_tensor_info(subgraph, t, buffers) for t in ins if t >= 0],
+                [_tensor_info(subgraph, t, buffers) for t in outs if t >= 0],
             ))
     main = model.subgraphs[0]
     signatures = {}

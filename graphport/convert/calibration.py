@@ -1,0 +1,159 @@
+"""Representative data for full-integer quantization: an image folder, .npy/.npz arrays, or
+(only when asked for by name) random data, which the report then states loudly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from graphport.errors import UserError
+from graphport.export import values as vals
+from graphport.export.prepare import SignatureTensor
+from graphport.verify.samples import IMAGE_SUFFIXES, concrete_shape
+
+RANDOM = "random"
+
+
+@dataclass
+class Calibration:
+    """Samples keyed by signature input, one dict per sample, and where they came from."""
+
+    samples: list[dict[str, np.ndarray]]
+    source: str  # "images", "npy", "npz", "random"
+    description: str
+
+    @property
+    def is_random(self) -> bool:
+        return self.source == RANDOM
+
+
+def _split_samples(key: str, array: np.ndarray, tensor: SignatureTensor, origin: str
+                   ) -> list[np.ndarray]:
+    """A stack of samples -> one array per sample shaped like one model input."""
+    np_type = vals.numpy_dtype(tensor.dtype)
+    if array.dtype.kind not in "fiub" or (np.dtype(np_type).kind in "iu"
+                                           and array.dtype.kind == "f"):
+        raise UserError(f"--calib {origin}: {key} holds {array.dtype}, the input is "
+                        f"{tensor.dtype}")
+    array = array.astype(np_type)
+    shape = tensor.shape
+    if shape is not None and array.ndim == len(shape) + 1 and vals.shape_fits(array.shape[1:],
+                                                                                shape):
+        return list(array)
+    if shape is not None and array.ndim == len(shape) and len(shape) and \
+            vals.shape_fits((1, *array.shape[1:]), shape):
+        return [array[i:i + 1] for i in range(len(array))]
+    raise UserError(f"--calib {origin}: {key} has shape {list(array.shape)}, which is not a "
+                    f"stack of inputs of shape {vals.format_shape(shape)}",
+                    "stack the samples along a new first axis (N, ...)")
+
+
+def _from_arrays(arrays: dict[str, np.ndarray], inputs: list[SignatureTensor], origin: str,
+                 limit: int) -> list[dict[str, np.ndarray]]:
+    per_input = {}
+    for tensor in inputs:
+        key = next((k for k in (tensor.key, tensor.source.split(":")[0]) if k in arrays), None)
+        if key is None:
+            raise UserError(f"--calib {origin}: no array for input {tensor.key!r}",
+                            f"it holds {', '.join(sorted(arrays)) or 'nothing'}")
+        per_input[tensor.key] = _split_samples(key, arrays[key], tensor, origin)
+    count = min(len(v) for v in per_input.values())
+    if count == 0:
+        raise UserError(f"--calib {origin}: no samples in it")
+    return [{k: v[i] for k, v in per_input.items()} for i in range(min(count, limit))]
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as error:  # zipfile.BadZipFile, ValueError, OSError, EOFError
+        raise UserError(f"--calib {path}: not a readable .npz file ({type(error).__name__})"
+                        ) from None
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except Exception as error:
+        raise UserError(f"--calib {path}: not a readable .npy file ({type(error).__name__})"
+                        ) from None
+    if not isinstance(array, np.ndarray):
+        raise UserError(f"--calib {path}: expected one array (.npy)")
+    return array
+
+
+def _images(directory: Path, inputs: list[SignatureTensor], limit: int, mean: float,
+            std: float, bgr: bool) -> list[dict[str, np.ndarray]]:
+    if len(inputs) != 1:
+        raise UserError(f"--calib {directory}: an image folder calibrates one input, the model "
+                        f"has {len(inputs)}", "use a .npz with one array per input")
+    tensor = inputs[0]
+    shape = tensor.shape
+    if shape is None or len(shape) not in (3, 4) or shape[-1] not in (1, 3) or \
+            any(d < 0 for d in shape[-3:-1]):
+        raise UserError(f"--calib {directory}: input {tensor.key} has shape "
+                        f"{vals.format_shape(shape)}, not an image of known height and width",
+                        f"fix it with --input-shapes {tensor.key}:1,H,W,3")
+    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise UserError(f"--calib {directory}: no images in it ({', '.join(IMAGE_SUFFIXES)})")
+    from graphport.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    height, width, channels = shape[-3], shape[-2], shape[-1]
+    samples = []
+    for path in files[:limit]:
+        try:
+            image = tf.io.decode_image(path.read_bytes(), channels=channels,
+                                       expand_animations=False)
+        except Exception:
+            raise UserError(f"--calib {path}: not a readable image") from None
+        image = tf.image.resize(tf.cast(image, tf.float32), (height, width)).numpy()
+        if bgr:
+            image = image[..., ::-1]
+        image = ((image - mean) / std).astype(np.float32)
+        samples.append({tensor.key: image[None] if len(shape) == 4 else image})
+    return samples
+
+
+def load_calibration(spec: str, inputs: list[SignatureTensor], limit: int = 100,
+                     mean: float = 0.0, std: float = 1.0, bgr: bool = False,
+                     seed: int = 0) -> Calibration:
+    """Representative samples from ``spec``: a folder of images, .npy, .npz, or 'random'."""
+    if limit < 1:
+        raise UserError("--calib-samples must be at least 1")
+    if spec == RANDOM:
+        rng = np.random.default_rng(seed)
+        samples = []
+        for _ in range(limit):
+            sample = {}
+            for tensor in inputs:
+                if tensor.shape is None:
+                    raise UserError(f"--calib random: input {tensor.key} has unknown rank",
+                                    f"give --input-shapes {tensor.key}:...")
+                shape = concrete_shape(tensor.shape)
+                sample[tensor.key] = rng.random(shape).astype(vals.numpy_dtype(tensor.dtype))
+            samples.append(sample)
+        return Calibration(samples, RANDOM, f"RANDOM data ({limit} samples, seed {seed}): "
+                                            "quantization ranges do not reflect real inputs")
+    path = Path(spec)
+    if not path.exists():
+        raise UserError(f"--calib {path}: no such file or directory",
+                        "pass an image folder, a .npy/.npz file, or 'random'")
+    if path.is_dir():
+        samples = _images(path, inputs, limit, mean, std, bgr)
+        return Calibration(samples, "images", f"{len(samples)} images from {path} "
+                                              f"(mean {mean}, std {std}{', BGR' if bgr else ''})")
+    if path.suffix == ".npz":
+        samples = _from_arrays(_load_npz(path), inputs, str(path), limit)
+        return Calibration(samples, "npz", f"{len(samples)} samples from {path}")
+    if path.suffix == ".npy":
+        if len(inputs) != 1:
+            raise UserError(f"--calib {path}: a .npy calibrates one input, the model has "
+                            f"{len(inputs)}", "use a .npz with one array per input")
+        samples = _from_arrays({inputs[0].key: _load_npy(path)}, inputs, str(path), limit)
+        return Calibration(samples, "npy", f"{len(samples)} samples from {path}")
+    raise UserError(f"--calib {path}: expected an image folder, .npy, .npz or 'random'")

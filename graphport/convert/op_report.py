@@ -1,0 +1,89 @@
+"""The per-operator report of a converted model: what runs quantized, what stayed in float, what
+needs Flex, and where the quantize/dequantize boundaries are. Built from the flatbuffer itself."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from graphport.graph.tflite_model import OperatorInfo, TFLiteModel
+
+QUANTIZED_TYPES = frozenset({"int8", "uint8", "int16", "int4"})
+BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
+
+
+@dataclass
+class OpRow:
+    subgraph: int
+    index: int
+    op: str
+    kind: str  # builtin | flex | custom
+    compute: str  # int8 | float | hybrid | boundary | flex | custom | other
+    inputs: list[str]
+    outputs: list[str]
+    tf_nodes: list[str]
+
+
+def _compute(op: OperatorInfo) -> str:
+    if op.kind != "builtin":
+        return op.kind
+    if op.op in BOUNDARY_OPS:
+        return "boundary"
+    activations = [t for t in op.inputs if not t.constant] + op.outputs
+    if any(t.dtype in QUANTIZED_TYPES and t.quantized for t in activations):
+        return "int8"
+    if any(t.dtype in ("float32", "float16") for t in activations):
+        weights = [t for t in op.inputs if t.constant]
+        return "hybrid" if any(t.dtype in QUANTIZED_TYPES for t in weights) else "float"
+    return "other"  # shapes, indices and booleans only
+
+
+def _tf_nodes(op: OperatorInfo) -> list[str]:
+    names: list[str] = []
+    for tensor in op.outputs:
+        for part in tensor.name.split(";"):
+            if part and part not in names:
+                names.append(part)
+    return names
+
+
+def zipped_size(data: bytes) -> int:
+    """Size of the model inside a deflated .zip, as shipped in an app bundle."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("model.tflite", data)
+    return len(buffer.getvalue())
+
+
+def op_rows(model: TFLiteModel) -> list[OpRow]:
+    """Every operator across all subgraphs, in model order."""
+    return [OpRow(op.subgraph, op.index, op.op, op.kind, _compute(op),
+                  [t.dtype for t in op.inputs], [t.dtype for t in op.outputs], _tf_nodes(op))
+            for op in model.operators]
+
+
+def summarize(rows: list[OpRow], int8_mode: bool) -> dict[str, Any]:
+    """Counts by compute type, the float fallback list (int8 modes) and the boundaries."""
+    counts = Counter(row.compute for row in rows)
+    fallback = [{"index": r.index, "subgraph": r.subgraph, "op": r.op, "tf_nodes": r.tf_nodes}
+                for r in rows if int8_mode and r.compute in ("float", "hybrid")]
+    return {
+        "operators": len(rows),
+        "int8": counts["int8"],
+        "float": counts["float"] + counts["hybrid"],
+        "hybrid": counts["hybrid"],
+        "flex": counts["flex"],
+        "custom": counts["custom"],
+        "other": counts["other"],
+        "quantize": sum(r.op == "QUANTIZE" for r in rows),
+        "dequantize": sum(r.op == "DEQUANTIZE" for r in rows),
+        "float_fallback": fallback,
+        "flex_ops": sorted({r.op for r in rows if r.compute == "flex"}),
+    }
+
+
+def rows_json(rows: list[OpRow]) -> list[dict[str, Any]]:
+    return [asdict(row) for row in rows]

@@ -1,0 +1,364 @@
+"""`graphport tflite`: convert a frozen graph or SavedModel to TFLite in any post-training mode,
+then report op by op what the model became and how far its numbers moved.
+
+Frozen graphs go through the to-savedmodel path (same preparation and SavedModel writer, in a
+temporary directory); the TFLite converter then reads that SavedModel.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graphport.convert.calibration import Calibration, load_calibration
+from graphport.convert.op_report import op_rows, rows_json, summarize, zipped_size
+from graphport.errors import ConversionError, UserError
+from graphport.export.prepare import SignatureTensor
+from graphport.graph import load, oplists
+from graphport.graph.tensors import dtype_name, shape_list
+from graphport.graph.tflite_model import parse_tflite
+from graphport.outputs import atomic_path, check_target
+from graphport.safety import ensure_safe
+from graphport.verify.parity import OutputAgreement, agreement
+from graphport.verify.samples import sample_inputs
+
+MODES = ("float32", "fp16", "dynamic", "int8")
+IO_TYPES = ("uint8", "int8")
+SIGNATURE = "serving_default"
+Progress = Callable[[str], None]
+
+
+@dataclass
+class SourceModel:
+    """A SavedModel directory to convert and the signature inputs it takes."""
+
+    directory: Path
+    inputs: list[SignatureTensor]
+
+
+@dataclass
+class TFLiteResult:
+    path: str
+    mode: str
+    io: str | None
+    size_bytes: int
+    zipped_bytes: int
+    float_size_bytes: int | None
+    ratio_to_float: float | None
+    summary: dict[str, Any]
+    operators: list[dict[str, Any]]
+    calibration: dict[str, Any] | None
+    parity: dict[str, Any]
+    eval: dict[str, Any] | None
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_output(model: Path, mode: str, io: str | None) -> Path:
+    """``model.pb`` -> ``model.int8.tflite`` (``model.int8-uint8io.tflite`` with integer I/O)."""
+    suffix = mode + (f"-{io}io" if io else "")
+    stem = model.name if model.is_dir() else model.stem
+    return model.with_name(f"{stem}.{suffix}.tflite")
+
+
+# ------------------------------------------------------------------ source
+
+def _saved_model_inputs(directory: Path, allow_unsafe_ops: bool) -> list[SignatureTensor]:
+    saved = load.read_saved_model(directory)
+    signatures = saved.meta_graphs[0].signature_def
+    if SIGNATURE not in signatures:
+        raise UserError(f"{directory} has no '{SIGNATURE}' signature",
+                        f"it has: {', '.join(sorted(signatures)) or 'none'}")
+    ensure_safe(saved.meta_graphs[0].graph_def, allow_unsafe_ops, "convert and run this model",
+                ignore=oplists.CHECKPOINT_OPS)
+    info = signatures[SIGNATURE].inputs
+    return [SignatureTensor(key, info[key].name, info[key].name, dtype_name(info[key].dtype),
+                            shape_list(info[key].tensor_shape)) for key in sorted(info)]
+
+
+@contextmanager
+def source_model(model: Path, graph_options: dict[str, Any], allow_unsafe_ops: bool
+                 ) -> Iterator[SourceModel]:
+    """The SavedModel to convert: the user's directory, or one made from a frozen graph."""
+    kind = load.detect_format(model)
+    if kind == load.TFLITE:
+        raise UserError(f"{model} is already a TFLite model",
+                        "pass the frozen graph or SavedModel it came from")
+    if kind == load.SAVED_MODEL:
+        if any(graph_options.values()):
+            raise UserError("--inputs/--outputs/--set/--input-shapes apply to frozen graphs",
+                            "a SavedModel's signature already fixes them")
+        yield SourceModel(model, _saved_model_inputs(model, allow_unsafe_ops))
+        return
+    from graphport.export.savedmodel import prepare_for_export, write_saved_model
+
+    prepared = prepare_for_export(load.read_graph_def(model), **graph_options)
+    ensure_safe(prepared.graph, allow_unsafe_ops, "convert and run this graph")
+    with tempfile.TemporaryDirectory(prefix="graphport-sm-") as temp:
+        directory = Path(temp) / "saved_model"
+        write_saved_model(prepared, directory, SIGNATURE)
+        yield SourceModel(directory, prepared.inputs)
+
+
+# ------------------------------------------------------------------ conversion
+
+def _select_ops_in(message: str) -> dict[str, list[str]]:
+    """TF op types (and node names) the converter said need Flex, from its error text."""
+    found: dict[str, list[str]] = {}
+    for op, node in re.findall(r'error: loc\((?:callsite\()?fused\["(\w+):", "([^"@]+)', message):
+        found.setdefault(op, [])
+        if node not in found[op]:
+            found[op].append(node)
+    for op in re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", message):
+        found.setdefault(op, [])
+    return found
+
+
+def convert_saved_model(directory: Path, mode: str, io: str | None = None, strict: bool = False,
+                        select_ops: bool = False, calibration: Calibration | None = None
+                        ) -> bytes:
+    """Run the TFLite converter once with the settings of one mode."""
+    from graphport.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(directory))
+    ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if mode == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif mode == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif mode == "int8":
+        assert calibration is not None
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: iter(calibration.samples)
+        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8] + ([] if strict else ops)
+        if io:
+            converter.inference_input_type = tf.as_dtype(io)
+            converter.inference_output_type = tf.as_dtype(io)
+    if select_ops:
+        ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
+    converter.target_spec.supported_ops = ops
+    try:
+        return converter.convert()
+    except Exception as error:  # ConverterError, and ValueError/RuntimeError from calibration
+        message = str(error)
+        needs = _select_ops_in(message)
+        if needs and not select_ops:
+            listing = "; ".join(f"{op} ({', '.join(nodes[:3]) or '?'}"
+                                f"{', ...' if len(nodes) > 3 else ''})"
+                                for op, nodes in sorted(needs.items()))
+            raise ConversionError(f"conversion needs TF Select ops: {listing}",
+                                  "pass --select-ops to keep them as Flex ops (the Python "
+                                  "interpreters cannot run those); no graph repair covers "
+                                  "them yet") from None
+        if strict:
+            unquantizable = sorted(set(re.findall(r"'tfl?\.(\w+)'", message)) | set(needs))
+            raise ConversionError("--strict: ops without an int8 kernel: "
+                                  + (", ".join(unquantizable) or _first_line(message)),
+                                  "drop --strict to let them fall back to float") from None
+        raise ConversionError(f"the TFLite converter failed: {_first_line(message)}",
+                              "rerun with --debug for the converter's full output") from None
+
+
+def _first_line(message: str) -> str:
+    for line in message.splitlines():
+        line = line.strip()
+        if line and not line.startswith("<unknown>"):
+            return line[:300]
+    errors = re.findall(r"error: [^\n]*?: (.+)", message)
+    return errors[0][:300] if errors else "unknown error"
+
+
+# ------------------------------------------------------------------ checks
+
+def _parity_samples(source: SourceModel, calibration: Calibration | None, count: int
+                    ) -> tuple[list[dict[str, np.ndarray]], str]:
+    if calibration is not None and not calibration.is_random:
+        return calibration.samples[:count], f"{min(count, len(calibration.samples))} " \
+                                            f"calibration samples"
+    samples = [sample_inputs(source.inputs, seed=seed)[0] for seed in range(count)]
+    shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in samples[0].items())
+    return samples, f"{count} generated samples (random, seeds 0..{count - 1}: {shapes})"
+
+
+def _run_source(directory: Path, samples: list[dict[str, np.ndarray]]
+                ) -> list[dict[str, np.ndarray]]:
+    from graphport.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    signature = tf.saved_model.load(str(directory)).signatures[SIGNATURE]
+    return [{k: v.numpy() for k, v in signature(**{k: tf.constant(v) for k, v in s.items()}
+                                                 ).items()} for s in samples]
+
+
+def _batches(x: np.ndarray, source: SourceModel, batch: int = 64) -> list[np.ndarray]:
+    shape = source.inputs[0].shape
+    if shape and shape[0] > 0:  # a fixed batch size (often 1): only whole batches fit
+        return [x[i:i + shape[0]] for i in range(0, len(x) - shape[0] + 1, shape[0])]
+    return [x[i:i + batch] for i in range(0, len(x), batch)]
+
+
+def evaluate(eval_file: Path, source: SourceModel, runner: Any) -> dict[str, Any]:
+    """Accuracy of source and TFLite on labelled data (``x``, ``y``), like the seed's eval_model."""
+    try:
+        with np.load(eval_file, allow_pickle=False) as data:
+            x, y = data["x"], data["y"]
+    except KeyError:
+        raise UserError(f"--eval {eval_file}: needs arrays 'x' and 'y'") from None
+    except Exception as error:
+        raise UserError(f"--eval {eval_file}: not a readable .npz ({type(error).__name__})"
+                        ) from None
+    if len(source.inputs) != 1:
+        raise UserError("--eval works on single-input models")
+    key = source.inputs[0].key
+    batches = _batches(x.astype(np.float32), source)
+    if not batches:
+        raise UserError(f"--eval {eval_file}: fewer samples than the model's batch size")
+    reference = _run_source(source.directory, [{key: b} for b in batches])
+    converted = [runner({key: b}) for b in batches]
+    output = next(iter(reference[0]))
+    labels = y[: sum(len(b) for b in batches)]
+    ref_pred = np.concatenate([np.asarray(r[output]).reshape(len(b), -1).argmax(1)
+                               for r, b in zip(reference, batches, strict=True)])
+    got_pred = np.concatenate([np.asarray(c[output]).reshape(len(b), -1).argmax(1)
+                               for c, b in zip(converted, batches, strict=True)])
+    return {"samples": int(len(labels)), "output": output,
+            "source_accuracy": float(np.mean(ref_pred == labels)),
+            "tflite_accuracy": float(np.mean(got_pred == labels)),
+            "top1_agreement": float(np.mean(ref_pred == got_pred))}
+
+
+# ------------------------------------------------------------------ the command
+
+def convert_tflite(
+    model: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    mode: str = "float32",
+    io: str | None = None,
+    strict: bool = False,
+    select_ops: bool = False,
+    inputs: list[str] | None = None,
+    outputs: list[str] | None = None,
+    set_values: dict[str, str] | None = None,
+    input_shapes: dict[str, str] | None = None,
+    allow_unsafe_ops: bool = False,
+    calib: str | None = None,
+    calib_samples: int = 100,
+    mean: float = 0.0,
+    std: float = 1.0,
+    bgr: bool = False,
+    parity: bool = True,
+    parity_samples: int = 16,
+    eval_file: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> TFLiteResult:
+    """Convert ``model`` (frozen graph or SavedModel) to TFLite and report on the result."""
+    step = progress or (lambda _message: None)
+    model = Path(model)
+    if mode not in MODES:
+        raise UserError(f"unknown mode {mode!r}", f"use one of {', '.join(MODES)}")
+    if io and mode != "int8":
+        raise UserError("--io needs --int8", "integer input/output exists only for full int8")
+    if io and io not in IO_TYPES:
+        raise UserError(f"--io {io}: use uint8 or int8")
+    if strict and mode != "int8":
+        raise UserError("--strict needs --int8")
+    if mode == "int8" and not calib:
+        raise UserError("--int8 needs calibration data: --calib DIR|FILE.npy|FILE.npz",
+                        "or --calib random to calibrate on random data (not recommended)")
+    if calib and mode != "int8":
+        raise UserError("--calib is only used with --int8")
+    target = Path(output) if output else default_output(model, mode, io)
+    check_target(target, overwrite)
+    graph_options = {"inputs": inputs, "outputs": outputs, "set_values": set_values,
+                     "input_shapes": input_shapes}
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    started = time.perf_counter()
+    step("preparing the model")
+    with source_model(model, graph_options, allow_unsafe_ops) as source:
+        calibration = None
+        if mode == "int8":
+            step("loading calibration data")
+            calibration = load_calibration(calib, source.inputs, calib_samples, mean, std, bgr)
+            if calibration.is_random:
+                warnings.append(f"calibrated on {calibration.description}")
+        step(f"converting ({mode}{', calibrating' if calibration else ''})")
+        data = convert_saved_model(source.directory, mode, io, strict, select_ops, calibration)
+        conversion_s = time.perf_counter() - started
+
+        report_start = time.perf_counter()
+        step("building the report")
+        rows = op_rows(parse_tflite(data, target))
+        summary = summarize(rows, int8_mode=mode == "int8")
+        if strict and summary["float_fallback"]:
+            # The converter keeps some float-only ops (RANDOM_UNIFORM, ...) even when told
+            # TFLITE_BUILTINS_INT8 alone, so --strict is enforced on the result.
+            listing = "; ".join(f"{f['op']} ({', '.join(f['tf_nodes'][:2])})"
+                                for f in summary["float_fallback"])
+            raise ConversionError(f"--strict: ops without an int8 kernel stay in float: "
+                                  f"{listing}; nothing was written",
+                                  "drop --strict to allow the float fallback")
+        with atomic_path(target, overwrite, directory=False) as temp:
+            temp.write_bytes(data)
+        timings["conversion_s"] = conversion_s
+        float_size = len(data) if mode == "float32" else None
+        if float_size is None:
+            step("converting float32 for the size ratio")
+            float_size = len(convert_saved_model(source.directory, "float32",
+                                                 select_ops=select_ops))
+        timings["report_s"] = time.perf_counter() - report_start
+
+        parity_report: dict[str, Any] = {"status": "skipped"}
+        eval_report = None
+        if summary["flex"] or summary["custom"]:
+            parity_report = {"status": "not runnable",
+                             "reason": f"needs Flex/custom ops {', '.join(summary['flex_ops'])}"
+                                       ": neither ai-edge-litert nor tf.lite can run it in "
+                                       "Python (no Flex delegate), so it was not verified"}
+            warnings.append(parity_report["reason"])
+        elif parity or eval_file:
+            parity_start = time.perf_counter()
+            from graphport.verify.tflite_runner import TFLiteRunner
+
+            runner = TFLiteRunner(data)
+            if parity:
+                step("checking parity with the source")
+                samples, described = _parity_samples(source, calibration, parity_samples)
+                rows_ = agreement(_run_source(source.directory, samples),
+                                  [runner(s) for s in samples])
+                parity_report = {"status": "checked", "samples": described,
+                                 "outputs": [asdict(r) for r in rows_]}
+            if eval_file:
+                step("evaluating accuracy")
+                eval_report = evaluate(Path(eval_file), source, runner)
+            timings["parity_s"] = time.perf_counter() - parity_start
+
+    return TFLiteResult(
+        path=str(target), mode=mode, io=io, size_bytes=len(data),
+        zipped_bytes=zipped_size(data), float_size_bytes=float_size,
+        ratio_to_float=len(data) / float_size if float_size else None,
+        summary=summary, operators=rows_json(rows),
+        calibration=None if calibration is None else {
+            "source": calibration.source, "samples": len(calibration.samples),
+            "description": calibration.description},
+        parity=parity_report, eval=eval_report, timings=timings, warnings=warnings)
+
+
+def parity_rows(result: TFLiteResult) -> list[OutputAgreement]:
+    """The parity section as objects again, for rendering."""
+    return [OutputAgreement(**row) for row in result.parity.get("outputs", [])]

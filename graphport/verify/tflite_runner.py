@@ -1,0 +1,61 @@
+"""Run a .tflite model with ai-edge-litert (tf.lite.Interpreter is deprecated), through its
+signature, quantizing float inputs and dequantizing integer outputs where the model has
+integer I/O, so results compare with the float source directly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphport.errors import ConversionError
+
+
+class NotRunnable(ConversionError):
+    """The model needs ops (Flex, custom) that the Python interpreter cannot run."""
+
+
+def _quantize(value: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    dtype = detail["dtype"]
+    scale, zero_point = detail["quantization"]
+    if np.dtype(dtype).kind in "iu" and value.dtype.kind == "f" and scale:
+        info = np.iinfo(dtype)
+        return np.clip(np.round(value / scale + zero_point), info.min, info.max).astype(dtype)
+    return value.astype(dtype)
+
+
+def _dequantize(value: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    scale, zero_point = detail["quantization"]
+    if value.dtype.kind in "iu" and scale:
+        return ((value.astype(np.float32) - zero_point) * scale).astype(np.float32)
+    return value
+
+
+class TFLiteRunner:
+    """One interpreter for many calls; inputs and outputs keyed like the SavedModel signature."""
+
+    def __init__(self, model: bytes, signature: str = "serving_default",
+                 threads: int | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self.interpreter = Interpreter(model_content=model, num_threads=threads)
+        except (RuntimeError, ValueError) as error:
+            raise NotRunnable(f"the Python LiteRT interpreter cannot run this model: "
+                              f"{str(error).splitlines()[0]}") from None
+        signatures = self.interpreter.get_signature_list()
+        key = signature if signature in signatures else next(iter(signatures), None)
+        if key is None:
+            raise NotRunnable("the model has no signature to call")
+        self.runner = self.interpreter.get_signature_runner(key)
+        self.input_details = self.runner.get_input_details()
+        self.output_details = self.runner.get_output_details()
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feed = {k: _quantize(np.asarray(v), self.input_details[k]) for k, v in inputs.items()}
+        try:
+            out = self.runner(**feed)
+        except (RuntimeError, ValueError) as error:
+            raise ConversionError(f"the TFLite model failed to run: "
+                                  f"{str(error).splitlines()[0]}") from None
+        return {k: _dequantize(v, self.output_details[k]) for k, v in out.items()}
