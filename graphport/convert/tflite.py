@@ -235,7 +235,7 @@ def evaluate(eval_file: Path, source: SourceModel, runner: Any) -> dict[str, Any
                                for r, b in zip(reference, batches, strict=True)])
     got_pred = np.concatenate([np.asarray(c[output]).reshape(len(b), -1).argmax(1)
                                for c, b in zip(converted, batches, strict=True)])
-    return {"samples": int(len(labels)), "output": output,
+    return {"samples": len(labels), "output": output,
             "source_accuracy": float(np.mean(ref_pred == labels)),
             "tflite_accuracy": float(np.mean(got_pred == labels)),
             "top1_agreement": float(np.mean(ref_pred == got_pred))}

@@ -14,10 +14,10 @@ from graphport.verify.parity import OutputParity
 
 @contextmanager
 def progress_reporter(console: Console, quiet: bool = False) -> Iterator[Callable[[str], None]]:
-    """A step callback that shows a spinner with the current step on stderr."""
+    """A step callback that shows a spinner with the current step on a terminal's stderr;
+    silent when quiet or when stderr is a pipe or file, so logs hold only results and errors."""
     if quiet or not console.is_terminal:
-        yield (lambda message: None) if quiet else (
-            lambda message: console.print(f"… {message}", style="dim", markup=False))
+        yield lambda message: None
         return
     with console.status("starting") as status:
         yield lambda message: status.update(message)
