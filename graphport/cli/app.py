@@ -147,6 +147,9 @@ def tflite(
     parity_samples: int = typer.Option(16, "--parity-samples", help="Samples for parity."),
     eval_file: str = typer.Option(None, "--eval", help="Labelled .npz (x, y): accuracy."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    no_size_ratio: bool = typer.Option(False, "--no-size-ratio",
+                                       help="Skip the float32 reference conversion that the "
+                                            "size ratio needs (saves time on big models)."),
     report: str = typer.Option(None, "--report", help="Write the full report as JSON here."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
@@ -170,7 +173,8 @@ def tflite(
             io, strict, select_ops, split_names(inputs), split_names(outputs),
             _assignments(set_values, "--set"), _assignments(input_shapes, "--input-shapes", ":"),
             allow_unsafe_ops, calib, calib_samples, mean, std, bgr, not no_parity,
-            parity_samples, Path(eval_file) if eval_file else None, overwrite, progress=step)
+            parity_samples, Path(eval_file) if eval_file else None, overwrite,
+            not no_size_ratio, progress=step)
     if report:
         write_report(Path(report), result)
     if json_out:

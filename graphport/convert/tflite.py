@@ -1,18 +1,12 @@
 """`graphport tflite`: convert a frozen graph or SavedModel to TFLite in any post-training mode,
-then report op by op what the model became and how far its numbers moved.
-
-Frozen graphs go through the to-savedmodel path (same preparation and SavedModel writer, in a
-temporary directory); the TFLite converter then reads that SavedModel.
-"""
+then report op by op what the model became and how far its numbers moved."""
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,28 +15,17 @@ import numpy as np
 
 from graphport.convert.calibration import Calibration, load_calibration
 from graphport.convert.op_report import op_rows, rows_json, summarize, zipped_size
+from graphport.convert.signature import add_signature
+from graphport.convert.source import SourceModel, source_model
 from graphport.errors import ConversionError, UserError
-from graphport.export.prepare import SignatureTensor
-from graphport.graph import load, oplists
-from graphport.graph.tensors import dtype_name, shape_list
 from graphport.graph.tflite_model import parse_tflite
 from graphport.outputs import atomic_path, check_target
-from graphport.safety import ensure_safe
 from graphport.verify.parity import OutputAgreement, agreement
 from graphport.verify.samples import sample_inputs
 
 MODES = ("float32", "fp16", "dynamic", "int8")
 IO_TYPES = ("uint8", "int8")
-SIGNATURE = "serving_default"
 Progress = Callable[[str], None]
-
-
-@dataclass
-class SourceModel:
-    """A SavedModel directory to convert and the signature inputs it takes."""
-
-    directory: Path
-    inputs: list[SignatureTensor]
 
 
 @dataclass
@@ -73,45 +56,6 @@ def default_output(model: Path, mode: str, io: str | None) -> Path:
     return model.with_name(f"{stem}.{suffix}.tflite")
 
 
-# ------------------------------------------------------------------ source
-
-def _saved_model_inputs(directory: Path, allow_unsafe_ops: bool) -> list[SignatureTensor]:
-    saved = load.read_saved_model(directory)
-    signatures = saved.meta_graphs[0].signature_def
-    if SIGNATURE not in signatures:
-        raise UserError(f"{directory} has no '{SIGNATURE}' signature",
-                        f"it has: {', '.join(sorted(signatures)) or 'none'}")
-    ensure_safe(saved.meta_graphs[0].graph_def, allow_unsafe_ops, "convert and run this model",
-                ignore=oplists.CHECKPOINT_OPS)
-    info = signatures[SIGNATURE].inputs
-    return [SignatureTensor(key, info[key].name, info[key].name, dtype_name(info[key].dtype),
-                            shape_list(info[key].tensor_shape)) for key in sorted(info)]
-
-
-@contextmanager
-def source_model(model: Path, graph_options: dict[str, Any], allow_unsafe_ops: bool
-                 ) -> Iterator[SourceModel]:
-    """The SavedModel to convert: the user's directory, or one made from a frozen graph."""
-    kind = load.detect_format(model)
-    if kind == load.TFLITE:
-        raise UserError(f"{model} is already a TFLite model",
-                        "pass the frozen graph or SavedModel it came from")
-    if kind == load.SAVED_MODEL:
-        if any(graph_options.values()):
-            raise UserError("--inputs/--outputs/--set/--input-shapes apply to frozen graphs",
-                            "a SavedModel's signature already fixes them")
-        yield SourceModel(model, _saved_model_inputs(model, allow_unsafe_ops))
-        return
-    from graphport.export.savedmodel import prepare_for_export, write_saved_model
-
-    prepared = prepare_for_export(load.read_graph_def(model), **graph_options)
-    ensure_safe(prepared.graph, allow_unsafe_ops, "convert and run this graph")
-    with tempfile.TemporaryDirectory(prefix="graphport-sm-") as temp:
-        directory = Path(temp) / "saved_model"
-        write_saved_model(prepared, directory, SIGNATURE)
-        yield SourceModel(directory, prepared.inputs)
-
-
 # ------------------------------------------------------------------ conversion
 
 def _select_ops_in(message: str) -> dict[str, list[str]]:
@@ -126,14 +70,13 @@ def _select_ops_in(message: str) -> dict[str, list[str]]:
     return found
 
 
-def convert_saved_model(directory: Path, mode: str, io: str | None = None, strict: bool = False,
-                        select_ops: bool = False, calibration: Calibration | None = None
-                        ) -> bytes:
+def convert(source: SourceModel, mode: str, io: str | None = None, strict: bool = False,
+            select_ops: bool = False, calibration: Calibration | None = None) -> bytes:
     """Run the TFLite converter once with the settings of one mode."""
     from graphport.tf_runtime import tensorflow
 
     tf = tensorflow()
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(directory))
+    converter = source.converter()
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if mode == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -143,7 +86,8 @@ def convert_saved_model(directory: Path, mode: str, io: str | None = None, stric
     elif mode == "int8":
         assert calibration is not None
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: iter(calibration.samples)
+        converter.representative_dataset = lambda: (source.representative(s)
+                                                    for s in calibration.samples)
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8] + ([] if strict else ops)
         if io:
             converter.inference_input_type = tf.as_dtype(io)
@@ -152,7 +96,7 @@ def convert_saved_model(directory: Path, mode: str, io: str | None = None, stric
         ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
     converter.target_spec.supported_ops = ops
     try:
-        return converter.convert()
+        data = converter.convert()
     except Exception as error:  # ConverterError, and ValueError/RuntimeError from calibration
         message = str(error)
         needs = _select_ops_in(message)
@@ -171,6 +115,9 @@ def convert_saved_model(directory: Path, mode: str, io: str | None = None, stric
                                   "drop --strict to let them fall back to float") from None
         raise ConversionError(f"the TFLite converter failed: {_first_line(message)}",
                               "rerun with --debug for the converter's full output") from None
+    if source.graph_def is not None:
+        data = add_signature(data, source.inputs, source.outputs)
+    return data
 
 
 def _first_line(message: str) -> str:
@@ -192,16 +139,6 @@ def _parity_samples(source: SourceModel, calibration: Calibration | None, count:
     samples = [sample_inputs(source.inputs, seed=seed)[0] for seed in range(count)]
     shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in samples[0].items())
     return samples, f"{count} generated samples (random, seeds 0..{count - 1}: {shapes})"
-
-
-def _run_source(directory: Path, samples: list[dict[str, np.ndarray]]
-                ) -> list[dict[str, np.ndarray]]:
-    from graphport.tf_runtime import tensorflow
-
-    tf = tensorflow()
-    signature = tf.saved_model.load(str(directory)).signatures[SIGNATURE]
-    return [{k: v.numpy() for k, v in signature(**{k: tf.constant(v) for k, v in s.items()}
-                                                 ).items()} for s in samples]
 
 
 def _batches(x: np.ndarray, source: SourceModel, batch: int = 64) -> list[np.ndarray]:
@@ -227,7 +164,7 @@ def evaluate(eval_file: Path, source: SourceModel, runner: Any) -> dict[str, Any
     batches = _batches(x.astype(np.float32), source)
     if not batches:
         raise UserError(f"--eval {eval_file}: fewer samples than the model's batch size")
-    reference = _run_source(source.directory, [{key: b} for b in batches])
+    reference = source.run([{key: b} for b in batches])
     converted = [runner({key: b}) for b in batches]
     output = next(iter(reference[0]))
     labels = y[: sum(len(b) for b in batches)]
@@ -264,6 +201,7 @@ def convert_tflite(
     parity_samples: int = 16,
     eval_file: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
+    size_ratio: bool = True,
     progress: Progress | None = None,
 ) -> TFLiteResult:
     """Convert ``model`` (frozen graph or SavedModel) to TFLite and report on the result."""
@@ -298,7 +236,7 @@ def convert_tflite(
             if calibration.is_random:
                 warnings.append(f"calibrated on {calibration.description}")
         step(f"converting ({mode}{', calibrating' if calibration else ''})")
-        data = convert_saved_model(source.directory, mode, io, strict, select_ops, calibration)
+        data = convert(source, mode, io, strict, select_ops, calibration)
         conversion_s = time.perf_counter() - started
 
         report_start = time.perf_counter()
@@ -317,10 +255,9 @@ def convert_tflite(
             temp.write_bytes(data)
         timings["conversion_s"] = conversion_s
         float_size = len(data) if mode == "float32" else None
-        if float_size is None:
+        if float_size is None and size_ratio:
             step("converting float32 for the size ratio")
-            float_size = len(convert_saved_model(source.directory, "float32",
-                                                 select_ops=select_ops))
+            float_size = len(convert(source, "float32", select_ops=select_ops))
         timings["report_s"] = time.perf_counter() - report_start
 
         parity_report: dict[str, Any] = {"status": "skipped"}
@@ -339,8 +276,7 @@ def convert_tflite(
             if parity:
                 step("checking parity with the source")
                 samples, described = _parity_samples(source, calibration, parity_samples)
-                rows_ = agreement(_run_source(source.directory, samples),
-                                  [runner(s) for s in samples])
+                rows_ = agreement(source.run(samples), [runner(s) for s in samples])
                 parity_report = {"status": "checked", "samples": described,
                                  "outputs": [asdict(r) for r in rows_]}
             if eval_file:

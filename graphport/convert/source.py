@@ -1,0 +1,116 @@
+"""What `graphport tflite` converts and runs as the reference: a frozen graph prepared the same
+way as for to-savedmodel, or a SavedModel directory's serving signature.
+
+Frozen graphs are handed to TensorFlow's GraphDef converter directly instead of through a
+temporary SavedModel: on the 179 MB ResNet-v2-101 the SavedModel route measured 55 s and 7.7 GB
+against 7 s and 2.9 GB (scripts/bench_convert.py); the preparation (names, pins, cuts, safety) is
+the shared to-savedmodel code either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graphport.errors import UserError
+from graphport.export.prepare import SignatureTensor
+from graphport.graph import load, oplists
+from graphport.graph.tensors import dtype_name, shape_list
+from graphport.safety import ensure_safe
+
+SIGNATURE = "serving_default"
+
+
+@dataclass
+class SourceModel:
+    """Either ``graph_def`` (TensorFlow's, prepared) or ``saved_model`` is set."""
+
+    inputs: list[SignatureTensor]
+    outputs: list[SignatureTensor]
+    graph_def: Any = None
+    saved_model: Path | None = None
+
+    def converter(self) -> Any:
+        """A fresh TFLiteConverter for this source."""
+        from graphport.tf_runtime import tensorflow
+
+        tf = tensorflow()
+        if self.saved_model is not None:
+            return tf.lite.TFLiteConverter.from_saved_model(str(self.saved_model))
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.compat.v1.import_graph_def(self.graph_def, name="")
+        return tf.compat.v1.lite.TFLiteConverter(
+            self.graph_def, [graph.get_tensor_by_name(t.tensor) for t in self.inputs],
+            [graph.get_tensor_by_name(t.tensor) for t in self.outputs])
+
+    def representative(self, sample: dict[str, np.ndarray]) -> Any:
+        """One calibration sample in the form this source's converter expects."""
+        if self.saved_model is not None:
+            return sample  # keyed by signature input
+        return [sample[t.key] for t in self.inputs]  # in input order
+
+    def run(self, samples: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+        """Run the source in TensorFlow on each sample (keyed by signature input)."""
+        from graphport.tf_runtime import tensorflow
+
+        tf = tensorflow()
+        if self.saved_model is not None:
+            signature = tf.saved_model.load(str(self.saved_model)).signatures[SIGNATURE]
+            return [{k: v.numpy() for k, v in signature(
+                **{k: tf.constant(v) for k, v in s.items()}).items()} for s in samples]
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.compat.v1.import_graph_def(self.graph_def, name="")
+        fetches = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.outputs}
+        with tf.compat.v1.Session(graph=graph) as session:
+            return [session.run(fetches, {graph.get_tensor_by_name(t.tensor): s[t.key]
+                                          for t in self.inputs}) for s in samples]
+
+
+def _saved_model_signature(directory: Path, allow_unsafe_ops: bool
+                           ) -> tuple[list[SignatureTensor], list[SignatureTensor]]:
+    saved = load.read_saved_model(directory)
+    signatures = saved.meta_graphs[0].signature_def
+    if SIGNATURE not in signatures:
+        raise UserError(f"{directory} has no '{SIGNATURE}' signature",
+                        f"it has: {', '.join(sorted(signatures)) or 'none'}")
+    ensure_safe(saved.meta_graphs[0].graph_def, allow_unsafe_ops, "convert and run this model",
+                ignore=oplists.CHECKPOINT_OPS)
+
+    def tensors(infos: Any) -> list[SignatureTensor]:
+        return [SignatureTensor(key, infos[key].name, infos[key].name,
+                                dtype_name(infos[key].dtype), shape_list(infos[key].tensor_shape))
+                for key in sorted(infos)]
+
+    return tensors(signatures[SIGNATURE].inputs), tensors(signatures[SIGNATURE].outputs)
+
+
+@contextmanager
+def source_model(model: Path, graph_options: dict[str, Any], allow_unsafe_ops: bool
+                 ) -> Iterator[SourceModel]:
+    """The model to convert: the user's SavedModel, or a frozen graph prepared for export."""
+    kind = load.detect_format(model)
+    if kind == load.TFLITE:
+        raise UserError(f"{model} is already a TFLite model",
+                        "pass the frozen graph or SavedModel it came from")
+    if kind == load.SAVED_MODEL:
+        if any(graph_options.values()):
+            raise UserError("--inputs/--outputs/--set/--input-shapes apply to frozen graphs",
+                            "a SavedModel's signature already fixes them")
+        inputs, outputs = _saved_model_signature(model, allow_unsafe_ops)
+        yield SourceModel(inputs, outputs, saved_model=model)
+        return
+    from graphport.export.savedmodel import prepare_for_export
+    from graphport.export.tf_graph import to_tf
+
+    prepared = prepare_for_export(load.read_graph_def(model), **graph_options)
+    ensure_safe(prepared.graph, allow_unsafe_ops, "convert and run this graph")
+    graph_def = to_tf(prepared.graph)
+    prepared.graph = None  # a large graph is held once, as TensorFlow's GraphDef
+    yield SourceModel(prepared.inputs, prepared.outputs, graph_def=graph_def)
