@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from graphport.errors import UserError
+from graphport.errors import ConversionError, UserError
 
 
 def check_target(target: Path, overwrite: bool, option: str = "-o") -> Path:
@@ -55,6 +55,11 @@ def atomic_path(target: Path, overwrite: bool, directory: bool) -> Iterator[Path
             _remove(old)
         else:
             os.replace(temp, target)
+    except OSError as error:  # disk full, quota, permissions changed under us
+        _remove(temp)
+        raise ConversionError(f"cannot write {target}: {error.strerror or error}; "
+                              "nothing was written", "free some space or choose another path"
+                              ) from None
     except BaseException:
         _remove(temp)
         raise

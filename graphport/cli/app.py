@@ -183,6 +183,79 @@ def tflite(
         render_tflite(out(), result)
 
 
+@app.command()
+def compare(
+    model: str = typer.Argument(..., metavar="MODEL",
+                                help="Frozen .pb/.pbtxt or SavedModel directory."),
+    variants: str = typer.Option("float,fp16,dynamic,int8,int8-io", "--variants",
+                                 help="Comma-separated: float, fp16, dynamic, int8, int8-io."),
+    calib: str = typer.Option(None, "--calib", help="Calibration data for the int8 variants."),
+    calib_samples: int = typer.Option(100, "--calib-samples", help="Calibration samples."),
+    mean: float = typer.Option(0.0, "--mean", help="Image calibration: subtract this..."),
+    std: float = typer.Option(1.0, "--std", help="...then divide by this."),
+    bgr: bool = typer.Option(False, "--bgr", help="Image calibration in BGR order."),
+    eval_file: str = typer.Option(None, "--eval", help="Labelled .npz (x, y): accuracy."),
+    threads: int = typer.Option(None, "--threads", help="Interpreter threads."),
+    runs: int = typer.Option(50, "--runs", help="Timed runs per variant."),
+    inputs: str = typer.Option(None, "--inputs", help="As for to-savedmodel."),
+    outputs: str = typer.Option(None, "--outputs", help="As for to-savedmodel."),
+    set_values: list[str] = typer.Option([], "--set", metavar="NAME=VALUE",
+                                         help="As for to-savedmodel."),
+    input_shapes: list[str] = typer.Option([], "--input-shapes", metavar="NAME:d0,d1,...",
+                                           help="As for to-savedmodel."),
+    allow_unsafe_ops: bool = typer.Option(False, "--allow-unsafe-ops",
+                                          help="Allow graphs with file/network/Python ops."),
+    output: str = typer.Option(None, "-o", "--output",
+                               help="Directory for the variants (default: MODEL_variants)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Reuse an existing directory."),
+    markdown_file: str = typer.Option(None, "--markdown", help="Write the table as Markdown."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Build every deployment variant and compare size, accuracy, parity and latency."""
+    from graphport.compare import compare_variants
+    from graphport.export.prepare import split_names
+    from graphport.report.compare_view import render_compare, write_markdown
+    from graphport.report.export_view import progress_reporter
+
+    if markdown_file:
+        from graphport.outputs import check_target
+
+        check_target(Path(markdown_file), overwrite=True, option="--markdown")
+    with progress_reporter(err(), quiet=json_out) as step:
+        data = compare_variants(
+            Path(model), split_names(variants), Path(output) if output else None, calib,
+            calib_samples, mean, std, bgr, Path(eval_file) if eval_file else None, threads,
+            runs, inputs=split_names(inputs), outputs=split_names(outputs),
+            set_values=_assignments(set_values, "--set"),
+            input_shapes=_assignments(input_shapes, "--input-shapes", ":"),
+            allow_unsafe_ops=allow_unsafe_ops, overwrite=overwrite, progress=step)
+    if markdown_file:
+        write_markdown(Path(markdown_file), data)
+    if json_out:
+        print_json(data)
+    else:
+        render_compare(out(), data)
+
+
+@app.command()
+def bench(
+    model: str = typer.Argument(..., metavar="MODEL", help="A .tflite model."),
+    threads: int = typer.Option(None, "--threads", help="Interpreter threads."),
+    runs: int = typer.Option(50, "--runs", help="Timed runs."),
+    warmup: int = typer.Option(5, "--warmup", help="Untimed warm-up runs."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Latency of a .tflite model with ai-edge-litert (median and p90)."""
+    from graphport.compare import bench_tflite
+    from graphport.report.compare_view import render_bench
+
+    data = bench_tflite(Path(model), threads, runs, warmup)
+    if json_out:
+        print_json(data)
+    else:
+        render_bench(out(), data)
+
+
 def _report_crash(error: BaseException) -> int:
     with tempfile.NamedTemporaryFile("w", prefix="graphport-crash-", suffix=".txt",
                                      delete=False) as handle:

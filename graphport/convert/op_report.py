@@ -53,7 +53,7 @@ def _tf_nodes(op: OperatorInfo) -> list[str]:
 def zipped_size(data: bytes) -> int:
     """Size of the model inside a deflated .zip, as shipped in an app bundle."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:  # zip's default level
         archive.writestr("model.tflite", data)
     return len(buffer.getvalue())
 

@@ -9,7 +9,7 @@ the shared to-savedmodel code either way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,22 +55,28 @@ class SourceModel:
             return sample  # keyed by signature input
         return [sample[t.key] for t in self.inputs]  # in input order
 
-    def run(self, samples: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
-        """Run the source in TensorFlow on each sample (keyed by signature input)."""
+    def runner(self) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+        """A function running the source in TensorFlow on one sample (keyed by signature
+        input); loading happens once, so repeated calls can be timed."""
         from graphport.tf_runtime import tensorflow
 
         tf = tensorflow()
         if self.saved_model is not None:
             signature = tf.saved_model.load(str(self.saved_model)).signatures[SIGNATURE]
-            return [{k: v.numpy() for k, v in signature(
-                **{k: tf.constant(v) for k, v in s.items()}).items()} for s in samples]
+            return lambda s: {k: v.numpy() for k, v in signature(
+                **{k: tf.constant(v) for k, v in s.items()}).items()}
         graph = tf.Graph()
         with graph.as_default():
             tf.compat.v1.import_graph_def(self.graph_def, name="")
         fetches = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.outputs}
-        with tf.compat.v1.Session(graph=graph) as session:
-            return [session.run(fetches, {graph.get_tensor_by_name(t.tensor): s[t.key]
-                                          for t in self.inputs}) for s in samples]
+        feeds = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.inputs}
+        session = tf.compat.v1.Session(graph=graph)
+        return lambda s: session.run(fetches, {feeds[k]: v for k, v in s.items()})
+
+    def run(self, samples: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+        """Run the source in TensorFlow on each sample."""
+        call = self.runner()
+        return [call(s) for s in samples]
 
 
 def _saved_model_signature(directory: Path, allow_unsafe_ops: bool

@@ -20,7 +20,7 @@ from graphport.convert.source import SourceModel, source_model
 from graphport.errors import ConversionError, UserError
 from graphport.graph.tflite_model import parse_tflite
 from graphport.outputs import atomic_path, check_target
-from graphport.verify.parity import OutputAgreement, agreement
+from graphport.verify.parity import agreement
 from graphport.verify.samples import sample_inputs
 
 MODES = ("float32", "fp16", "dynamic", "int8")
@@ -131,8 +131,9 @@ def _first_line(message: str) -> str:
 
 # ------------------------------------------------------------------ checks
 
-def _parity_samples(source: SourceModel, calibration: Calibration | None, count: int
-                    ) -> tuple[list[dict[str, np.ndarray]], str]:
+def reference_samples(source: SourceModel, calibration: Calibration | None, count: int
+                      ) -> tuple[list[dict[str, np.ndarray]], str]:
+    """Inputs to compare source and TFLite on: real calibration data when there is some."""
     if calibration is not None and not calibration.is_random:
         return calibration.samples[:count], f"{min(count, len(calibration.samples))} " \
                                             f"calibration samples"
@@ -180,6 +181,111 @@ def evaluate(eval_file: Path, source: SourceModel, runner: Any) -> dict[str, Any
 
 # ------------------------------------------------------------------ the command
 
+def check_mode(mode: str, io: str | None, strict: bool, calib: str | None) -> None:
+    """Reject option combinations that mean nothing, before any slow work."""
+    if mode not in MODES:
+        raise UserError(f"unknown mode {mode!r}", f"use one of {', '.join(MODES)}")
+    if io and mode != "int8":
+        raise UserError("--io needs --int8", "integer input/output exists only for full int8")
+    if io and io not in IO_TYPES:
+        raise UserError(f"--io {io}: use uint8 or int8")
+    if strict and mode != "int8":
+        raise UserError("--strict needs --int8")
+    if mode == "int8" and not calib:
+        raise UserError("--int8 needs calibration data: --calib DIR|FILE.npy|FILE.npz",
+                        "or --calib random to calibrate on random data (not recommended)")
+
+
+def convert_source(
+    source: SourceModel,
+    target: Path,
+    mode: str = "float32",
+    io: str | None = None,
+    strict: bool = False,
+    select_ops: bool = False,
+    calibration: Calibration | None = None,
+    parity: bool = True,
+    parity_samples: int = 16,
+    eval_file: Path | None = None,
+    overwrite: bool = False,
+    float_size: int | None = None,
+    size_ratio: bool = True,
+    progress: Progress | None = None,
+) -> TFLiteResult:
+    """Convert an opened source in one mode, write ``target`` atomically, report and check it.
+
+    ``float_size`` (bytes of the float32 model) saves the reference conversion when known."""
+    step = progress or (lambda _message: None)
+    timings: dict[str, float] = {}
+    warnings = [f"calibrated on {calibration.description}"] if (
+        calibration is not None and calibration.is_random) else []
+    started = time.perf_counter()
+    step(f"converting ({mode}{', calibrating' if calibration else ''})")
+    data = convert(source, mode, io, strict, select_ops, calibration)
+    conversion_s = time.perf_counter() - started
+
+    report_start = time.perf_counter()
+    step("building the report")
+    rows = op_rows(parse_tflite(data, target))
+    summary = summarize(rows, int8_mode=mode == "int8")
+    if strict and summary["float_fallback"]:
+        # The converter keeps some float-only ops (RANDOM_UNIFORM, ...) even when told
+        # TFLITE_BUILTINS_INT8 alone, so --strict is enforced on the result.
+        listing = "; ".join(f"{f['op']} ({', '.join(f['tf_nodes'][:2])})"
+                            for f in summary["float_fallback"])
+        raise ConversionError(f"--strict: ops without an int8 kernel stay in float: "
+                              f"{listing}; nothing was written",
+                              "drop --strict to allow the float fallback")
+    report_s = time.perf_counter() - report_start
+    write_start = time.perf_counter()
+    with atomic_path(target, overwrite, directory=False) as temp:
+        temp.write_bytes(data)
+    timings["conversion_s"] = conversion_s
+    timings["write_s"] = time.perf_counter() - write_start
+    report_start = time.perf_counter()
+    zipped = zipped_size(data)
+    if mode == "float32":
+        float_size = len(data)
+    elif float_size is None and size_ratio:
+        step("converting float32 for the size ratio")
+        float_size = len(convert(source, "float32", select_ops=select_ops))
+    timings["report_s"] = report_s + time.perf_counter() - report_start
+
+    parity_report: dict[str, Any] = {"status": "skipped"}
+    eval_report = None
+    if summary["flex"] or summary["custom"]:
+        parity_report = {"status": "not runnable",
+                         "reason": f"needs Flex/custom ops {', '.join(summary['flex_ops'])}: "
+                                   "neither ai-edge-litert nor tf.lite can run it in Python "
+                                   "(no Flex delegate), so it was not verified"}
+        warnings.append(parity_report["reason"])
+    elif parity or eval_file:
+        parity_start = time.perf_counter()
+        from graphport.verify.tflite_runner import TFLiteRunner
+
+        runner = TFLiteRunner(data)
+        if parity:
+            step("checking parity with the source")
+            samples, described = reference_samples(source, calibration, parity_samples)
+            outputs = agreement(source.run(samples), [runner(s) for s in samples])
+            parity_report = {"status": "checked", "samples": described,
+                             "outputs": [asdict(r) for r in outputs]}
+        if eval_file:
+            step("evaluating accuracy")
+            eval_report = evaluate(eval_file, source, runner)
+        timings["parity_s"] = time.perf_counter() - parity_start
+
+    return TFLiteResult(
+        path=str(target), mode=mode, io=io, size_bytes=len(data),
+        zipped_bytes=zipped, float_size_bytes=float_size,
+        ratio_to_float=len(data) / float_size if float_size else None,
+        summary=summary, operators=rows_json(rows),
+        calibration=None if calibration is None else {
+            "source": calibration.source, "samples": len(calibration.samples),
+            "description": calibration.description},
+        parity=parity_report, eval=eval_report, timings=timings, warnings=warnings)
+
+
 def convert_tflite(
     model: str | os.PathLike[str],
     output: str | os.PathLike[str] | None = None,
@@ -207,94 +313,23 @@ def convert_tflite(
     """Convert ``model`` (frozen graph or SavedModel) to TFLite and report on the result."""
     step = progress or (lambda _message: None)
     model = Path(model)
-    if mode not in MODES:
-        raise UserError(f"unknown mode {mode!r}", f"use one of {', '.join(MODES)}")
-    if io and mode != "int8":
-        raise UserError("--io needs --int8", "integer input/output exists only for full int8")
-    if io and io not in IO_TYPES:
-        raise UserError(f"--io {io}: use uint8 or int8")
-    if strict and mode != "int8":
-        raise UserError("--strict needs --int8")
-    if mode == "int8" and not calib:
-        raise UserError("--int8 needs calibration data: --calib DIR|FILE.npy|FILE.npz",
-                        "or --calib random to calibrate on random data (not recommended)")
+    check_mode(mode, io, strict, calib)
     if calib and mode != "int8":
         raise UserError("--calib is only used with --int8")
     target = Path(output) if output else default_output(model, mode, io)
     check_target(target, overwrite)
     graph_options = {"inputs": inputs, "outputs": outputs, "set_values": set_values,
                      "input_shapes": input_shapes}
-    timings: dict[str, float] = {}
-    warnings: list[str] = []
-    started = time.perf_counter()
     step("preparing the model")
+    started = time.perf_counter()
     with source_model(model, graph_options, allow_unsafe_ops) as source:
         calibration = None
         if mode == "int8":
             step("loading calibration data")
             calibration = load_calibration(calib, source.inputs, calib_samples, mean, std, bgr)
-            if calibration.is_random:
-                warnings.append(f"calibrated on {calibration.description}")
-        step(f"converting ({mode}{', calibrating' if calibration else ''})")
-        data = convert(source, mode, io, strict, select_ops, calibration)
-        conversion_s = time.perf_counter() - started
-
-        report_start = time.perf_counter()
-        step("building the report")
-        rows = op_rows(parse_tflite(data, target))
-        summary = summarize(rows, int8_mode=mode == "int8")
-        if strict and summary["float_fallback"]:
-            # The converter keeps some float-only ops (RANDOM_UNIFORM, ...) even when told
-            # TFLITE_BUILTINS_INT8 alone, so --strict is enforced on the result.
-            listing = "; ".join(f"{f['op']} ({', '.join(f['tf_nodes'][:2])})"
-                                for f in summary["float_fallback"])
-            raise ConversionError(f"--strict: ops without an int8 kernel stay in float: "
-                                  f"{listing}; nothing was written",
-                                  "drop --strict to allow the float fallback")
-        with atomic_path(target, overwrite, directory=False) as temp:
-            temp.write_bytes(data)
-        timings["conversion_s"] = conversion_s
-        float_size = len(data) if mode == "float32" else None
-        if float_size is None and size_ratio:
-            step("converting float32 for the size ratio")
-            float_size = len(convert(source, "float32", select_ops=select_ops))
-        timings["report_s"] = time.perf_counter() - report_start
-
-        parity_report: dict[str, Any] = {"status": "skipped"}
-        eval_report = None
-        if summary["flex"] or summary["custom"]:
-            parity_report = {"status": "not runnable",
-                             "reason": f"needs Flex/custom ops {', '.join(summary['flex_ops'])}"
-                                       ": neither ai-edge-litert nor tf.lite can run it in "
-                                       "Python (no Flex delegate), so it was not verified"}
-            warnings.append(parity_report["reason"])
-        elif parity or eval_file:
-            parity_start = time.perf_counter()
-            from graphport.verify.tflite_runner import TFLiteRunner
-
-            runner = TFLiteRunner(data)
-            if parity:
-                step("checking parity with the source")
-                samples, described = _parity_samples(source, calibration, parity_samples)
-                rows_ = agreement(source.run(samples), [runner(s) for s in samples])
-                parity_report = {"status": "checked", "samples": described,
-                                 "outputs": [asdict(r) for r in rows_]}
-            if eval_file:
-                step("evaluating accuracy")
-                eval_report = evaluate(Path(eval_file), source, runner)
-            timings["parity_s"] = time.perf_counter() - parity_start
-
-    return TFLiteResult(
-        path=str(target), mode=mode, io=io, size_bytes=len(data),
-        zipped_bytes=zipped_size(data), float_size_bytes=float_size,
-        ratio_to_float=len(data) / float_size if float_size else None,
-        summary=summary, operators=rows_json(rows),
-        calibration=None if calibration is None else {
-            "source": calibration.source, "samples": len(calibration.samples),
-            "description": calibration.description},
-        parity=parity_report, eval=eval_report, timings=timings, warnings=warnings)
-
-
-def parity_rows(result: TFLiteResult) -> list[OutputAgreement]:
-    """The parity section as objects again, for rendering."""
-    return [OutputAgreement(**row) for row in result.parity.get("outputs", [])]
+        prepare_s = time.perf_counter() - started
+        result = convert_source(source, target, mode, io, strict, select_ops, calibration,
+                                parity, parity_samples, Path(eval_file) if eval_file else None,
+                                overwrite, size_ratio=size_ratio, progress=step)
+    result.timings["prepare_s"] = prepare_s
+    return result

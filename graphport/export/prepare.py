@@ -17,8 +17,8 @@ import numpy as np
 
 from graphport.errors import UserError
 from graphport.export import values as vals
-from graphport.graph import edit
-from graphport.graph.anatomy import find_inputs, find_outputs
+from graphport.graph import edit, oplists
+from graphport.graph.anatomy import find_inputs, find_outputs, registered_ops
 from graphport.graph.nodes import parse_input, tensor_name
 from graphport.graph.tensors import dtype_name, tensor_to_numpy
 
@@ -110,6 +110,20 @@ def _missing_values_error(missing: list[Any]) -> UserError:
                      f"add {flags} (a number, a list like 0.6,0.7,0.7, true/false or @file.npy)")
 
 
+def _check_runnable(graph: Any) -> None:
+    """Refuse graphs TensorFlow cannot run: unfrozen variables, ops it does not know."""
+    variables = [n.name for n in graph.node if n.op in oplists.VARIABLE_OPS]
+    if variables:
+        raise UserError(f"the graph is not frozen: {len(variables)} variable op(s) such as "
+                        f"{', '.join(variables[:3])}",
+                        "freeze it first (freeze_graph / convert_variables_to_constants)")
+    functions = {f.signature.name for f in graph.library.function}
+    unknown = sorted({n.op for n in graph.node} - registered_ops() - functions)
+    if unknown:
+        raise UserError(f"the graph uses ops this TensorFlow does not know: {', '.join(unknown)}",
+                        "load the library that defines them, or cut them away with --outputs")
+
+
 def prepare_graph(
     graph: Any,
     inputs: list[str] | None = None,
@@ -190,5 +204,6 @@ def prepare_graph(
                if n.op == "Placeholder" and n.name not in feeds and n.name in placeholders]
     if missing:
         raise _missing_values_error(missing)
+    _check_runnable(pruned)
     prepared.graph = pruned
     return prepared

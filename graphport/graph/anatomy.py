@@ -27,6 +27,7 @@ from graphport.graph.tensors import (
 )
 
 _DEFAULT_SHOWN_ELEMENTS = 16
+_DEFAULT_DECODED_ELEMENTS = 1 << 20  # larger defaults are described, not decoded
 
 
 @dataclass
@@ -101,6 +102,18 @@ def _jsonable(value: np.ndarray) -> Any:
     return value.tolist()
 
 
+def _describe_default(tensor: Any) -> Any:
+    """A default value for display; a huge or corrupt one is described instead of decoded."""
+    shape = shape_list(tensor.tensor_shape)
+    count = num_elements(shape)
+    if count is None or count > _DEFAULT_DECODED_ELEMENTS:
+        return f"<{dtype_name(tensor.dtype)} tensor of shape {shape}>"
+    try:
+        return _jsonable(tensor_to_numpy(tensor))
+    except ValueError:
+        return f"<corrupt {dtype_name(tensor.dtype)} tensor of shape {shape}>"
+
+
 def _placeholder_shape(node: Any) -> list[int] | None:
     if "shape" in node.attr:
         return shape_list(node.attr["shape"].shape)
@@ -120,7 +133,7 @@ def find_inputs(graph: Any) -> list[InputInfo]:
         if node.op == "PlaceholderWithDefault" and node.input:
             source = by_name.get(parse_input(node.input[0])[0])
             if source is not None and source.op == "Const":
-                default = _jsonable(tensor_to_numpy(source.attr["value"].tensor))
+                default = _describe_default(source.attr["value"].tensor)
             else:
                 default = f"<computed by {node.input[0]}>"
         inputs.append(InputInfo(node.name, node.op, dtype, shape, default,

@@ -1,0 +1,183 @@
+"""`graphport compare`: every deployment variant of one model, built once each from one prepared
+source, measured side by side: size (raw, zipped, ratio), op mix, parity, accuracy, latency.
+
+`graphport bench`: the latency part alone for an existing .tflite file."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graphport.convert.calibration import load_calibration
+from graphport.convert.source import source_model
+from graphport.convert.tflite import convert, convert_source, reference_samples
+from graphport.errors import GraphportError, UserError
+from graphport.verify.latency import Latency, measure, tflite_inputs
+
+# name -> (converter mode, integer I/O type)
+VARIANTS: dict[str, tuple[str, str | None]] = {
+    "float": ("float32", None), "fp16": ("fp16", None), "dynamic": ("dynamic", None),
+    "int8": ("int8", None), "int8-io": ("int8", "uint8"),
+}
+
+
+@dataclass
+class VariantRow:
+    name: str
+    path: str | None = None
+    error: str | None = None
+    size_bytes: int | None = None
+    zipped_bytes: int | None = None
+    ratio_to_float: float | None = None
+    ops: dict[str, int] = field(default_factory=dict)
+    max_abs: float | None = None
+    cosine: float | None = None
+    top1_agreement: float | None = None
+    accuracy: float | None = None
+    latency_ms: dict[str, float] | None = None
+    runnable: bool = True
+
+
+def machine() -> dict[str, Any]:
+    """What the latency numbers were measured on."""
+    return {"platform": platform.platform(), "processor": platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version()}
+
+
+def _latency_json(latency: Latency) -> dict[str, float]:
+    return {"median": latency.median_ms, "p90": latency.p90_ms, "mean": latency.mean_ms,
+            "runs": latency.runs, "warmup": latency.warmup}
+
+
+def _worst(parity: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
+    outputs = parity.get("outputs") or []
+    if not outputs:
+        return None, None, None
+    top1 = [o["top1_agreement"] for o in outputs if o["top1_agreement"] is not None]
+    return (max(o["max_abs"] for o in outputs), min(o["cosine"] for o in outputs),
+            min(top1) if top1 else None)
+
+
+def compare_variants(
+    model: str | os.PathLike[str],
+    variants: list[str] | None = None,
+    output_dir: str | os.PathLike[str] | None = None,
+    calib: str | None = None,
+    calib_samples: int = 100,
+    mean: float = 0.0,
+    std: float = 1.0,
+    bgr: bool = False,
+    eval_file: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+    runs: int = 50,
+    warmup: int = 5,
+    parity_samples: int = 16,
+    inputs: list[str] | None = None,
+    outputs: list[str] | None = None,
+    set_values: dict[str, str] | None = None,
+    input_shapes: dict[str, str] | None = None,
+    allow_unsafe_ops: bool = False,
+    overwrite: bool = False,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Build and measure each variant; a variant that fails is reported in its row."""
+    step = progress or (lambda _message: None)
+    model = Path(model)
+    names = variants or list(VARIANTS)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise UserError(f"--variants: unknown {', '.join(unknown)}",
+                        f"choose from {', '.join(VARIANTS)}")
+    if runs < 1:
+        raise UserError("--runs must be at least 1")
+    directory = Path(output_dir) if output_dir else model.with_name(
+        (model.name if model.is_dir() else model.stem) + "_variants")
+    if directory.exists() and not overwrite:
+        raise UserError(f"-o {directory} already exists", "pass --overwrite to replace its models")
+    if not directory.absolute().parent.is_dir():
+        raise UserError(f"-o {directory}: directory {directory.absolute().parent} does not exist")
+    graph_options = {"inputs": inputs, "outputs": outputs, "set_values": set_values,
+                     "input_shapes": input_shapes}
+    step("preparing the model")
+    with source_model(model, graph_options, allow_unsafe_ops) as source:
+        directory.mkdir(exist_ok=True)
+        calibration = None
+        if calib:
+            step("loading calibration data")
+            calibration = load_calibration(calib, source.inputs, calib_samples, mean, std, bgr)
+        sample = reference_samples(source, calibration, 1)[0][0]
+        step("timing the TensorFlow source")
+        source_call = source.runner()
+        source_latency = measure(lambda: source_call(sample), runs, warmup)
+        float_size = None
+        if "float" not in names:
+            float_size = len(convert(source, "float32"))
+        rows = []
+        source_accuracy = None
+        for name in sorted(names, key=list(VARIANTS).index):  # float first: its size is the base
+            mode, io = VARIANTS[name]
+            row = VariantRow(name)
+            rows.append(row)
+            step(f"building {name}")
+            try:
+                if mode == "int8" and calibration is None:
+                    raise UserError("needs calibration data (--calib)")
+                result = convert_source(
+                    source, directory / f"{model.stem}.{name}.tflite", mode, io,
+                    calibration=calibration if mode == "int8" else None,
+                    parity_samples=parity_samples,
+                    eval_file=Path(eval_file) if eval_file else None, overwrite=True,
+                    float_size=float_size)
+            except GraphportError as error:
+                row.error = error.message
+                continue
+            if name == "float":
+                float_size = result.size_bytes
+            summary = result.summary
+            row.path, row.size_bytes, row.zipped_bytes = (result.path, result.size_bytes,
+                                                          result.zipped_bytes)
+            row.ratio_to_float = result.size_bytes / float_size if float_size else None
+            row.ops = {"int8": summary["int8"], "float": summary["float"],
+                       "flex": summary["flex"] + summary["custom"]}
+            row.max_abs, row.cosine, row.top1_agreement = _worst(result.parity)
+            if result.eval:
+                row.accuracy = result.eval["tflite_accuracy"]
+                source_accuracy = result.eval["source_accuracy"]
+            row.runnable = result.parity["status"] != "not runnable"
+            if row.runnable:
+                step(f"timing {name}")
+                from graphport.verify.tflite_runner import TFLiteRunner
+
+                runner = TFLiteRunner(Path(result.path).read_bytes(), threads=threads)
+                row.latency_ms = _latency_json(measure(lambda r=runner: r(sample), runs, warmup))
+    return {
+        "model": str(model),
+        "output_dir": str(directory),
+        "machine": machine(),
+        "threads": threads,
+        "source_latency_ms": _latency_json(source_latency),
+        "source_accuracy": source_accuracy,
+        "variants": [asdict(r) for r in rows],
+    }
+
+
+def bench_tflite(path: str | os.PathLike[str], threads: int | None = None, runs: int = 50,
+                 warmup: int = 5) -> dict[str, Any]:
+    """Latency of one .tflite model with ai-edge-litert on random inputs of its own shapes."""
+    from graphport.graph import load
+    from graphport.verify.tflite_runner import TFLiteRunner
+
+    path = Path(path)
+    if load.detect_format(path) != load.TFLITE:
+        raise UserError(f"{path} is not a .tflite model", "bench takes a TFLite flatbuffer")
+    if runs < 1:
+        raise UserError("--runs must be at least 1")
+    runner = TFLiteRunner(path.read_bytes(), threads=threads)
+    sample = tflite_inputs(runner)
+    latency = measure(lambda: runner.runner(**sample), runs, warmup)
+    return {"model": str(path), "threads": threads, "machine": machine(),
+            "inputs": {k: list(v.shape) for k, v in sample.items()},
+            "latency_ms": _latency_json(latency)}
