@@ -1,0 +1,1 @@
+"""Graph repairs: one pass per module, registered by name (see base.py)."""

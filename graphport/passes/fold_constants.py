@@ -1,0 +1,144 @@
+"""Constant folding: every subgraph whose inputs are all constants is run through TensorFlow once
+and replaced by its result; `Shape`, `Size` and `Rank` of tensors whose static shape is fully
+known become constants too.
+
+This covers legacy "quantized weights" graphs (`Dequantize` of quint8/qint8 constants), shapes
+computed from constants, and arithmetic on constants. Only stateless ops are folded (TensorFlow's
+op registry says which), never control flow, and only from constants without control inputs, so
+nothing moves between TF1 while/cond frames; a folded static shape keeps a control edge from its
+input for the same reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphport.graph import oplists
+from graphport.graph.edit import make_const
+from graphport.graph.nodes import parse_input
+from graphport.passes.base import GraphPass, PassContext, PassResult, register
+from graphport.passes.graph_util import frame_anchor, rewire, unique_name
+
+MAX_FOLDED_ELEMENTS = 1 << 24  # do not turn a Fill/Tile into a giant constant
+_SHAPE_OPS = ("Shape", "Size", "Rank")
+_NOT_FOLDED = oplists.TF1_CONTROL_FLOW_OPS | oplists.FUNCTIONAL_CONTROL_FLOW_OPS | {
+    "Placeholder", "PlaceholderWithDefault", "PlaceholderV2", "Const", "NoOp", "Identity",
+    "IdentityN"}
+_FOLDABLE_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64, np.uint8,
+                                          np.int8, np.int16, np.uint16, np.bool_, np.float16)}
+
+
+def _stateful(op: str) -> bool:
+    from tensorflow.python.framework import op_def_registry
+
+    op_def = op_def_registry.get(op)
+    return op_def is None or op_def.is_stateful
+
+
+def import_graph(graph: Any) -> Any:
+    """graphport's GraphDef imported into a tf.Graph (for static shapes and evaluation)."""
+    from graphport.export.tf_graph import to_tf
+    from graphport.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    tf_graph = tf.Graph()
+    with tf_graph.as_default():
+        tf.compat.v1.import_graph_def(to_tf(graph), name="")
+    return tf_graph
+
+
+@register
+class FoldConstants(GraphPass):
+    name = "fold_constants"
+    summary = "fold all-constant subgraphs (Dequantize, arithmetic) and static shapes"
+
+    def matches(self, graph: Any) -> list[Any]:
+        """Frontier nodes of all-constant subgraphs, then static Shape/Size/Rank nodes."""
+        frontier, _ = self._plan(graph)
+        return frontier + [node for node, _ in self._static_shapes(graph, import_graph(graph))]
+
+    def run(self, graph: Any, context: PassContext) -> PassResult:
+        """Evaluate every frontier node in one TensorFlow run, then rewrite them one by one."""
+        from graphport.tf_runtime import tensorflow
+
+        tf = tensorflow()
+        result = PassResult(self.name)
+        frontier, outputs = self._plan(graph)
+        tf_graph = import_graph(graph)
+        fetches = {f"{node.name}:{k}": tf_graph.get_tensor_by_name(f"{node.name}:{k}")
+                   for node in frontier for k in outputs[node.name]}
+        with tf.compat.v1.Session(graph=tf_graph) as session:
+            values = session.run(fetches) if fetches else {}
+        matches = [(node, {k: np.asarray(values[f"{node.name}:{k}"])
+                           for k in outputs[node.name]}, False) for node in frontier]
+        matches += [(node, {0: value}, True) for node, value in
+                    self._static_shapes(graph, tf_graph)]
+        for match in matches:
+            result.matched += 1
+            if self.rewrite(graph, match, context):
+                result.changed += 1
+        return result
+
+    def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
+        """Replace one node's read outputs by constants; ``match`` is (node, values, is_shape)."""
+        node, values, is_shape = match
+        if not values or any(a.dtype not in _FOLDABLE_DTYPES or a.size > MAX_FOLDED_ELEMENTS
+                             for a in values.values()):
+            return False
+        if list(values) == [0]:
+            anchor = frame_anchor(graph, node.input[0]) if is_shape else None
+            make_const(node, values[0])
+            if anchor:
+                node.input.append(anchor)  # keep the while/cond frame of its input
+            return True
+        for k, array in values.items():
+            const = graph.node.add(name=unique_name(graph, f"{node.name}/folded_{k}"))
+            make_const(const, array)
+            rewire(graph, f"{node.name}:{k}", const.name)
+        return True
+
+    @staticmethod
+    def _plan(graph: Any) -> tuple[list[Any], dict[str, list[int]]]:
+        """The frontier of foldable nodes and, for each, the outputs other nodes read."""
+        by_name = {node.name: node for node in graph.node}
+        pure = {n.name for n in graph.node if n.op == "Const"
+                and not any(i.startswith("^") for i in n.input)}
+        foldable: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for node in graph.node:
+                if node.name in foldable or node.op in _NOT_FOLDED or not node.input:
+                    continue
+                sources = [parse_input(i)[0] for i in node.input]
+                if all(s in pure or s in foldable for s in sources) and not _stateful(node.op):
+                    foldable.add(node.name)
+                    changed = True
+        read: dict[str, set[int]] = {}
+        for node in graph.node:
+            for item in node.input:
+                name, index, control = parse_input(item)
+                if name in foldable and node.name not in foldable:
+                    read.setdefault(name, set()).add(-1 if control else index)
+        frontier = [by_name[name] for name in read]
+        return frontier, {name: sorted(i for i in idx if i >= 0) for name, idx in read.items()}
+
+    @staticmethod
+    def _static_shapes(graph: Any, tf_graph: Any) -> list[tuple[Any, np.ndarray]]:
+        found = []
+        for node in graph.node:
+            if node.op not in _SHAPE_OPS or not node.input:
+                continue
+            tensor = tf_graph.get_tensor_by_name(node.input[0] if ":" in node.input[0]
+                                                 else f"{node.input[0]}:0")
+            if not tensor.shape.is_fully_defined():
+                continue
+            dims = tensor.shape.as_list()
+            out_type = np.int64 if "out_type" in node.attr and node.attr["out_type"].type == 9 \
+                else np.int32
+            value = {"Shape": np.array(dims, out_type), "Size": np.array(np.prod(dims), out_type),
+                     "Rank": np.array(len(dims), np.int32)}[node.op]
+            found.append((node, value))
+        return found

@@ -1,0 +1,242 @@
+"""TF1 TensorArray accumulation in a while loop -> a loop-carried tensor grown with ConcatV2.
+
+A v1 `while_loop` that writes one element per iteration (`TensorArrayWriteV3` at the loop
+counter) and reads the result after the loop with `TensorArrayConcatV3` needs TF Select ops in
+TFLite. The TensorArray's float "flow" is already a loop variable (Enter -> Merge -> Switch ->
+Identity -> Write -> NextIteration), so the rewrite makes that loop variable carry the data:
+
+    flow init     -> Const of shape [0, *element_shape[1:]]
+    Write(h, i, v, flow)  -> ConcatV2(flow, v, axis=0)
+    Concat(h, exit_flow)  -> Identity(exit_flow)
+
+Element order is kept because the writes go to the loop counter, which starts at 0 and steps by
+1 (checked). Anything else (reads, gathers, several writes, other indices) is left alone and
+reported as not repairable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from graphport.graph.edit import make_const
+from graphport.graph.nodes import parse_input
+from graphport.graph.tensors import dtype_name, shape_list
+from graphport.passes.base import GraphPass, PassContext, register
+from graphport.passes.graph_util import const_value, frame_anchor, nodes_by_name, unique_name
+
+_NUMPY = {"float": np.float32, "int32": np.int32, "int64": np.int64, "double": np.float64}
+_LOOP_CHAIN = ("Enter", "Merge", "Switch", "Identity", "NextIteration", "Exit")
+
+
+@dataclass
+class _Accumulation:
+    array: Any  # TensorArrayV3
+    write: Any  # TensorArrayWriteV3 inside the loop
+    concat: Any  # TensorArrayConcatV3 after the loop
+    init_enter: Any  # Enter of the flow
+
+
+def _consumers(graph: Any) -> dict[str, list[tuple[Any, int, int]]]:
+    """node name -> [(consumer, input position, output index read)]"""
+    found: dict[str, list[tuple[Any, int, int]]] = {}
+    for node in graph.node:
+        for position, item in enumerate(node.input):
+            name, index, control = parse_input(item)
+            if not control:
+                found.setdefault(name, []).append((node, position, index))
+    return found
+
+
+def _through_enters(node: Any, by_name: dict[str, Any]) -> Any:
+    while node is not None and node.op == "Enter":
+        node = by_name.get(parse_input(node.input[0])[0])
+    return node
+
+
+def _is_counter_from_zero(index_node: Any, by_name: dict[str, Any]) -> bool:
+    """Identity <- Switch <- Merge(Enter(Const 0), NextIteration(Add(Identity, 1)))."""
+    if index_node is None or index_node.op != "Identity":
+        return False
+    switch = by_name.get(parse_input(index_node.input[0])[0])
+    merge = by_name.get(parse_input(switch.input[0])[0]) if switch is not None and \
+        switch.op == "Switch" else None
+    if merge is None or merge.op != "Merge" or len(merge.input) != 2:
+        return False
+    enter, next_iteration = (by_name.get(parse_input(i)[0]) for i in merge.input)
+    if enter is None or enter.op != "Enter" or next_iteration is None:
+        return False
+    start = const_value(by_name.get(parse_input(enter.input[0])[0]), by_name)
+    step = by_name.get(parse_input(next_iteration.input[0])[0])
+    if start is None or start.size != 1 or int(start) != 0 or step is None or \
+            step.op not in ("Add", "AddV2"):
+        return False
+    operands = [parse_input(i)[0] for i in step.input]
+    other = [by_name.get(n) for n in operands if n != index_node.name]
+    if len(other) != 1 or index_node.name not in operands:
+        return False
+    one = const_value(other[0], by_name)
+    return one is not None and one.size == 1 and float(one) == 1
+
+
+@register
+class TensorArrayToConcat(GraphPass):
+    name = "tensor_array_to_concat"
+    summary = "TF1 TensorArray write-per-iteration + concat -> loop-carried ConcatV2"
+    repairs = frozenset({"TensorArrayV3", "TensorArrayWriteV3", "TensorArrayConcatV3"})
+
+    def matches(self, graph: Any) -> list[Any]:
+        return [node for node in graph.node if node.op == "TensorArrayV3"]
+
+    def _pattern(self, graph: Any, array: Any, context: PassContext) -> _Accumulation | None:
+        by_name = nodes_by_name(graph)
+        users = _consumers(graph)
+        writes, concats, enters, others = [], [], [], []
+        for consumer, _position, index in users.get(array.name, []):
+            if consumer.op == "Enter" and index == 0:
+                for user, position, _ in users.get(consumer.name, []):
+                    (writes if user.op == "TensorArrayWriteV3" and position == 0 else others
+                     ).append(user)
+            elif consumer.op == "Enter" and index == 1:
+                enters.append(consumer)
+            elif consumer.op == "TensorArrayConcatV3" and index == 0:
+                concats.append(consumer)
+            else:
+                others.append(consumer)
+        why = None
+        if others:
+            why = f"also used by {', '.join(sorted({o.op for o in others}))}"
+        elif len(writes) != 1 or len(concats) != 1 or len(enters) != 1:
+            why = "needs exactly one write in a loop and one concat after it"
+        elif any(index == 1 for _, _, index in users.get(concats[0].name, [])):
+            why = "the concat's lengths output is used"
+        elif not _is_counter_from_zero(by_name.get(parse_input(writes[0].input[1])[0]),
+                                       by_name):
+            why = "writes do not go to a loop counter starting at 0"
+        else:
+            element = shape_list(array.attr["element_shape"].shape)
+            if element is not None and len(element) == 0:
+                why = "scalar elements cannot be concatenated"
+        if why:
+            context.note(f"{array.name}: not repairable ({why})")
+            return None
+        return _Accumulation(array, writes[0], concats[0], enters[0])
+
+    def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
+        pattern = self._pattern(graph, match, context)
+        if pattern is None:
+            return False
+        dtype = match.attr["dtype"].type
+        np_type = _NUMPY.get(dtype_name(dtype))
+        if np_type is None:
+            context.note(f"{match.name}: not repairable (dtype {dtype_name(dtype)})")
+            return False
+        element = shape_list(match.attr["element_shape"].shape)
+        tail = [] if element is None or len(element) < 2 else element[1:]
+        if any(d < 0 for d in tail):
+            context.note(f"{match.name}: not repairable (element shape {element} has unknown "
+                         "trailing dimensions)")
+            return False
+
+        init = self._empty_accumulator(graph, match, pattern.init_enter, dtype, np_type, tail,
+                                       context)
+        pattern.init_enter.input[0] = init
+        self._retype_loop_chain(graph, pattern.init_enter, dtype)
+
+        write = pattern.write
+        flow_in, value = write.input[3], write.input[2]
+        axis = graph.node.add(name=unique_name(graph, f"{write.name}/axis"))
+        make_const(axis, np.array(0, np.int32))
+        axis.input.append(frame_anchor(graph, flow_in))  # a Const inside the loop frame
+        write.op = "ConcatV2"
+        del write.input[:]
+        write.input.extend([flow_in, value, axis.name])
+        write.ClearField("attr")
+        write.attr["T"].type = dtype
+        write.attr["N"].i = 2
+        write.attr["Tidx"].type = 3  # DT_INT32
+
+        concat = pattern.concat
+        exit_flow = concat.input[1]
+        concat.op = "Identity"
+        del concat.input[:]
+        concat.input.append(exit_flow)
+        concat.ClearField("attr")
+        concat.attr["T"].type = dtype
+        context.note(f"{match.name}: accumulates in a loop-carried tensor "
+                     f"[?{''.join(f', {d}' for d in tail)}]")
+        return True
+
+    @staticmethod
+    def _empty_accumulator(graph: Any, array: Any, enter: Any, dtype: int, np_type: Any,
+                           tail: list[int], context: PassContext) -> str:
+        """An empty [0, *tail] tensor whose first dimension is not known before run time.
+
+        The TFLite converter types a loop variable from its initial value and folds anything
+        computed from constants, so a constant [0, 4] would freeze the accumulator at zero rows.
+        The row count is min(size(t), 0) for a tensor t entering the same loop whose static
+        shape is not fully known (the image, in MTCNN): 0 at run time, unknown to the folder.
+        """
+        from graphport.passes.fold_constants import import_graph
+
+        tf_graph = import_graph(graph)
+        frame = enter.attr["frame_name"].s
+        dynamic = None
+        for node in graph.node:
+            if node.op == "Enter" and node.attr["frame_name"].s == frame and node is not enter:
+                tensor = node.input[0] if ":" in node.input[0] else f"{node.input[0]}:0"
+                shape = tf_graph.get_tensor_by_name(tensor).shape
+                if shape.rank is None or not shape.is_fully_defined():
+                    dynamic = node.input[0]
+                    break
+        base = f"{array.name}/accumulator"
+        if dynamic is None:
+            empty = graph.node.add(name=unique_name(graph, f"{base}_empty"))
+            make_const(empty, np.zeros([0, *tail], np_type))
+            context.note(f"{array.name}: no run-time-sized tensor enters the loop; the "
+                         "accumulator starts as a constant")
+            return empty.name
+        anchor = frame_anchor(graph, dynamic)
+
+        def const(suffix: str, value: np.ndarray) -> str:
+            node = graph.node.add(name=unique_name(graph, f"{base}/{suffix}"))
+            make_const(node, value)
+            node.input.append(anchor)
+            return node.name
+
+        size = graph.node.add(name=unique_name(graph, f"{base}/size"), op="Size",
+                              input=[dynamic])
+        size.attr["T"].type = tf_graph.get_tensor_by_name(
+            dynamic if ":" in dynamic else f"{dynamic}:0").dtype.as_datatype_enum
+        size.attr["out_type"].type = 3
+        rows = graph.node.add(name=unique_name(graph, f"{base}/rows"), op="Minimum",
+                              input=[size.name, const("zero", np.array(0, np.int32))])
+        rows.attr["T"].type = 3
+        dims = graph.node.add(name=unique_name(graph, f"{base}/dims"), op="Pack",
+                              input=[rows.name] + [const(f"dim_{i}", np.array(d, np.int32))
+                                                   for i, d in enumerate(tail)])
+        dims.attr["T"].type = 3
+        dims.attr["N"].i = 1 + len(tail)
+        dims.attr["axis"].i = 0
+        fill = graph.node.add(name=unique_name(graph, f"{base}/init"), op="Fill",
+                              input=[dims.name, const("value", np.array(0, np_type))])
+        fill.attr["T"].type = dtype
+        fill.attr["index_type"].type = 3
+        return fill.name
+
+    @staticmethod
+    def _retype_loop_chain(graph: Any, enter: Any, dtype: int) -> None:
+        """The flow was a float scalar: give its Enter/Merge/Switch/... chain the data dtype."""
+        users = _consumers(graph)
+        seen: set[str] = set()
+        frontier = [enter]
+        while frontier:
+            node = frontier.pop()
+            if node.name in seen or node.op not in _LOOP_CHAIN:
+                continue
+            seen.add(node.name)
+            if "T" in node.attr:
+                node.attr["T"].type = dtype
+            frontier.extend(user for user, _, _ in users.get(node.name, []))
