@@ -56,9 +56,11 @@ def _worst(parity: dict[str, Any]) -> tuple[float | None, float | None, float | 
     outputs = parity.get("outputs") or []
     if not outputs:
         return None, None, None
-    top1 = [o["top1_agreement"] for o in outputs if o["top1_agreement"] is not None]
-    return (max(o["max_abs"] for o in outputs), min(o["cosine"] for o in outputs),
-            min(top1) if top1 else None)
+    def worst(key: str, pick: Any) -> float | None:
+        values = [o[key] for o in outputs if o[key] is not None]
+        return pick(values) if values else None
+
+    return worst("max_abs", max), worst("cosine", min), worst("top1_agreement", min)
 
 
 def compare_variants(
@@ -81,6 +83,8 @@ def compare_variants(
     input_shapes: dict[str, str] | None = None,
     allow_unsafe_ops: bool = False,
     overwrite: bool = False,
+    passes: list[str] | None = None,
+    samples: dict[str, str] | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
     """Build and measure each variant; a variant that fails is reported in its row."""
@@ -100,7 +104,7 @@ def compare_variants(
     if not directory.absolute().parent.is_dir():
         raise UserError(f"-o {directory}: directory {directory.absolute().parent} does not exist")
     graph_options = {"inputs": inputs, "outputs": outputs, "set_values": set_values,
-                     "input_shapes": input_shapes}
+                     "input_shapes": input_shapes, "passes": passes}
     step("preparing the model")
     with source_model(model, graph_options, allow_unsafe_ops) as source:
         directory.mkdir(exist_ok=True)
@@ -108,7 +112,7 @@ def compare_variants(
         if calib:
             step("loading calibration data")
             calibration = load_calibration(calib, source.inputs, calib_samples, mean, std, bgr)
-        sample = reference_samples(source, calibration, 1)[0][0]
+        sample = reference_samples(source, calibration, 1, samples, bgr)[0][0]
         step("timing the TensorFlow source")
         source_call = source.runner()
         source_latency = measure(lambda: source_call(sample), runs, warmup)
@@ -130,7 +134,7 @@ def compare_variants(
                     calibration=calibration if mode == "int8" else None,
                     parity_samples=parity_samples,
                     eval_file=Path(eval_file) if eval_file else None, overwrite=True,
-                    float_size=float_size)
+                    float_size=float_size, samples=samples, bgr=bgr)
             except GraphportError as error:
                 row.error = error.message
                 continue

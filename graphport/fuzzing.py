@@ -15,6 +15,8 @@ from graphport.errors import UserError
 def flip_bits(data: bytes, positions: list[int]) -> bytes:
     """Flip one bit at each position (taken modulo the bit length)."""
     mutable = bytearray(data)
+    if not mutable:
+        return data
     for position in positions:
         bit = position % (len(mutable) * 8)
         mutable[bit // 8] ^= 1 << (bit % 8)
@@ -27,6 +29,8 @@ def truncate(data: bytes, fraction: float) -> bytes:
 
 def splice(data: bytes, start: int, length: int, target: int) -> bytes:
     """Copy ``data[start:start+length]`` over to ``target``: fields land inside other fields."""
+    if not data:
+        return data
     start %= len(data)
     target %= len(data)
     chunk = data[start:start + length]

@@ -334,11 +334,74 @@ def build_odd_graphs(out: Path) -> dict[str, float]:
     return {}
 
 
+# ---------------------------------------------------------------- 5. ops the repairs handle
+
+def build_legacy_ops(out: Path) -> dict[str, float]:
+    """One output per repair pass: quantized weights and static shapes (fold), training
+    leftovers and keep_prob dropout (strip), NMS V2/V3 at top level and in a cond (nms),
+    CropAndResize with extrapolation (crop), TensorArray accumulation in a while loop."""
+    rng = np.random.RandomState(SEED + 5)
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.set_random_seed(SEED)
+        x = v1.placeholder(tf.float32, [None, 4], name="x")
+        image = v1.placeholder(tf.float32, [1, 16, 16, 3], name="image")
+        boxes = v1.placeholder(tf.float32, [8, 4], name="boxes")
+        scores = v1.placeholder(tf.float32, [8], name="scores")
+        keep_prob = v1.placeholder_with_default(1.0, [], name="keep_prob")
+
+        quantized = tf.constant(rng.randint(0, 256, (4, 4)).astype(np.uint8), tf.quint8)
+        weights = tf.quantization.dequantize(quantized, -1.0, 1.0, name="weights/dequantize")
+        pixels = tf.cast(tf.reduce_prod(tf.shape(image)), tf.float32) * (2.0 - 1.0)
+        folded = tf.identity(tf.matmul(x, weights) + pixels / 768.0, name="fold_out")
+
+        checked = tf.debugging.check_numerics(folded, "bad values")
+        assertion = tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(checked)), [checked])
+        with tf.control_dependencies([assertion]):
+            printed = v1.Print(checked, [checked], "x")
+        stopped = tf.stop_gradient(printed)
+        noise = v1.random_uniform(tf.shape(stopped), dtype=tf.float32)
+        mask = tf.floor(keep_prob + noise)
+        tf.identity(tf.divide(stopped, keep_prob) * mask, name="strip_out")
+
+        v2 = tf.raw_ops.NonMaxSuppressionV2(boxes=boxes, scores=scores, max_output_size=5,
+                                            iou_threshold=0.5)
+        v3 = tf.raw_ops.NonMaxSuppressionV3(boxes=boxes, scores=scores, max_output_size=6,
+                                            iou_threshold=0.4, score_threshold=0.3)
+        in_cond = tf.cond(tf.reduce_sum(scores) > 0.0,
+                          lambda: tf.raw_ops.NonMaxSuppressionV2(
+                              boxes=boxes, scores=scores, max_output_size=4,
+                              iou_threshold=0.6),
+                          lambda: tf.zeros([0], tf.int32))
+        tf.concat([v2, v3, in_cond], 0, name="nms_out")
+
+        crops = tf.image.crop_and_resize(image, boxes, tf.zeros([8], tf.int32), [5, 7],
+                                         extrapolation_value=-1.0)
+        centres = tf.image.crop_and_resize(image, boxes, tf.zeros([8], tf.int32), [1, 1])
+        tf.identity(tf.reduce_sum(crops, [1, 2]) + tf.reduce_sum(centres, [1, 2]),
+                    name="crop_out")
+
+        rows = tf.TensorArray(tf.float32, size=0, dynamic_size=True,
+                              element_shape=tf.TensorShape([None, 4]))
+        _, rows = v1.while_loop(lambda i, ta: i < 3,
+                                lambda i, ta: (i + 1, ta.write(i, x * tf.cast(i + 1,
+                                                                              tf.float32))),
+                                [tf.constant(0), rows])
+        tf.identity(rows.concat(), name="tensor_array_out")
+        outputs = ["fold_out", "strip_out", "nms_out", "crop_out", "tensor_array_out"]
+        frozen = v1.graph_util.extract_sub_graph(graph.as_graph_def(), outputs)
+    _write(out, "legacy_ops", frozen, _sidecar(
+        frozen, ["x", "image", "boxes", "scores", "keep_prob"], outputs,
+        description="one output per repair pass (fold, strip, nms, crop, tensor_array)"))
+    return {}
+
+
 BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "digits_cnn": build_digits,
     "pyramid": build_pyramid,
     "resnet_v2_small": build_resnet,
     "odd_graphs": build_odd_graphs,
+    "legacy_ops": build_legacy_ops,
 }
 
 

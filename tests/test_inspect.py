@@ -142,6 +142,9 @@ def test_check_tflite_on_mtcnn_names_the_select_ops(mtcnn: Path) -> None:
     assert select == ["CropAndResize", "NonMaxSuppressionV2", "TensorArrayConcatV3",
                       "TensorArrayV3", "TensorArrayWriteV3"]
     assert support["ops"]["Conv2D"] == "builtin"
+    assert support["repairs"]["CropAndResize"] == "crop_and_resize"
+    assert support["repairs"]["TensorArrayV3"] == "tensor_array_to_concat"
+    assert support["after_repairs"]["builtin_only"]
 
 
 def test_check_tflite_on_a_builtin_graph() -> None:

@@ -61,15 +61,24 @@ def inspect(
         render_inspect(out(), data)
 
 
-def _not_implemented(command: str) -> None:
-    err().print(f"error: `graphport {command}` is not implemented yet", markup=False)
-    raise typer.Exit(2)
-
-
 def _assignments(items: list[str], option: str, sep: str = "=") -> dict[str, str]:
     from graphport.export.values import split_assignment
 
     return dict(split_assignment(item, option, sep) for item in items)
+
+
+def _passes(passes: str | None, no_rewrite: bool) -> list[str] | None:
+    """--passes a,b -> those; --no-rewrite -> none; neither -> the default pipeline (None)."""
+    from graphport.errors import UserError
+    from graphport.export.prepare import split_names
+
+    if passes and no_rewrite:
+        raise UserError("--passes and --no-rewrite contradict each other", "choose one")
+    return [] if no_rewrite else split_names(passes)
+
+
+_PASSES_HELP = "Repair passes to run, comma-separated (default: the default pipeline)."
+_NO_REWRITE_HELP = "Skip graph repairs."
 
 
 @app.command("to-savedmodel")
@@ -95,6 +104,8 @@ def to_savedmodel_command(
     samples: list[str] = typer.Option([], "--sample", metavar="NAME=FILE",
                                       help="Verification input from .npy or an image file."),
     bgr: bool = typer.Option(False, "--bgr", help="Image samples in BGR order (MTCNN, Caffe)."),
+    passes: str = typer.Option(None, "--passes", help=_PASSES_HELP),
+    no_rewrite: bool = typer.Option(False, "--no-rewrite", help=_NO_REWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Wrap a frozen graph into a SavedModel with a serving signature, verified."""
@@ -108,7 +119,8 @@ def to_savedmodel_command(
             split_names(inputs), split_names(outputs),
             _assignments(set_values, "--set"), _assignments(input_shapes, "--input-shapes", ":"),
             signature, overwrite, not no_verify, allow_unsafe_ops,
-            _assignments(samples, "--sample"), bgr, progress=step)
+            _assignments(samples, "--sample"), bgr, _passes(passes, no_rewrite),
+            progress=step)
     if json_out:
         print_json(result.to_json())
     else:
@@ -127,14 +139,14 @@ def tflite(
     io: str = typer.Option(None, "--io", help="With --int8: integer input/output, uint8 or int8."),
     strict: bool = typer.Option(False, "--strict", help="With --int8: fail on any float op."),
     select_ops: bool = typer.Option(False, "--select-ops", help="Allow TF Select (Flex) ops."),
-    no_rewrite: bool = typer.Option(False, "--no-rewrite",
-                                    help="Skip graph repairs (none exist yet: no effect)."),
+    passes: str = typer.Option(None, "--passes", help=_PASSES_HELP),
+    no_rewrite: bool = typer.Option(False, "--no-rewrite", help=_NO_REWRITE_HELP),
     calib: str = typer.Option(None, "--calib",
                               help="Calibration: image folder, .npy, .npz, or 'random'."),
     calib_samples: int = typer.Option(100, "--calib-samples", help="Calibration samples."),
     mean: float = typer.Option(0.0, "--mean", help="Image calibration: subtract this..."),
     std: float = typer.Option(1.0, "--std", help="...then divide by this."),
-    bgr: bool = typer.Option(False, "--bgr", help="Image calibration in BGR order."),
+    bgr: bool = typer.Option(False, "--bgr", help="Images (calibration, samples) in BGR order."),
     inputs: str = typer.Option(None, "--inputs", help="As for to-savedmodel."),
     outputs: str = typer.Option(None, "--outputs", help="As for to-savedmodel."),
     set_values: list[str] = typer.Option([], "--set", metavar="NAME=VALUE",
@@ -144,6 +156,8 @@ def tflite(
     allow_unsafe_ops: bool = typer.Option(False, "--allow-unsafe-ops",
                                           help="Allow graphs with file/network/Python ops."),
     no_parity: bool = typer.Option(False, "--no-parity", help="Skip the parity check."),
+    samples: list[str] = typer.Option([], "--sample", metavar="NAME=FILE",
+                                      help="Parity input: .npy, image (see --bgr) or value."),
     parity_samples: int = typer.Option(16, "--parity-samples", help="Samples for parity."),
     eval_file: str = typer.Option(None, "--eval", help="Labelled .npz (x, y): accuracy."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
@@ -174,7 +188,8 @@ def tflite(
             _assignments(set_values, "--set"), _assignments(input_shapes, "--input-shapes", ":"),
             allow_unsafe_ops, calib, calib_samples, mean, std, bgr, not no_parity,
             parity_samples, Path(eval_file) if eval_file else None, overwrite,
-            not no_size_ratio, progress=step)
+            not no_size_ratio, _passes(passes, no_rewrite), _assignments(samples, "--sample"),
+            progress=step)
     if report:
         write_report(Path(report), result)
     if json_out:
@@ -208,6 +223,10 @@ def compare(
     output: str = typer.Option(None, "-o", "--output",
                                help="Directory for the variants (default: MODEL_variants)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Reuse an existing directory."),
+    passes: str = typer.Option(None, "--passes", help=_PASSES_HELP),
+    no_rewrite: bool = typer.Option(False, "--no-rewrite", help=_NO_REWRITE_HELP),
+    samples: list[str] = typer.Option([], "--sample", metavar="NAME=FILE",
+                                      help="Input for parity and latency (see --bgr)."),
     markdown_file: str = typer.Option(None, "--markdown", help="Write the table as Markdown."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
@@ -228,13 +247,60 @@ def compare(
             runs, inputs=split_names(inputs), outputs=split_names(outputs),
             set_values=_assignments(set_values, "--set"),
             input_shapes=_assignments(input_shapes, "--input-shapes", ":"),
-            allow_unsafe_ops=allow_unsafe_ops, overwrite=overwrite, progress=step)
+            allow_unsafe_ops=allow_unsafe_ops, overwrite=overwrite,
+            passes=_passes(passes, no_rewrite), samples=_assignments(samples, "--sample"),
+            progress=step)
     if markdown_file:
         write_markdown(Path(markdown_file), data)
     if json_out:
         print_json(data)
     else:
         render_compare(out(), data)
+
+
+@app.command()
+def rewrite(
+    graph: str = typer.Argument(None, metavar="GRAPH", help="Frozen GraphDef (.pb or .pbtxt)."),
+    output: str = typer.Option(None, "-o", "--output", help="Repaired frozen graph (.pb)."),
+    passes: str = typer.Option(None, "--passes", help=_PASSES_HELP),
+    inputs: str = typer.Option(None, "--inputs", help="As for to-savedmodel."),
+    outputs: str = typer.Option(None, "--outputs", help="As for to-savedmodel."),
+    set_values: list[str] = typer.Option([], "--set", metavar="NAME=VALUE",
+                                         help="As for to-savedmodel."),
+    input_shapes: list[str] = typer.Option([], "--input-shapes", metavar="NAME:d0,d1,...",
+                                           help="As for to-savedmodel."),
+    allow_unsafe_ops: bool = typer.Option(False, "--allow-unsafe-ops",
+                                          help="Allow graphs with file/network/Python ops."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    list_passes: bool = typer.Option(False, "--list", help="List the passes and exit."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Repair a frozen graph and write it, reporting what each pass matched and changed."""
+    from graphport.export.prepare import split_names
+    from graphport.passes.rewrite import list_passes as describe
+    from graphport.passes.rewrite import rewrite_graph
+    from graphport.report.export_view import progress_reporter, render_rewrites
+
+    if list_passes:
+        for name, summary, default in describe():
+            print(f"{name:26} {'default ' if default else '        '}{summary}")
+        return
+    if not graph or not output:
+        from graphport.errors import UserError
+
+        raise UserError("rewrite needs GRAPH and -o OUT.pb", "or --list to see the passes")
+    with progress_reporter(err(), quiet=json_out) as step:
+        result = rewrite_graph(
+            Path(graph), Path(output), split_names(passes), split_names(inputs),
+            split_names(outputs), _assignments(set_values, "--set"),
+            _assignments(input_shapes, "--input-shapes", ":"), allow_unsafe_ops, overwrite,
+            progress=step)
+    if json_out:
+        print_json(result)
+    else:
+        render_rewrites(out(), result["rewrites"])
+        out().print(f"wrote {result['path']} ({result['nodes_before']} -> "
+                    f"{result['nodes_after']} nodes)", markup=False)
 
 
 @app.command()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ class SourceModel:
     outputs: list[SignatureTensor]
     graph_def: Any = None
     saved_model: Path | None = None
+    rewrites: list[Any] = field(default_factory=list)  # repair passes run on a frozen graph
+    # The graph before repairs: what parity runs as the source, so a repair cannot hide.
+    reference_graph_def: Any = None
 
     def converter(self) -> Any:
         """A fresh TFLiteConverter for this source."""
@@ -67,7 +70,7 @@ class SourceModel:
                 **{k: tf.constant(v) for k, v in s.items()}).items()}
         graph = tf.Graph()
         with graph.as_default():
-            tf.compat.v1.import_graph_def(self.graph_def, name="")
+            tf.compat.v1.import_graph_def(self.reference_graph_def or self.graph_def, name="")
         fetches = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.outputs}
         feeds = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.inputs}
         session = tf.compat.v1.Session(graph=graph)
@@ -106,17 +109,20 @@ def source_model(model: Path, graph_options: dict[str, Any], allow_unsafe_ops: b
         raise UserError(f"{model} is already a TFLite model",
                         "pass the frozen graph or SavedModel it came from")
     if kind == load.SAVED_MODEL:
-        if any(graph_options.values()):
+        if any(v for k, v in graph_options.items() if k != "passes"):
             raise UserError("--inputs/--outputs/--set/--input-shapes apply to frozen graphs",
                             "a SavedModel's signature already fixes them")
         inputs, outputs = _saved_model_signature(model, allow_unsafe_ops)
         yield SourceModel(inputs, outputs, saved_model=model)
         return
-    from graphport.export.savedmodel import prepare_for_export
+    from graphport.export.export_graph import prepare_for_export
     from graphport.export.tf_graph import to_tf
 
-    prepared = prepare_for_export(load.read_graph_def(model), **graph_options)
-    ensure_safe(prepared.graph, allow_unsafe_ops, "convert and run this graph")
+    prepared = prepare_for_export(load.read_graph_def(model), **graph_options,
+                                  allow_unsafe_ops=allow_unsafe_ops,
+                                  action="convert and run this graph")
     graph_def = to_tf(prepared.graph)
-    prepared.graph = None  # a large graph is held once, as TensorFlow's GraphDef
-    yield SourceModel(prepared.inputs, prepared.outputs, graph_def=graph_def)
+    reference = to_tf(prepared.unrepaired) if prepared.unrepaired is not None else None
+    prepared.graph = prepared.unrepaired = None  # held once, as TensorFlow's GraphDefs
+    yield SourceModel(prepared.inputs, prepared.outputs, graph_def=graph_def,
+                      rewrites=prepared.rewrites, reference_graph_def=reference)

@@ -40,6 +40,7 @@ class TFLiteResult:
     summary: dict[str, Any]
     operators: list[dict[str, Any]]
     calibration: dict[str, Any] | None
+    rewrites: list[dict[str, Any]]
     parity: dict[str, Any]
     eval: dict[str, Any] | None
     timings: dict[str, float] = field(default_factory=dict)
@@ -60,13 +61,13 @@ def default_output(model: Path, mode: str, io: str | None) -> Path:
 
 def _select_ops_in(message: str) -> dict[str, list[str]]:
     """TF op types (and node names) the converter said need Flex, from its error text."""
-    found: dict[str, list[str]] = {}
-    for op, node in re.findall(r'error: loc\((?:callsite\()?fused\["(\w+):", "([^"@]+)', message):
-        found.setdefault(op, [])
-        if node not in found[op]:
+    ops = set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", message))
+    ops |= {op.strip() for line in re.findall(r"TF Select ops: ([^\n]+)", message)
+            for op in line.split(",")}
+    found: dict[str, list[str]] = {op: [] for op in sorted(ops) if op}
+    for op, node in re.findall(r'loc\((?:callsite\()?fused\["(\w+):", "([^"@]+)', message):
+        if op in found and node not in found[op]:
             found[op].append(node)
-    for op in re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", message):
-        found.setdefault(op, [])
     return found
 
 
@@ -102,12 +103,11 @@ def convert(source: SourceModel, mode: str, io: str | None = None, strict: bool 
         needs = _select_ops_in(message)
         if needs and not select_ops:
             listing = "; ".join(f"{op} ({', '.join(nodes[:3]) or '?'}"
-                                f"{', ...' if len(nodes) > 3 else ''})"
+                                f"{', ...' if len(nodes) > 3 else ''}) {_repair_status(op, source)}"
                                 for op, nodes in sorted(needs.items()))
             raise ConversionError(f"conversion needs TF Select ops: {listing}",
                                   "pass --select-ops to keep them as Flex ops (the Python "
-                                  "interpreters cannot run those); no graph repair covers "
-                                  "them yet") from None
+                                  "interpreters cannot run those)") from None
         if strict:
             unquantizable = sorted(set(re.findall(r"'tfl?\.(\w+)'", message)) | set(needs))
             raise ConversionError("--strict: ops without an int8 kernel: "
@@ -118,6 +118,20 @@ def convert(source: SourceModel, mode: str, io: str | None = None, strict: bool 
     if source.graph_def is not None:
         data = add_signature(data, source.inputs, source.outputs)
     return data
+
+
+def _repair_status(op: str, source: SourceModel) -> str:
+    """Which repair pass covers ``op``, and whether it ran and why it did not help."""
+    from graphport.passes.pipeline import repairing_pass
+
+    name = repairing_pass(op)
+    if name is None:
+        return "[no graphport repair exists for it]"
+    ran = [r for r in source.rewrites if r.name == name]
+    if not ran:
+        return f"[repair pass {name} would handle it; it did not run]"
+    notes = [n for r in ran for n in r.notes if "not repairable" in n]
+    return f"[pass {name} ran but could not repair it: {'; '.join(notes) or 'no match'}]"
 
 
 def _first_line(message: str) -> str:
@@ -131,9 +145,15 @@ def _first_line(message: str) -> str:
 
 # ------------------------------------------------------------------ checks
 
-def reference_samples(source: SourceModel, calibration: Calibration | None, count: int
+def reference_samples(source: SourceModel, calibration: Calibration | None, count: int,
+                      given: dict[str, str] | None = None, bgr: bool = False
                       ) -> tuple[list[dict[str, np.ndarray]], str]:
-    """Inputs to compare source and TFLite on: real calibration data when there is some."""
+    """Inputs to compare source and TFLite on: the user's --sample, else real calibration data
+    when there is some, else seeded random data (which may exercise little of a detector)."""
+    if given:
+        sample, notes = sample_inputs(source.inputs, given, bgr=bgr)
+        generated = f"; generated: {'; '.join(notes)}" if notes else ""
+        return [sample], f"the given sample{generated}"
     if calibration is not None and not calibration.is_random:
         return calibration.samples[:count], f"{min(count, len(calibration.samples))} " \
                                             f"calibration samples"
@@ -210,6 +230,8 @@ def convert_source(
     overwrite: bool = False,
     float_size: int | None = None,
     size_ratio: bool = True,
+    samples: dict[str, str] | None = None,
+    bgr: bool = False,
     progress: Progress | None = None,
 ) -> TFLiteResult:
     """Convert an opened source in one mode, write ``target`` atomically, report and check it.
@@ -266,10 +288,14 @@ def convert_source(
         runner = TFLiteRunner(data)
         if parity:
             step("checking parity with the source")
-            samples, described = reference_samples(source, calibration, parity_samples)
-            outputs = agreement(source.run(samples), [runner(s) for s in samples])
+            inputs, described = reference_samples(source, calibration, parity_samples, samples,
+                                                  bgr)
+            outputs = agreement(source.run(inputs), [runner(s) for s in inputs])
             parity_report = {"status": "checked", "samples": described,
                              "outputs": [asdict(r) for r in outputs]}
+            if not any(o.compared for o in outputs):
+                warnings.append("parity compared no values: every output was empty on these "
+                                "inputs; give real ones with --sample NAME=FILE")
         if eval_file:
             step("evaluating accuracy")
             eval_report = evaluate(eval_file, source, runner)
@@ -283,6 +309,7 @@ def convert_source(
         calibration=None if calibration is None else {
             "source": calibration.source, "samples": len(calibration.samples),
             "description": calibration.description},
+        rewrites=[asdict(r) for r in source.rewrites],
         parity=parity_report, eval=eval_report, timings=timings, warnings=warnings)
 
 
@@ -308,9 +335,12 @@ def convert_tflite(
     eval_file: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     size_ratio: bool = True,
+    passes: list[str] | None = None,
+    samples: dict[str, str] | None = None,
     progress: Progress | None = None,
 ) -> TFLiteResult:
-    """Convert ``model`` (frozen graph or SavedModel) to TFLite and report on the result."""
+    """Convert ``model`` (frozen graph or SavedModel) to TFLite and report on the result.
+    ``passes``: graph repairs for frozen graphs (None: the default pipeline; []: none)."""
     step = progress or (lambda _message: None)
     model = Path(model)
     check_mode(mode, io, strict, calib)
@@ -319,8 +349,8 @@ def convert_tflite(
     target = Path(output) if output else default_output(model, mode, io)
     check_target(target, overwrite)
     graph_options = {"inputs": inputs, "outputs": outputs, "set_values": set_values,
-                     "input_shapes": input_shapes}
-    step("preparing the model")
+                     "input_shapes": input_shapes, "passes": passes}
+    step("preparing and repairing the model")
     started = time.perf_counter()
     with source_model(model, graph_options, allow_unsafe_ops) as source:
         calibration = None
@@ -330,6 +360,7 @@ def convert_tflite(
         prepare_s = time.perf_counter() - started
         result = convert_source(source, target, mode, io, strict, select_ops, calibration,
                                 parity, parity_samples, Path(eval_file) if eval_file else None,
-                                overwrite, size_ratio=size_ratio, progress=step)
+                                overwrite, size_ratio=size_ratio, samples=samples, bgr=bgr,
+                                progress=step)
     result.timings["prepare_s"] = prepare_s
     return result

@@ -44,6 +44,8 @@ class PreparedGraph:
     outputs: list[SignatureTensor]
     pinned: dict[str, np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    rewrites: list[Any] = field(default_factory=list)  # PassResult of each repair pass
+    unrepaired: Any = None  # the graph before repairs, kept when a pass changed something
 
 
 def signature_key(name: str, taken: set[str]) -> str:

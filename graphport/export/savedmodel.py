@@ -12,11 +12,10 @@ from typing import Any
 import numpy as np
 
 from graphport.errors import ConversionError
-from graphport.export.prepare import PreparedGraph, prepare_graph
+from graphport.export.export_graph import prepare_for_export
+from graphport.export.prepare import PreparedGraph
 from graphport.graph.load import read_graph_def
-from graphport.graph.nodes import parse_input
 from graphport.outputs import atomic_path, check_target
-from graphport.safety import ensure_safe
 from graphport.verify.parity import OutputParity, compare_outputs
 from graphport.verify.samples import sample_inputs
 
@@ -33,6 +32,7 @@ class SavedModelResult:
     outputs: list[dict[str, Any]]
     pinned: dict[str, Any]
     notes: list[str]
+    rewrites: list[dict[str, Any]]
     verified: bool
     parity: list[OutputParity] = field(default_factory=list)
     sample_notes: list[str] = field(default_factory=list)
@@ -51,24 +51,6 @@ def plain_value(value: np.ndarray) -> Any:
 def default_output_dir(graph_path: Path) -> Path:
     """``model.pb`` -> ``model_savedmodel`` beside it."""
     return graph_path.with_name(graph_path.stem + "_savedmodel")
-
-
-def prepare_for_export(
-    graph: Any,
-    inputs: list[str] | None,
-    outputs: list[str] | None,
-    set_values: dict[str, str] | None,
-    input_shapes: dict[str, str] | None,
-) -> PreparedGraph:
-    """prepare_graph, importing TensorFlow only when an input cuts at a non-placeholder tensor."""
-    tensor_info = None
-    placeholders = {n.name for n in graph.node if n.op.startswith("Placeholder")}
-    if inputs and any(parse_input(name)[0] not in placeholders or parse_input(name)[1] != 0
-                      for name in inputs):
-        from graphport.export.tf_graph import tensor_info_fn
-
-        tensor_info = tensor_info_fn(graph)
-    return prepare_graph(graph, inputs, outputs, set_values, input_shapes, tensor_info)
 
 
 def run_original(graph: Any, prepared: PreparedGraph, samples: dict[str, np.ndarray]
@@ -136,9 +118,12 @@ def to_savedmodel(
     allow_unsafe_ops: bool = False,
     samples: dict[str, str] | None = None,
     bgr: bool = False,
+    passes: list[str] | None = None,
     progress: Progress | None = None,
 ) -> SavedModelResult:
     """Wrap a frozen GraphDef into a SavedModel; verify it unless ``verify=False``.
+
+    ``passes``: repair passes to run (None: the default pipeline; []: none).
 
     Raises UserError for bad input (nothing written) and ConversionError when the SavedModel does
     not match the original graph (nothing left behind either).
@@ -149,8 +134,9 @@ def to_savedmodel(
     check_target(target, overwrite)
     step("reading graph")
     graph = read_graph_def(graph_path)
-    prepared = prepare_for_export(graph, inputs, outputs, set_values, input_shapes)
-    ensure_safe(prepared.graph, allow_unsafe_ops, "export and run this graph")
+    step("preparing and repairing the graph")
+    prepared = prepare_for_export(graph, inputs, outputs, set_values, input_shapes, passes,
+                                  allow_unsafe_ops)
     sample_arrays, sample_notes = (sample_inputs(prepared.inputs, samples, bgr=bgr) if verify
                                    else ({}, []))
 
@@ -181,6 +167,7 @@ def to_savedmodel(
         outputs=[{"key": t.key, "tensor": t.source} for t in prepared.outputs],
         pinned={k: plain_value(v) for k, v in prepared.pinned.items()},
         notes=prepared.notes,
+        rewrites=[asdict(r) for r in prepared.rewrites],
         verified=verify,
         parity=parity,
         sample_notes=sample_notes,

@@ -40,6 +40,9 @@ class NmsToV4(GraphPass):
             specs.append((threshold_type, []))
 
         def build(boxes: Any, scores: Any, max_size: Any, iou: Any, *score: Any) -> list[Any]:
+            # Reshapes that change nothing at run time but give the converter the ranks its
+            # NON_MAX_SUPPRESSION_V4 needs (inside v1 loops the shapes are often unknown).
+            boxes, scores = tf.reshape(boxes, [-1, 4]), tf.reshape(scores, [-1])
             lowest = tf.constant(np.finfo(np.float32).min, tf.as_dtype(threshold_type))
             indices, valid = tf.raw_ops.NonMaxSuppressionV4(
                 boxes=boxes, scores=scores, max_output_size=max_size, iou_threshold=iou,

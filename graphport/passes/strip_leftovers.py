@@ -46,9 +46,11 @@ class StripTrainingLeftovers(GraphPass):
 
     def matches(self, graph: Any) -> list[Any]:
         by_name = nodes_by_name(graph)
-        found = [n for n in graph.node if n.op in _PASS_THROUGH + _SIDE_EFFECT_ONLY]
+        found = [n for n in graph.node if n.op in _PASS_THROUGH]
         found += [n for n in graph.node if self._chained_identity(n, by_name)]
         found += [n for n in graph.node if self._always_true_mask(n, by_name)]
+        # Removals last: deleting nodes rebuilds the node list, which detaches earlier matches.
+        found += [n for n in graph.node if n.op in _SIDE_EFFECT_ONLY]
         return found
 
     @staticmethod
@@ -93,6 +95,16 @@ class StripTrainingLeftovers(GraphPass):
             return True
         if match.op in _SIDE_EFFECT_ONLY:
             drop_control_edges(graph, match.name)
+            # tf.debugging.Assert wraps the op in a cond ("AssertGuard"); code waits on the
+            # guard's Merge, so those control edges go too and the guard is pruned.
+            guard = match.name.split("/AssertGuard/")[0] + "/AssertGuard/" \
+                if "/AssertGuard/" in match.name else None
+            if guard:
+                for node in graph.node:
+                    kept = [i for i in node.input if not i.startswith(f"^{guard}")]
+                    if len(kept) != len(node.input):
+                        del node.input[:]
+                        node.input.extend(kept)
             remove_nodes(graph, {match.name})
             return True
         if match.op == "Identity":

@@ -81,6 +81,25 @@ def _is_counter_from_zero(index_node: Any, by_name: dict[str, Any]) -> bool:
     return one is not None and one.size == 1 and float(one) == 1
 
 
+def _reads_input_values(node: Any, by_name: dict[str, Any]) -> bool:
+    """Does ``node`` depend on the values (not just the shapes) of a graph input? Only such a
+    tensor is beyond the converter's constant folding."""
+    seen: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.name in seen or current.op.startswith("TensorArray"):
+            continue
+        seen.add(current.name)
+        if current.op in ("Placeholder", "PlaceholderV2"):
+            return True
+        if current.op in ("Shape", "ShapeN", "Size", "Rank"):
+            continue  # reads only the shape
+        stack.extend(by_name[parse_input(i)[0]] for i in current.input
+                     if not i.startswith("^") and parse_input(i)[0] in by_name)
+    return False
+
+
 @register
 class TensorArrayToConcat(GraphPass):
     name = "tensor_array_to_concat"
@@ -115,10 +134,6 @@ class TensorArrayToConcat(GraphPass):
         elif not _is_counter_from_zero(by_name.get(parse_input(writes[0].input[1])[0]),
                                        by_name):
             why = "writes do not go to a loop counter starting at 0"
-        else:
-            element = shape_list(array.attr["element_shape"].shape)
-            if element is not None and len(element) == 0:
-                why = "scalar elements cannot be concatenated"
         if why:
             context.note(f"{array.name}: not repairable ({why})")
             return None
@@ -133,15 +148,22 @@ class TensorArrayToConcat(GraphPass):
         if np_type is None:
             context.note(f"{match.name}: not repairable (dtype {dtype_name(dtype)})")
             return False
-        element = shape_list(match.attr["element_shape"].shape)
-        tail = [] if element is None or len(element) < 2 else element[1:]
-        if any(d < 0 for d in tail):
-            context.note(f"{match.name}: not repairable (element shape {element} has unknown "
-                         "trailing dimensions)")
-            return False
+        from graphport.passes.fold_constants import import_graph
 
-        init = self._empty_accumulator(graph, match, pattern.init_enter, dtype, np_type, tail,
-                                       context)
+        tf_graph = import_graph(graph)
+        element = shape_list(match.attr["element_shape"].shape)
+        if element is None:  # infer_shape=False arrays: take the written value's static shape
+            value = pattern.write.input[2]
+            shape = tf_graph.get_tensor_by_name(value if ":" in value else f"{value}:0").shape
+            element = None if shape.rank is None else [-1 if d is None else d for d in shape]
+        if element is None or len(element) == 0 or any(d < 0 for d in element[1:]):
+            context.note(f"{match.name}: not repairable (element shape {element}: concat needs "
+                         "rank >= 1 and known trailing dimensions)")
+            return False
+        tail = element[1:]
+
+        init = self._empty_accumulator(graph, tf_graph, match, pattern.init_enter, dtype,
+                                       np_type, tail, context)
         pattern.init_enter.input[0] = init
         self._retype_loop_chain(graph, pattern.init_enter, dtype)
 
@@ -170,35 +192,41 @@ class TensorArrayToConcat(GraphPass):
         return True
 
     @staticmethod
-    def _empty_accumulator(graph: Any, array: Any, enter: Any, dtype: int, np_type: Any,
-                           tail: list[int], context: PassContext) -> str:
-        """An empty [0, *tail] tensor whose first dimension is not known before run time.
+    def _empty_accumulator(graph: Any, tf_graph: Any, array: Any, enter: Any, dtype: int,
+                           np_type: Any, tail: list[int], context: PassContext) -> str:
+        """An empty [0, *tail] tensor whose first dimension the converter cannot know.
 
-        The TFLite converter types a loop variable from its initial value and folds anything
-        computed from constants, so a constant [0, 4] would freeze the accumulator at zero rows.
-        The row count is min(size(t), 0) for a tensor t entering the same loop whose static
-        shape is not fully known (the image, in MTCNN): 0 at run time, unknown to the folder.
+        The TFLite converter types a loop variable from its initial value and folds anything it
+        can compute ahead of time, so a constant [0, 4] (or one computed from static shapes)
+        would freeze the accumulator at zero rows. The row count here is
+        min(rows(where(a == a)), 0) for the first element ``a`` of a run-time value that enters
+        the same loop: always 0, but only known when the graph runs.
         """
-        from graphport.passes.fold_constants import import_graph
-
-        tf_graph = import_graph(graph)
         frame = enter.attr["frame_name"].s
-        dynamic = None
+        by_name = nodes_by_name(graph)
+        source = None
         for node in graph.node:
             if node.op == "Enter" and node.attr["frame_name"].s == frame and node is not enter:
-                tensor = node.input[0] if ":" in node.input[0] else f"{node.input[0]}:0"
-                shape = tf_graph.get_tensor_by_name(tensor).shape
-                if shape.rank is None or not shape.is_fully_defined():
-                    dynamic = node.input[0]
+                producer = by_name.get(parse_input(node.input[0])[0])
+                if producer is None or not _reads_input_values(producer, by_name):
+                    continue
+                tensor = tf_graph.get_tensor_by_name(
+                    node.input[0] if ":" in node.input[0] else f"{node.input[0]}:0")
+                empty = tensor.shape.is_fully_defined() and tensor.shape.num_elements() == 0
+                if tensor.dtype.is_numpy_compatible and not empty and \
+                        "/accumulator/" not in producer.name:
+                    source = node.input[0]
                     break
         base = f"{array.name}/accumulator"
-        if dynamic is None:
+        if source is None:
             empty = graph.node.add(name=unique_name(graph, f"{base}_empty"))
             make_const(empty, np.zeros([0, *tail], np_type))
-            context.note(f"{array.name}: no run-time-sized tensor enters the loop; the "
-                         "accumulator starts as a constant")
+            context.note(f"{array.name}: only constants enter the loop; the accumulator starts "
+                         "as a constant and converters may keep it empty")
             return empty.name
-        anchor = frame_anchor(graph, dynamic)
+        anchor = frame_anchor(graph, source)
+        source_type = tf_graph.get_tensor_by_name(
+            source if ":" in source else f"{source}:0").dtype.as_datatype_enum
 
         def const(suffix: str, value: np.ndarray) -> str:
             node = graph.node.add(name=unique_name(graph, f"{base}/{suffix}"))
@@ -206,25 +234,32 @@ class TensorArrayToConcat(GraphPass):
             node.input.append(anchor)
             return node.name
 
-        size = graph.node.add(name=unique_name(graph, f"{base}/size"), op="Size",
-                              input=[dynamic])
-        size.attr["T"].type = tf_graph.get_tensor_by_name(
-            dynamic if ":" in dynamic else f"{dynamic}:0").dtype.as_datatype_enum
-        size.attr["out_type"].type = 3
-        rows = graph.node.add(name=unique_name(graph, f"{base}/rows"), op="Minimum",
-                              input=[size.name, const("zero", np.array(0, np.int32))])
-        rows.attr["T"].type = 3
-        dims = graph.node.add(name=unique_name(graph, f"{base}/dims"), op="Pack",
-                              input=[rows.name] + [const(f"dim_{i}", np.array(d, np.int32))
-                                                   for i, d in enumerate(tail)])
-        dims.attr["T"].type = 3
-        dims.attr["N"].i = 1 + len(tail)
-        dims.attr["axis"].i = 0
-        fill = graph.node.add(name=unique_name(graph, f"{base}/init"), op="Fill",
-                              input=[dims.name, const("value", np.array(0, np_type))])
-        fill.attr["T"].type = dtype
-        fill.attr["index_type"].type = 3
-        return fill.name
+        def op(suffix: str, kind: str, inputs: list[str], **types: int) -> str:
+            node = graph.node.add(name=unique_name(graph, f"{base}/{suffix}"), op=kind,
+                                  input=inputs)
+            for key, value in types.items():
+                node.attr[key].type = value
+            return node.name
+
+        int32 = 3
+        flat = op("flat", "Reshape", [source, const("minus_one", np.array([-1], np.int32))],
+                  T=source_type, Tshape=int32)
+        first = op("first", "Slice", [flat, const("begin", np.array([0], np.int32)),
+                                      const("one", np.array([1], np.int32))],
+                   T=source_type, Index=int32)
+        same = op("same", "Equal", [first, first], T=source_type)
+        where = op("where", "Where", [same], T=10)  # DT_BOOL
+        shape = op("shape", "Shape", [where], T=9, out_type=int32)  # Where gives int64
+        count = op("count", "Slice", [shape, const("zero_1d", np.array([0], np.int32)),
+                                      const("one_1d", np.array([1], np.int32))],
+                   T=int32, Index=int32)
+        rows = op("rows", "Minimum", [count, const("zero", np.array([0], np.int32))], T=int32)
+        dims = op("dims", "ConcatV2", [rows, const("tail", np.array(tail, np.int32)),
+                                       const("axis", np.array(0, np.int32))],
+                  T=int32, Tidx=int32)
+        graph.node[-1].attr["N"].i = 2
+        return op("init", "Fill", [dims, const("value", np.array(0, np_type))], T=dtype,
+                  index_type=int32)
 
     @staticmethod
     def _retype_loop_chain(graph: Any, enter: Any, dtype: int) -> None:

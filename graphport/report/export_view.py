@@ -39,6 +39,18 @@ def parity_table(rows: list[OutputParity], title: str = "Parity with the origina
     return table
 
 
+def render_rewrites(console: Console, rewrites: list[dict[str, Any]]) -> None:
+    """Per pass: how many places it matched and changed, and its notes."""
+    if not rewrites:
+        return
+    table = Table(title="Graph repairs", title_justify="left")
+    for column in ("pass", "matched", "changed", "notes"):
+        table.add_column(column)
+    for r in rewrites:
+        table.add_row(r["name"], str(r["matched"]), str(r["changed"]), "\n".join(r["notes"]))
+    console.print(table)
+
+
 def render_savedmodel(console: Console, result: Any) -> None:
     """Signature mapping, pinned values and parity of a to-savedmodel run."""
     console.print(f"[bold]SavedModel[/] {result.path}  signature: {result.signature}")
@@ -51,6 +63,7 @@ def render_savedmodel(console: Console, result: Any) -> None:
     for item in result.outputs:
         table.add_row("output", item["key"], item["tensor"], "", "")
     console.print(table)
+    render_rewrites(console, result.rewrites)
     for name, value in result.pinned.items():
         console.print(f"pinned {name} = {value}", markup=False)
     for note in result.notes + result.sample_notes:

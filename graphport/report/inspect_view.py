@@ -89,14 +89,23 @@ def render_inspect(console: Console, data: dict[str, Any]) -> None:
             f"{u['name']} ({u['op']}, {u['kind']})" for u in data["unsafe_ops"]))
     support = data.get("tflite_support")
     if support:
-        table = Table(title="TFLite converter check", title_justify="left")
+        table = Table(title="TFLite converter check (graph as it is)", title_justify="left")
         table.add_column("op")
         table.add_column("status")
+        table.add_column("repaired by")
         for op, status in support["ops"].items():
-            table.add_row(op, status)
+            if status != "builtin":
+                table.add_row(op, status, support["repairs"].get(op) or "no pass exists")
         console.print(table)
-        if support.get("error"):
-            console.print(f"[red]converter:[/] {support['error']}")
+        console.print(f"builtin ops only: {'yes' if support['builtin_only'] else 'no'} "
+                      f"({sum(s == 'builtin' for s in support['ops'].values())} op types "
+                      "convert as they are)", markup=False)
+        after = support.get("after_repairs")
+        if after:
+            verdict = "yes" if after["builtin_only"] else \
+                f"no, still needs {', '.join(after['select_ops'] or ['?'])}"
+            console.print(f"after graphport's default repairs, builtin ops only: {verdict}",
+                          markup=False)
     for w in data["warnings"]:
         console.print(f"[{_LEVEL_STYLE[w['level']]}]{w['level']}[/]: {w['message']}")
     if data.get("next_command"):

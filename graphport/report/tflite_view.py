@@ -21,6 +21,10 @@ def write_report(path: Path, result: Any) -> None:
         temp.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
 
 
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def _kb(n: int | None) -> str:
     return "-" if n is None else f"{n / 1024:,.1f} KB"
 
@@ -37,6 +41,9 @@ def render_tflite(console: Console, result: Any) -> None:
                       row["compute"], ",".join(row["inputs"]), ",".join(row["outputs"]),
                       "; ".join(row["tf_nodes"][:3]))
     console.print(table)
+    from graphport.report.export_view import render_rewrites
+
+    render_rewrites(console, result.rewrites)
     s = result.summary
     console.print(f"mode: {result.mode}{' (' + result.io + ' I/O)' if result.io else ''}   "
                   f"ops: {s['operators']}  int8: {s['int8']}  float: {s['float']} "
@@ -56,12 +63,13 @@ def render_tflite(console: Console, result: Any) -> None:
     if parity["status"] == "checked":
         table = Table(title=f"Parity with the source ({parity['samples']})",
                       title_justify="left")
-        for column in ("output", "max abs err", "mean abs err", "cosine", "top-1 agreement"):
+        for column in ("output", "values", "max abs err", "mean abs err", "cosine",
+                       "top-1 agreement", "shape mismatches"):
             table.add_column(column)
         for row in parity["outputs"]:
-            top1 = "-" if row["top1_agreement"] is None else f"{row['top1_agreement']:.2%}"
-            table.add_row(row["key"], f"{row['max_abs']:.3g}", f"{row['mean_abs']:.3g}",
-                          f"{row['cosine']:.6f}", top1)
+            table.add_row(row["key"], str(row["compared"]), _fmt(row["max_abs"], ".3g"),
+                          _fmt(row["mean_abs"], ".3g"), _fmt(row["cosine"], ".6f"),
+                          _fmt(row["top1_agreement"], ".2%"), str(row["shape_mismatches"]))
         console.print(table)
     elif parity["status"] == "not runnable":
         console.print(f"[bold red]not verified[/]: {parity['reason']}")

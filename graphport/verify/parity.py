@@ -48,10 +48,19 @@ class OutputAgreement:
     """How far a converted model's output moved from the source over all samples."""
 
     key: str
-    max_abs: float
-    mean_abs: float
-    cosine: float
-    top1_agreement: float | None  # classifier-shaped outputs ([N, C], C > 1) only
+    compared: int  # values compared (0 when every sample gave an empty output)
+    shape_mismatches: int  # samples whose output shapes differ (e.g. a different box count)
+    max_abs: float | None
+    mean_abs: float | None
+    cosine: float | None
+    top1_agreement: float | None  # class-probability outputs only (see _is_distribution)
+
+
+def _is_distribution(array: np.ndarray) -> bool:
+    """[N, C] rows that are probability distributions (softmax outputs): top-1 means something
+    there; for boxes or landmarks it would not."""
+    return array.ndim == 2 and array.shape[0] > 0 and array.shape[1] > 1 and \
+        bool((array >= -1e-6).all()) and bool(np.allclose(array.sum(1), 1.0, atol=1e-3))
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -61,24 +70,24 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def agreement(reference: list[dict[str, np.ndarray]], candidate: list[dict[str, np.ndarray]]
               ) -> list[OutputAgreement]:
-    """Per output, over paired runs: max and mean abs error, cosine, top-1 agreement."""
+    """Per output, over paired runs with equal shapes: max and mean abs error, cosine, top-1
+    agreement; samples whose shapes differ are counted, not compared."""
     rows = []
     for key in reference[0]:
-        ref = [np.asarray(r[key], np.float64) for r in reference]
-        got = [np.asarray(c[key], np.float64) for c in candidate]
-        if any(r.shape != g.shape for r, g in zip(ref, got, strict=True)):
-            shapes = sorted({(r.shape, g.shape) for r, g in zip(ref, got, strict=True)})
-            raise ValueError(f"output {key}: shapes differ between source and TFLite: {shapes}")
-        flat_ref = np.concatenate([r.ravel() for r in ref])
-        flat_got = np.concatenate([g.ravel() for g in got])
+        pairs = [(np.asarray(r[key], np.float64), np.asarray(c[key], np.float64))
+                 for r, c in zip(reference, candidate, strict=True)]
+        same = [(r, c) for r, c in pairs if r.shape == c.shape]
+        flat_ref = np.concatenate([r.ravel() for r, _ in same]) if same else np.zeros(0)
+        flat_got = np.concatenate([c.ravel() for _, c in same]) if same else np.zeros(0)
         diff = np.abs(flat_ref - flat_got)
         top1 = None
-        if ref[0].ndim == 2 and ref[0].shape[-1] > 1:
-            classes = ref[0].shape[-1]
-            r2 = np.concatenate([r.reshape(-1, classes) for r in ref])
-            g2 = np.concatenate([g.reshape(-1, classes) for g in got])
-            top1 = float(np.mean(np.argmax(r2, 1) == np.argmax(g2, 1)))
-        rows.append(OutputAgreement(key, float(diff.max()) if diff.size else 0.0,
-                                    float(diff.mean()) if diff.size else 0.0,
-                                    _cosine(flat_ref, flat_got), top1))
+        classified = [(r, c) for r, c in same if _is_distribution(r)]
+        if classified:
+            r2 = np.concatenate([r for r, _ in classified])
+            c2 = np.concatenate([c for _, c in classified])
+            top1 = float(np.mean(np.argmax(r2, 1) == np.argmax(c2, 1)))
+        rows.append(OutputAgreement(
+            key, int(diff.size), len(pairs) - len(same),
+            float(diff.max()) if diff.size else None, float(diff.mean()) if diff.size else None,
+            _cosine(flat_ref, flat_got) if diff.size else None, top1))
     return rows

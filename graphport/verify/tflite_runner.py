@@ -55,7 +55,23 @@ class TFLiteRunner:
         feed = {k: _quantize(np.asarray(v), self.input_details[k]) for k, v in inputs.items()}
         try:
             out = self.runner(**feed)
-        except (RuntimeError, ValueError) as error:
+        except ValueError as error:
+            if "Invalid tensor size" not in str(error):
+                raise ConversionError(f"the TFLite model failed to run: {error}") from None
+            out = self._outputs_with_empty()
+        except RuntimeError as error:
             raise ConversionError(f"the TFLite model failed to run: "
                                   f"{str(error).splitlines()[0]}") from None
         return {k: _dequantize(v, self.output_details[k]) for k, v in out.items()}
+
+    def _outputs_with_empty(self) -> dict[str, np.ndarray]:
+        """Outputs read one by one: LiteRT refuses to hand out a dynamic tensor with zero
+        elements (no detections, say), which is a valid result, not an error."""
+        subgraph = getattr(self.runner, "_subgraph_index", 0)
+        out = {}
+        for key, detail in self.runner.get_output_details().items():
+            if 0 in detail["shape"]:
+                out[key] = np.zeros(detail["shape"], detail["dtype"])
+            else:
+                out[key] = self.interpreter.get_tensor(detail["index"], subgraph)
+        return out
