@@ -34,13 +34,20 @@ def prepare_for_export(
         tensor_info = tensor_info_fn(graph)
     prepared = prepare_graph(graph, inputs, outputs, set_values, input_shapes, tensor_info)
     ensure_safe(prepared.graph, allow_unsafe_ops, action)
-    from graphport.passes.pipeline import resolve, run_pipeline
+    from graphport.passes.base import PassResult
+    from graphport.passes.pipeline import needs_repair, resolve, run_pipeline
 
     names = resolve(passes)
     if names:
         fetches = [parse_input(t.tensor)[0] for t in prepared.outputs]
         before = prepared.graph
-        prepared.graph, prepared.rewrites = run_pipeline(edit.copy_graph(before), names, fetches)
-        if any(r.changed for r in prepared.rewrites):
-            prepared.unrepaired = before
+        # Keep the unrepaired graph (parity runs it) only when some pass has work to do, so a
+        # large graph that needs no repair is not copied.
+        if needs_repair(before, names):
+            prepared.graph, prepared.rewrites = run_pipeline(edit.copy_graph(before), names,
+                                                             fetches)
+            if any(r.changed for r in prepared.rewrites):
+                prepared.unrepaired = before
+        else:
+            prepared.rewrites = [PassResult(name) for name in names]
     return prepared

@@ -24,8 +24,7 @@ from graphport.passes.graph_util import frame_anchor, rewire, unique_name
 MAX_FOLDED_ELEMENTS = 1 << 24  # do not turn a Fill/Tile into a giant constant
 _SHAPE_OPS = ("Shape", "Size", "Rank")
 _NOT_FOLDED = oplists.TF1_CONTROL_FLOW_OPS | oplists.FUNCTIONAL_CONTROL_FLOW_OPS | {
-    "Placeholder", "PlaceholderWithDefault", "PlaceholderV2", "Const", "NoOp", "Identity",
-    "IdentityN"}
+    "Placeholder", "PlaceholderWithDefault", "PlaceholderV2", "Const", "NoOp", "Identity"}
 _FOLDABLE_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64, np.uint8,
                                           np.int8, np.int16, np.uint16, np.bool_, np.float16)}
 
@@ -57,6 +56,8 @@ class FoldConstants(GraphPass):
     def matches(self, graph: Any) -> list[Any]:
         """Frontier nodes of all-constant subgraphs, then static Shape/Size/Rank nodes."""
         frontier, _ = self._plan(graph)
+        if not any(n.op in _SHAPE_OPS for n in graph.node):
+            return frontier
         return frontier + [node for node, _ in self._static_shapes(graph, import_graph(graph))]
 
     def run(self, graph: Any, context: PassContext) -> PassResult:
@@ -66,6 +67,8 @@ class FoldConstants(GraphPass):
         tf = tensorflow()
         result = PassResult(self.name)
         frontier, outputs = self._plan(graph)
+        if not frontier and not any(n.op in _SHAPE_OPS for n in graph.node):
+            return result  # nothing to fold: skip importing a possibly huge graph
         tf_graph = import_graph(graph)
         fetches = {f"{node.name}:{k}": tf_graph.get_tensor_by_name(f"{node.name}:{k}")
                    for node in frontier for k in outputs[node.name]}
@@ -105,6 +108,17 @@ class FoldConstants(GraphPass):
         by_name = {node.name: node for node in graph.node}
         pure = {n.name for n in graph.node if n.op == "Const"
                 and not any(i.startswith("^") for i in n.input)}
+        # Identity of a constant (a frozen variable's "read") passes the constant through:
+        # folding it would only copy the weights, so it counts as constant but is never folded.
+        grew = True
+        while grew:
+            grew = False
+            for node in graph.node:
+                if node.op == "Identity" and node.name not in pure and len(node.input) == 1 \
+                        and parse_input(node.input[0])[0] in pure \
+                        and not node.input[0].startswith("^"):
+                    pure.add(node.name)
+                    grew = True
         foldable: set[str] = set()
         changed = True
         while changed:

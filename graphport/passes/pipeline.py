@@ -50,6 +50,12 @@ def run_pipeline(graph: Any, names: list[str], fetch_nodes: list[str]
     return graph, results
 
 
+def needs_repair(graph: Any, names: list[str]) -> bool:
+    """Cheap check before copying a graph: does any of the passes match anything?"""
+    passes = available()
+    return any(passes[name]().matches(graph) for name in dict.fromkeys(names))
+
+
 def repairing_pass(op: str) -> str | None:
     """The pass that removes ``op``, if one exists (for "needs Select ops" errors)."""
     return next((name for name, cls in available().items() if op in cls.repairs), None)

@@ -88,7 +88,9 @@ def render_inspect(console: Console, data: dict[str, Any]) -> None:
         console.print("[bold red]unsafe ops:[/] " + ", ".join(
             f"{u['name']} ({u['op']}, {u['kind']})" for u in data["unsafe_ops"]))
     support = data.get("tflite_support")
-    if support:
+    if support and not support["ops"]:
+        console.print(f"TFLite converter check: {support['error']}", markup=False)
+    elif support:
         table = Table(title="TFLite converter check (graph as it is)", title_justify="left")
         table.add_column("op")
         table.add_column("status")
