@@ -4,27 +4,33 @@ The CLI is a thin layer over these functions, so notebooks can call them directl
 
     import graphport
     report = graphport.inspect_model("mtcnn.pb")
+    result = graphport.convert_tflite("digits.pb", "digits.tflite", mode="int8",
+                                      calib="calib.npz")
 
 Importing graphport does not import TensorFlow; the functions that need it import it themselves.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "inspect_model", "to_savedmodel"]
+# public name -> module that defines it (imported on first use, so `import graphport` is cheap)
+_API = {
+    "inspect_model": "graphport.inspection",
+    "to_savedmodel": "graphport.export.savedmodel",
+    "convert_tflite": "graphport.convert.tflite",
+    "rewrite_graph": "graphport.passes.rewrite",
+    "compare_variants": "graphport.compare",
+    "bench_tflite": "graphport.compare",
+}
+
+__all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so `import graphport` stays cheap and TensorFlow-free.
-    if name == "inspect_model":
-        from graphport.inspection import inspect_model
-
-        return inspect_model
-    if name == "to_savedmodel":
-        from graphport.export.savedmodel import to_savedmodel
-
-        return to_savedmodel
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
     raise AttributeError(f"module 'graphport' has no attribute {name!r}")

@@ -9,6 +9,7 @@ reference conversion for the size ratio, and a 2-sample parity check. Target: gr
 1.10x the plain script in wall time and in peak memory.
 
     python scripts/bench_convert.py [--modes float32,dynamic,int8] [--calib-samples 8] [--runs 3]
+    BENCH_NO_REWRITE=1 python scripts/bench_convert.py   # graphport without graph repairs
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ _GRAPHPORT = _COMMON + """
 from graphport.convert.tflite import convert_tflite
 np.save(out + ".calib.npy", np.concatenate(calib))
 start = time.perf_counter()
+passes = [] if os.environ.get("BENCH_NO_REWRITE") else None
 result = convert_tflite(model, out, mode=mode, overwrite=True, parity=False, size_ratio=False,
                         calib=out + ".calib.npy" if mode == "int8" else None,
-                        calib_samples=samples)
+                        calib_samples=samples, passes=passes)
 wall = time.perf_counter() - start
 t = result.timings
 seconds = t["prepare_s"] + t["conversion_s"] + t["write_s"]  # the report is timed apart

@@ -35,8 +35,9 @@ class SourceModel:
     graph_def: Any = None
     saved_model: Path | None = None
     rewrites: list[Any] = field(default_factory=list)  # repair passes run on a frozen graph
-    # The graph before repairs: what parity runs as the source, so a repair cannot hide.
-    reference_graph_def: Any = None
+    # The graph before repairs (graphport's schema): what parity runs as the source, so a
+    # repair cannot hide a difference. None when no pass changed anything.
+    unrepaired: Any = None
 
     def converter(self) -> Any:
         """A fresh TFLiteConverter for this source."""
@@ -68,9 +69,12 @@ class SourceModel:
             signature = tf.saved_model.load(str(self.saved_model)).signatures[SIGNATURE]
             return lambda s: {k: v.numpy() for k, v in signature(
                 **{k: tf.constant(v) for k, v in s.items()}).items()}
+        from graphport.export.tf_graph import to_tf
+
+        reference = self.graph_def if self.unrepaired is None else to_tf(self.unrepaired)
         graph = tf.Graph()
         with graph.as_default():
-            tf.compat.v1.import_graph_def(self.reference_graph_def or self.graph_def, name="")
+            tf.compat.v1.import_graph_def(reference, name="")
         fetches = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.outputs}
         feeds = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.inputs}
         session = tf.compat.v1.Session(graph=graph)
@@ -122,7 +126,6 @@ def source_model(model: Path, graph_options: dict[str, Any], allow_unsafe_ops: b
                                   allow_unsafe_ops=allow_unsafe_ops,
                                   action="convert and run this graph")
     graph_def = to_tf(prepared.graph)
-    reference = to_tf(prepared.unrepaired) if prepared.unrepaired is not None else None
-    prepared.graph = prepared.unrepaired = None  # held once, as TensorFlow's GraphDefs
+    prepared.graph = None  # the converted graph is held once, as TensorFlow's GraphDef
     yield SourceModel(prepared.inputs, prepared.outputs, graph_def=graph_def,
-                      rewrites=prepared.rewrites, reference_graph_def=reference)
+                      rewrites=prepared.rewrites, unrepaired=prepared.unrepaired)

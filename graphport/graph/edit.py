@@ -97,7 +97,8 @@ def cut_at(graph: Any, tensor: str, placeholder: str, dtype: int, shape: list[in
 
 
 def prune(graph: Any, fetch_nodes: list[str]) -> Any:
-    """Only the nodes the fetches need (data and control edges), in the original order."""
+    """Only the nodes the fetches need (data and control edges), in the original order; the
+    graph itself when it needs nothing dropped."""
     by_name = {node.name: node for node in graph.node}
     needed: set[str] = set()
     queue = deque(fetch_nodes)
@@ -107,6 +108,8 @@ def prune(graph: Any, fetch_nodes: list[str]) -> Any:
             continue
         needed.add(name)
         queue.extend(parse_input(item)[0] for item in by_name[name].input)
+    if len(needed) == len(by_name):
+        return graph  # nothing to drop: no copy of a possibly huge graph
     pruned = GraphDef()
     pruned.versions.CopyFrom(graph.versions)
     pruned.library.CopyFrom(graph.library)

@@ -22,6 +22,13 @@ from graphport.passes.base import GraphPass, PassContext, PassResult, register
 from graphport.passes.graph_util import frame_anchor, rewire, unique_name
 
 MAX_FOLDED_ELEMENTS = 1 << 24  # do not turn a Fill/Tile into a giant constant
+# Folding re-materialises weights; transforms of big constants (a conv kernel's Squeeze or
+# Transpose) are left to the TFLite converter, which folds them too. Dequantize of quantized
+# weights is the exception: it is why legacy graphs need this pass.
+MAX_FOLDED_INPUT_BYTES = 1 << 22
+# Static shapes need TensorFlow's shape inference over the whole graph; in graphs above this
+# size without TF1 loops (where they matter for typing loop variables) the converter folds them.
+STATIC_SHAPE_GRAPH_BYTES = 64 << 20
 _SHAPE_OPS = ("Shape", "Size", "Rank")
 _NOT_FOLDED = oplists.TF1_CONTROL_FLOW_OPS | oplists.FUNCTIONAL_CONTROL_FLOW_OPS | {
     "Placeholder", "PlaceholderWithDefault", "PlaceholderV2", "Const", "NoOp", "Identity"}
@@ -34,6 +41,37 @@ def _stateful(op: str) -> bool:
 
     op_def = op_def_registry.get(op)
     return op_def is None or op_def.is_stateful
+
+
+def _input_bytes(node: Any, by_name: dict[str, Any], pure: set[str]) -> int:
+    """Bytes of the constants a foldable node reads (directly or through foldable nodes)."""
+    total, seen, stack = 0, set(), [node]
+    while stack:
+        current = stack.pop()
+        if current.name in seen:
+            continue
+        seen.add(current.name)
+        if current.op == "Const":
+            total += len(current.attr["value"].tensor.tensor_content) or 8
+            continue
+        stack.extend(by_name[parse_input(i)[0]] for i in current.input
+                     if parse_input(i)[0] in by_name)
+    return total
+
+
+def _folding_subgraph(graph: Any, frontier: list[Any]) -> Any:
+    """Just the nodes the frontier is computed from (constants and foldable ops), so a large
+    graph is not imported into TensorFlow to fold a few small tensors."""
+    from graphport.graph.edit import prune
+
+    return prune(graph, [node.name for node in frontier])
+
+
+def _wants_static_shapes(graph: Any) -> bool:
+    if not any(n.op in _SHAPE_OPS for n in graph.node):
+        return False
+    return graph.ByteSize() <= STATIC_SHAPE_GRAPH_BYTES or \
+        any(n.op in oplists.TF1_CONTROL_FLOW_OPS for n in graph.node)
 
 
 def import_graph(graph: Any) -> Any:
@@ -56,7 +94,7 @@ class FoldConstants(GraphPass):
     def matches(self, graph: Any) -> list[Any]:
         """Frontier nodes of all-constant subgraphs, then static Shape/Size/Rank nodes."""
         frontier, _ = self._plan(graph)
-        if not any(n.op in _SHAPE_OPS for n in graph.node):
+        if not _wants_static_shapes(graph):
             return frontier
         return frontier + [node for node, _ in self._static_shapes(graph, import_graph(graph))]
 
@@ -67,17 +105,19 @@ class FoldConstants(GraphPass):
         tf = tensorflow()
         result = PassResult(self.name)
         frontier, outputs = self._plan(graph)
-        if not frontier and not any(n.op in _SHAPE_OPS for n in graph.node):
+        static_shapes = _wants_static_shapes(graph)
+        if not frontier and not static_shapes:
             return result  # nothing to fold: skip importing a possibly huge graph
-        tf_graph = import_graph(graph)
+        tf_graph = import_graph(graph if static_shapes else _folding_subgraph(graph, frontier))
         fetches = {f"{node.name}:{k}": tf_graph.get_tensor_by_name(f"{node.name}:{k}")
                    for node in frontier for k in outputs[node.name]}
         with tf.compat.v1.Session(graph=tf_graph) as session:
             values = session.run(fetches) if fetches else {}
         matches = [(node, {k: np.asarray(values[f"{node.name}:{k}"])
                            for k in outputs[node.name]}, False) for node in frontier]
-        matches += [(node, {0: value}, True) for node, value in
-                    self._static_shapes(graph, tf_graph)]
+        if static_shapes:
+            matches += [(node, {0: value}, True) for node, value in
+                         self._static_shapes(graph, tf_graph)]
         for match in matches:
             result.matched += 1
             if self.rewrite(graph, match, context):
@@ -136,8 +176,10 @@ class FoldConstants(GraphPass):
                 name, index, control = parse_input(item)
                 if name in foldable and node.name not in foldable:
                     read.setdefault(name, set()).add(-1 if control else index)
-        frontier = [by_name[name] for name in read]
-        return frontier, {name: sorted(i for i in idx if i >= 0) for name, idx in read.items()}
+        frontier = [by_name[name] for name in read
+                    if _input_bytes(by_name[name], by_name, pure) <= MAX_FOLDED_INPUT_BYTES
+                    or by_name[name].op == "Dequantize"]
+        return frontier, {n.name: sorted(i for i in read[n.name] if i >= 0) for n in frontier}
 
     @staticmethod
     def _static_shapes(graph: Any, tf_graph: Any) -> list[tuple[Any, np.ndarray]]:
