@@ -1,7 +1,5 @@
 """The `graphport` command line: argument parsing and printing over the Python API."""
 
-from __future__ import annotations
-
 import sys
 import tempfile
 import traceback
@@ -11,6 +9,7 @@ import typer
 
 from graphport import __version__
 from graphport.cli import native_log
+from graphport.cli import options as opt
 from graphport.cli.output import err, out, print_json
 from graphport.errors import GraphportError
 
@@ -45,7 +44,7 @@ def _root(
 def inspect(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="Frozen .pb/.pbtxt, SavedModel directory or .tflite."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+    json_out: opt.Json = False,
     check_tflite: bool = typer.Option(
         False, "--check-tflite", help="Run the TFLite converter once and report per op type."),
 ) -> None:
@@ -61,10 +60,20 @@ def inspect(
         render_inspect(out(), data)
 
 
-def _assignments(items: list[str], option: str, sep: str = "=") -> dict[str, str]:
+def _assignments(items: list[str] | None, option: str, sep: str = "=") -> dict[str, str]:
     from graphport.export.values import split_assignment
 
-    return dict(split_assignment(item, option, sep) for item in items)
+    return dict(split_assignment(item, option, sep) for item in items or [])
+
+
+def _graph_options(inputs: str | None, outputs: str | None, set_values: list[str] | None,
+                   input_shapes: list[str] | None) -> dict:
+    """The options that choose and pin a frozen graph's signature, parsed once for all."""
+    from graphport.export.prepare import split_names
+
+    return {"inputs": split_names(inputs), "outputs": split_names(outputs),
+            "set_values": _assignments(set_values, "--set"),
+            "input_shapes": _assignments(input_shapes, "--input-shapes", ":")}
 
 
 def _passes(passes: str | None, no_rewrite: bool) -> list[str] | None:
@@ -77,50 +86,36 @@ def _passes(passes: str | None, no_rewrite: bool) -> list[str] | None:
     return [] if no_rewrite else split_names(passes)
 
 
-_PASSES_HELP = "Repair passes to run, comma-separated (default: the default pipeline)."
-_NO_REWRITE_HELP = "Skip graph repairs."
-
-
 @app.command("to-savedmodel")
 def to_savedmodel_command(
     graph: str = typer.Argument(..., metavar="GRAPH", help="Frozen GraphDef (.pb or .pbtxt)."),
-    inputs: str = typer.Option(None, "--inputs",
-                               help="Signature inputs, comma-separated (placeholders or tensors "
-                                    "such as batch:0 to cut at). Default: all placeholders."),
-    outputs: str = typer.Option(None, "--outputs", help="Signature outputs, comma-separated."),
-    set_values: list[str] = typer.Option([], "--set", metavar="NAME=VALUE",
-                                         help="Pin a placeholder: 40, 0.6,0.7,0.7, true, "
-                                              "@file.npy. Repeatable."),
-    input_shapes: list[str] = typer.Option([], "--input-shapes", metavar="NAME:d0,d1,...",
-                                           help="Fix unknown dimensions (? keeps one unknown)."),
+    inputs: opt.Inputs = None,
+    outputs: opt.Outputs = None,
+    set_values: opt.SetValues = None,
+    input_shapes: opt.InputShapes = None,
     signature: str = typer.Option("serving_default", "--signature", help="Signature key."),
     output: str = typer.Option(None, "-o", "--output",
-                                help="SavedModel directory (default: GRAPH_savedmodel)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+                               help="SavedModel directory (default: GRAPH_savedmodel)."),
+    overwrite: opt.Overwrite = False,
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip the parity check."),
-    allow_unsafe_ops: bool = typer.Option(False, "--allow-unsafe-ops",
-                                          help="Allow running graphs with file/network/Python "
-                                               "ops."),
-    samples: list[str] = typer.Option([], "--sample", metavar="NAME=FILE",
-                                      help="Verification input from .npy or an image file."),
-    bgr: bool = typer.Option(False, "--bgr", help="Image samples in BGR order (MTCNN, Caffe)."),
-    passes: str = typer.Option(None, "--passes", help=_PASSES_HELP),
-    no_rewrite: bool = typer.Option(False, "--no-rewrite", help=_NO_REWRITE_HELP),
-    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+    allow_unsafe_ops: opt.AllowUnsafeOps = False,
+    samples: opt.Samples = None,
+    bgr: opt.Bgr = False,
+    passes: opt.Passes = None,
+    no_rewrite: opt.NoRewrite = False,
+    json_out: opt.Json = False,
 ) -> None:
     """Wrap a frozen graph into a SavedModel with a serving signature, verified."""
-    from graphport.export.prepare import split_names
     from graphport.export.savedmodel import to_savedmodel
     from graphport.report.export_view import progress_reporter, render_savedmodel
 
+    graph_options = _graph_options(inputs, outputs, set_values, input_shapes)
     with progress_reporter(err(), quiet=json_out) as step:
         result = to_savedmodel(
-            Path(graph), Path(output) if output else None,
-            split_names(inputs), split_names(outputs),
-            _assignments(set_values, "--set"), _assignments(input_shapes, "--input-shapes", ":"),
-            signature, overwrite, not no_verify, allow_unsafe_ops,
-            _assignments(samples, "--sample"), bgr, _passes(passes, no_rewrite),
-            progress=step)
+            Path(graph), Path(output) if output else None, **graph_options,
+            signature=signature, overwrite=overwrite, verify=not no_verify,
+            allow_unsafe_ops=allow_unsafe_ops, samples=_assignments(samples, "--sample"),
+            bgr=bgr, passes=_passes(passes, no_rewrite), progress=step)
     if json_out:
         print_json(result.to_json())
     else:
@@ -139,38 +134,32 @@ def tflite(
     io: str = typer.Option(None, "--io", help="With --int8: integer input/output, uint8 or int8."),
     strict: bool = typer.Option(False, "--strict", help="With --int8: fail on any float op."),
     select_ops: bool = typer.Option(False, "--select-ops", help="Allow TF Select (Flex) ops."),
-    passes: str = typer.Option(None, "--passes", help=_PASSES_HELP),
-    no_rewrite: bool = typer.Option(False, "--no-rewrite", help=_NO_REWRITE_HELP),
-    calib: str = typer.Option(None, "--calib",
-                              help="Calibration: image folder, .npy, .npz, or 'random'."),
-    calib_samples: int = typer.Option(100, "--calib-samples", help="Calibration samples."),
-    mean: float = typer.Option(0.0, "--mean", help="Image calibration: subtract this..."),
-    std: float = typer.Option(1.0, "--std", help="...then divide by this."),
-    bgr: bool = typer.Option(False, "--bgr", help="Images (calibration, samples) in BGR order."),
-    inputs: str = typer.Option(None, "--inputs", help="As for to-savedmodel."),
-    outputs: str = typer.Option(None, "--outputs", help="As for to-savedmodel."),
-    set_values: list[str] = typer.Option([], "--set", metavar="NAME=VALUE",
-                                         help="As for to-savedmodel."),
-    input_shapes: list[str] = typer.Option([], "--input-shapes", metavar="NAME:d0,d1,...",
-                                           help="As for to-savedmodel."),
-    allow_unsafe_ops: bool = typer.Option(False, "--allow-unsafe-ops",
-                                          help="Allow graphs with file/network/Python ops."),
+    passes: opt.Passes = None,
+    no_rewrite: opt.NoRewrite = False,
+    calib: opt.Calib = None,
+    calib_samples: opt.CalibSamples = 100,
+    mean: opt.Mean = 0.0,
+    std: opt.Std = 1.0,
+    bgr: opt.Bgr = False,
+    inputs: opt.Inputs = None,
+    outputs: opt.Outputs = None,
+    set_values: opt.SetValues = None,
+    input_shapes: opt.InputShapes = None,
+    allow_unsafe_ops: opt.AllowUnsafeOps = False,
     no_parity: bool = typer.Option(False, "--no-parity", help="Skip the parity check."),
-    samples: list[str] = typer.Option([], "--sample", metavar="NAME=FILE",
-                                      help="Parity input: .npy, image (see --bgr) or value."),
+    samples: opt.Samples = None,
     parity_samples: int = typer.Option(16, "--parity-samples", help="Samples for parity."),
-    eval_file: str = typer.Option(None, "--eval", help="Labelled .npz (x, y): accuracy."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    eval_file: opt.EvalFile = None,
+    overwrite: opt.Overwrite = False,
     no_size_ratio: bool = typer.Option(False, "--no-size-ratio",
                                        help="Skip the float32 reference conversion that the "
                                             "size ratio needs (saves time on big models)."),
     report: str = typer.Option(None, "--report", help="Write the full report as JSON here."),
-    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    json_out: opt.Json = False,
 ) -> None:
     """Convert to TFLite (float32, fp16, dynamic, int8) with a per-op report and parity."""
     from graphport.convert.tflite import convert_tflite
     from graphport.errors import UserError
-    from graphport.export.prepare import split_names
     from graphport.report.export_view import progress_reporter
     from graphport.report.tflite_view import render_tflite, write_report
 
@@ -181,15 +170,16 @@ def tflite(
         from graphport.outputs import check_target
 
         check_target(Path(report), overwrite=True, option="--report")
+    graph_options = _graph_options(inputs, outputs, set_values, input_shapes)
     with progress_reporter(err(), quiet=json_out) as step:
         result = convert_tflite(
             Path(model), Path(output) if output else None, modes[0] if modes else "float32",
-            io, strict, select_ops, split_names(inputs), split_names(outputs),
-            _assignments(set_values, "--set"), _assignments(input_shapes, "--input-shapes", ":"),
-            allow_unsafe_ops, calib, calib_samples, mean, std, bgr, not no_parity,
-            parity_samples, Path(eval_file) if eval_file else None, overwrite,
-            not no_size_ratio, _passes(passes, no_rewrite), _assignments(samples, "--sample"),
-            progress=step)
+            io, strict, select_ops, **graph_options, allow_unsafe_ops=allow_unsafe_ops,
+            calib=calib, calib_samples=calib_samples, mean=mean, std=std, bgr=bgr,
+            parity=not no_parity, parity_samples=parity_samples,
+            eval_file=Path(eval_file) if eval_file else None, overwrite=overwrite,
+            size_ratio=not no_size_ratio, passes=_passes(passes, no_rewrite),
+            samples=_assignments(samples, "--sample"), progress=step)
     if report:
         write_report(Path(report), result)
     if json_out:
@@ -204,31 +194,27 @@ def compare(
                                 help="Frozen .pb/.pbtxt or SavedModel directory."),
     variants: str = typer.Option("float,fp16,dynamic,int8,int8-io", "--variants",
                                  help="Comma-separated: float, fp16, dynamic, int8, int8-io."),
-    calib: str = typer.Option(None, "--calib", help="Calibration data for the int8 variants."),
-    calib_samples: int = typer.Option(100, "--calib-samples", help="Calibration samples."),
-    mean: float = typer.Option(0.0, "--mean", help="Image calibration: subtract this..."),
-    std: float = typer.Option(1.0, "--std", help="...then divide by this."),
-    bgr: bool = typer.Option(False, "--bgr", help="Image calibration in BGR order."),
-    eval_file: str = typer.Option(None, "--eval", help="Labelled .npz (x, y): accuracy."),
-    threads: int = typer.Option(None, "--threads", help="Interpreter threads."),
-    runs: int = typer.Option(50, "--runs", help="Timed runs per variant."),
-    inputs: str = typer.Option(None, "--inputs", help="As for to-savedmodel."),
-    outputs: str = typer.Option(None, "--outputs", help="As for to-savedmodel."),
-    set_values: list[str] = typer.Option([], "--set", metavar="NAME=VALUE",
-                                         help="As for to-savedmodel."),
-    input_shapes: list[str] = typer.Option([], "--input-shapes", metavar="NAME:d0,d1,...",
-                                           help="As for to-savedmodel."),
-    allow_unsafe_ops: bool = typer.Option(False, "--allow-unsafe-ops",
-                                          help="Allow graphs with file/network/Python ops."),
+    calib: opt.Calib = None,
+    calib_samples: opt.CalibSamples = 100,
+    mean: opt.Mean = 0.0,
+    std: opt.Std = 1.0,
+    bgr: opt.Bgr = False,
+    eval_file: opt.EvalFile = None,
+    threads: opt.Threads = None,
+    runs: opt.Runs = 50,
+    inputs: opt.Inputs = None,
+    outputs: opt.Outputs = None,
+    set_values: opt.SetValues = None,
+    input_shapes: opt.InputShapes = None,
+    allow_unsafe_ops: opt.AllowUnsafeOps = False,
     output: str = typer.Option(None, "-o", "--output",
                                help="Directory for the variants (default: MODEL_variants)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Reuse an existing directory."),
-    passes: str = typer.Option(None, "--passes", help=_PASSES_HELP),
-    no_rewrite: bool = typer.Option(False, "--no-rewrite", help=_NO_REWRITE_HELP),
-    samples: list[str] = typer.Option([], "--sample", metavar="NAME=FILE",
-                                      help="Input for parity and latency (see --bgr)."),
+    overwrite: opt.Overwrite = False,
+    passes: opt.Passes = None,
+    no_rewrite: opt.NoRewrite = False,
+    samples: opt.Samples = None,
     markdown_file: str = typer.Option(None, "--markdown", help="Write the table as Markdown."),
-    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    json_out: opt.Json = False,
 ) -> None:
     """Build every deployment variant and compare size, accuracy, parity and latency."""
     from graphport.compare import compare_variants
@@ -240,14 +226,12 @@ def compare(
         from graphport.outputs import check_target
 
         check_target(Path(markdown_file), overwrite=True, option="--markdown")
+    graph_options = _graph_options(inputs, outputs, set_values, input_shapes)
     with progress_reporter(err(), quiet=json_out) as step:
         data = compare_variants(
             Path(model), split_names(variants), Path(output) if output else None, calib,
             calib_samples, mean, std, bgr, Path(eval_file) if eval_file else None, threads,
-            runs, inputs=split_names(inputs), outputs=split_names(outputs),
-            set_values=_assignments(set_values, "--set"),
-            input_shapes=_assignments(input_shapes, "--input-shapes", ":"),
-            allow_unsafe_ops=allow_unsafe_ops, overwrite=overwrite,
+            runs, **graph_options, allow_unsafe_ops=allow_unsafe_ops, overwrite=overwrite,
             passes=_passes(passes, no_rewrite), samples=_assignments(samples, "--sample"),
             progress=step)
     if markdown_file:
@@ -262,18 +246,15 @@ def compare(
 def rewrite(
     graph: str = typer.Argument(None, metavar="GRAPH", help="Frozen GraphDef (.pb or .pbtxt)."),
     output: str = typer.Option(None, "-o", "--output", help="Repaired frozen graph (.pb)."),
-    passes: str = typer.Option(None, "--passes", help=_PASSES_HELP),
-    inputs: str = typer.Option(None, "--inputs", help="As for to-savedmodel."),
-    outputs: str = typer.Option(None, "--outputs", help="As for to-savedmodel."),
-    set_values: list[str] = typer.Option([], "--set", metavar="NAME=VALUE",
-                                         help="As for to-savedmodel."),
-    input_shapes: list[str] = typer.Option([], "--input-shapes", metavar="NAME:d0,d1,...",
-                                           help="As for to-savedmodel."),
-    allow_unsafe_ops: bool = typer.Option(False, "--allow-unsafe-ops",
-                                          help="Allow graphs with file/network/Python ops."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    passes: opt.Passes = None,
+    inputs: opt.Inputs = None,
+    outputs: opt.Outputs = None,
+    set_values: opt.SetValues = None,
+    input_shapes: opt.InputShapes = None,
+    allow_unsafe_ops: opt.AllowUnsafeOps = False,
+    overwrite: opt.Overwrite = False,
     list_passes: bool = typer.Option(False, "--list", help="List the passes and exit."),
-    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    json_out: opt.Json = False,
 ) -> None:
     """Repair a frozen graph and write it, reporting what each pass matched and changed."""
     from graphport.export.prepare import split_names
@@ -289,12 +270,11 @@ def rewrite(
         from graphport.errors import UserError
 
         raise UserError("rewrite needs GRAPH and -o OUT.pb", "or --list to see the passes")
+    graph_options = _graph_options(inputs, outputs, set_values, input_shapes)
     with progress_reporter(err(), quiet=json_out) as step:
-        result = rewrite_graph(
-            Path(graph), Path(output), split_names(passes), split_names(inputs),
-            split_names(outputs), _assignments(set_values, "--set"),
-            _assignments(input_shapes, "--input-shapes", ":"), allow_unsafe_ops, overwrite,
-            progress=step)
+        result = rewrite_graph(Path(graph), Path(output), split_names(passes), **graph_options,
+                               allow_unsafe_ops=allow_unsafe_ops, overwrite=overwrite,
+                               progress=step)
     if json_out:
         print_json(result)
     else:
@@ -306,10 +286,10 @@ def rewrite(
 @app.command()
 def bench(
     model: str = typer.Argument(..., metavar="MODEL", help="A .tflite model."),
-    threads: int = typer.Option(None, "--threads", help="Interpreter threads."),
-    runs: int = typer.Option(50, "--runs", help="Timed runs."),
+    threads: opt.Threads = None,
+    runs: opt.Runs = 50,
     warmup: int = typer.Option(5, "--warmup", help="Untimed warm-up runs."),
-    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    json_out: opt.Json = False,
 ) -> None:
     """Latency of a .tflite model with ai-edge-litert (median and p90)."""
     from graphport.compare import bench_tflite

@@ -49,6 +49,15 @@ def _io_table(title: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _counts_table(title: str, counts: dict[str, int]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("op")
+    table.add_column("count", justify="right")
+    for op, count in counts.items():
+        table.add_row(op, str(count))
+    return table
+
+
 def render_inspect(console: Console, data: dict[str, Any]) -> None:
     """Print an inspect report."""
     console.print(f"[bold]{data['path']}[/]  format: {data['format']}  "
@@ -59,19 +68,9 @@ def render_inspect(console: Console, data: dict[str, Any]) -> None:
     console.print(_io_table("Inputs", data["inputs"]))
     console.print(_io_table("Outputs", data["outputs"]))
 
-    ops = Table(title="Ops", title_justify="left")
-    ops.add_column("op")
-    ops.add_column("count", justify="right")
-    for op, count in data["ops"].items():
-        ops.add_row(op, str(count))
-    console.print(ops)
+    console.print(_counts_table("Ops", data["ops"]))
     if data.get("function_ops"):
-        functions = Table(title="Ops inside functions", title_justify="left")
-        functions.add_column("op")
-        functions.add_column("count", justify="right")
-        for op, count in data["function_ops"].items():
-            functions.add_row(op, str(count))
-        console.print(functions)
+        console.print(_counts_table("Ops inside functions", data["function_ops"]))
 
     params = data["params"]
     if "count" in params:
