@@ -35,6 +35,14 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def _usual_permissions(path: Path, directory: bool) -> None:
+    """Temporary files are created private (0600/0700); the result gets what a plain write
+    would have given it under the user's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask)
+
+
 @contextmanager
 def atomic_path(target: Path, overwrite: bool, directory: bool) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it replaces ``target``."""
@@ -48,6 +56,7 @@ def atomic_path(target: Path, overwrite: bool, directory: bool) -> Iterator[Path
         temp = Path(name)
     try:
         yield temp
+        _usual_permissions(temp, directory)
         if target.exists() or target.is_symlink():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
             os.replace(target, old / "previous")

@@ -211,3 +211,18 @@ def test_write_file_graph_never_runs_without_the_flag(command: list[str], tmp_pa
 
 def test_user_error_types_map_to_exit_codes() -> None:
     assert UserError("x").exit_code == 2 and ConversionError("x").exit_code == 1
+
+
+def test_outputs_get_the_usual_permissions(tmp_path: Path) -> None:
+    from graphport.outputs import atomic_path
+
+    umask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "file.bin", overwrite=False, directory=False) as temp:
+            temp.write_bytes(b"x")
+        with atomic_path(tmp_path / "dir", overwrite=False, directory=True) as temp:
+            (temp / "inside").write_text("y")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "file.bin").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "dir").stat().st_mode & 0o777 == 0o755
