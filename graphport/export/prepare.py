@@ -162,7 +162,13 @@ def prepare_graph(
             raise UserError(f"--input-shapes {name}: not one of the signature inputs",
                             f"the inputs are {', '.join(chosen_inputs)}")
 
-    edited = edit.copy_graph(graph)
+    # Edits go to a copy (the caller keeps the original to verify against); a graph that
+    # needs none is shared, so a large one is not held twice for nothing.
+    needs_edit = bool(set_values) or bool(input_shapes) or any(
+        parse_input(t)[0] not in placeholders or parse_input(t)[1] != 0 for t in input_tensors
+    ) or any(i.op == "PlaceholderWithDefault" and i.name not in fed_nodes
+             for i in placeholders.values())
+    edited = edit.copy_graph(graph) if needs_edit else graph
     prepared = PreparedGraph(edited, [], [])
     taken: set[str] = set()
     node_names = set(nodes)
