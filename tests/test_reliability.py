@@ -83,6 +83,7 @@ def test_bad_options(tmp_path: Path) -> None:
     out.mkdir()
     pyramid = FIXTURES / "pyramid.pb"
     np.save(tmp_path / "bad_shape.npy", np.zeros((4, 4), np.float32))
+    np.savez(tmp_path / "archive.npz", image=np.zeros((8, 8, 3), np.float32))
     cases = [
         (["to-savedmodel", pyramid, "--inputs", "imag"], "no node named 'imag'", "image"),
         (["to-savedmodel", pyramid, "--outputs", "pyramidd"], "no node named 'pyramidd'",
@@ -92,6 +93,8 @@ def test_bad_options(tmp_path: Path) -> None:
         (["to-savedmodel", pyramid, "--set", f"thresholds=@{tmp_path / 'bad_shape.npy'}"],
          "value has shape [4, 4]", ""),
         (["to-savedmodel", pyramid, "--set", "min_size"], "expected NAME=VALUE", ""),
+        (["to-savedmodel", pyramid, "--sample", f"image={tmp_path / 'archive.npz'}"],
+         "must hold one array (.npy), not an archive", ""),
         (["to-savedmodel", pyramid, "--input-shapes", "image:1,2,3,4"], "rank 4 given", ""),
         (["to-savedmodel", pyramid, "--input-shapes", "image:8,8,4"], "contradicts", ""),
         (["tflite", FIXTURES / "digits_cnn.pb", "--int8"], "needs calibration data", ""),

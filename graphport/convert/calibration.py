@@ -74,17 +74,6 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
                         ) from None
 
 
-def _load_npy(path: Path) -> np.ndarray:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except Exception as error:
-        raise UserError(f"--calib {path}: not a readable .npy file ({type(error).__name__})"
-                        ) from None
-    if not isinstance(array, np.ndarray):
-        raise UserError(f"--calib {path}: expected one array (.npy)")
-    return array
-
-
 def _images(directory: Path, inputs: list[SignatureTensor], limit: int, mean: float,
             std: float, bgr: bool) -> list[dict[str, np.ndarray]]:
     if len(inputs) != 1:
@@ -154,6 +143,7 @@ def load_calibration(spec: str, inputs: list[SignatureTensor], limit: int = 100,
         if len(inputs) != 1:
             raise UserError(f"--calib {path}: a .npy calibrates one input, the model has "
                             f"{len(inputs)}", "use a .npz with one array per input")
-        samples = _from_arrays({inputs[0].key: _load_npy(path)}, inputs, str(path), limit)
+        array = vals.load_npy(path, "--calib")
+        samples = _from_arrays({inputs[0].key: array}, inputs, str(path), limit)
         return Calibration(samples, "npy", f"{len(samples)} samples from {path}")
     raise UserError(f"--calib {path}: expected an image folder, .npy, .npz or 'random'")

@@ -56,6 +56,21 @@ def _parse_scalar(text: str, dtype: str, where: str) -> object:
     return number
 
 
+def load_npy(path: Path, where: str) -> np.ndarray:
+    """One array from a .npy file, or a UserError naming the option and the file."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise UserError(f"{where}: {path}: no such file") from None
+    except Exception as error:  # ValueError, OSError, EOFError: not an .npy we can read
+        raise UserError(f"{where}: {path} is not a readable .npy file "
+                        f"({type(error).__name__})") from None
+    if not isinstance(array, np.ndarray):  # an .npz archive
+        array.close()
+        raise UserError(f"{where}: {path} must hold one array (.npy), not an archive")
+    return array
+
+
 def parse_value(name: str, text: str, dtype: str, shape: list[int] | None,
                 option: str = "--set") -> np.ndarray:
     """A `--set` value as an array of the placeholder's dtype and a shape that fits it."""
@@ -63,14 +78,7 @@ def parse_value(name: str, text: str, dtype: str, shape: list[int] | None,
     np_type = numpy_dtype(dtype)
     if text.startswith("@"):
         path = Path(text[1:])
-        try:
-            array = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise UserError(f"{where}: {path}: no such file") from None
-        except (ValueError, OSError) as error:
-            raise UserError(f"{where}: {path} is not a readable .npy file ({error})") from None
-        if not isinstance(array, np.ndarray):
-            raise UserError(f"{where}: {path} must hold one array (.npy), not an archive")
+        array = load_npy(path, where)
         if array.dtype.kind != np.dtype(np_type).kind and not (
                 array.dtype.kind in "iu" and np.dtype(np_type).kind in "iuf"):
             raise UserError(f"{where}: {path} holds {array.dtype}, the input is {dtype}")

@@ -47,10 +47,7 @@ def _load(tensor: SignatureTensor, text: str, bgr: bool) -> np.ndarray:
     if path.suffix.lower() in IMAGE_SUFFIXES:
         array = load_image(path, tensor.shape, bgr)
     else:
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as error:
-            raise UserError(f"--sample {tensor.key}: {path} is not a .npy file ({error})") from None
+        array = vals.load_npy(path, f"--sample {tensor.key}")
     array = array.astype(vals.numpy_dtype(tensor.dtype))
     if not vals.shape_fits(array.shape, tensor.shape):
         raise UserError(f"--sample {tensor.key}: {path} has shape {list(array.shape)}, "
