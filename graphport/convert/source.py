@@ -46,9 +46,9 @@ class SourceModel:
         tf = tensorflow()
         if self.saved_model is not None:
             return tf.lite.TFLiteConverter.from_saved_model(str(self.saved_model))
-        graph = tf.Graph()
-        with graph.as_default():
-            tf.compat.v1.import_graph_def(self.graph_def, name="")
+        from graphport.export.tf_graph import import_graph
+
+        graph = import_graph(self.graph_def)
         return tf.compat.v1.lite.TFLiteConverter(
             self.graph_def, [graph.get_tensor_by_name(t.tensor) for t in self.inputs],
             [graph.get_tensor_by_name(t.tensor) for t in self.outputs])
@@ -69,12 +69,10 @@ class SourceModel:
             signature = tf.saved_model.load(str(self.saved_model)).signatures[SIGNATURE]
             return lambda s: {k: v.numpy() for k, v in signature(
                 **{k: tf.constant(v) for k, v in s.items()}).items()}
-        from graphport.export.tf_graph import to_tf
+        from graphport.export.tf_graph import import_graph, to_tf
 
-        reference = self.graph_def if self.unrepaired is None else to_tf(self.unrepaired)
-        graph = tf.Graph()
-        with graph.as_default():
-            tf.compat.v1.import_graph_def(reference, name="")
+        graph = import_graph(self.graph_def if self.unrepaired is None
+                             else to_tf(self.unrepaired))
         fetches = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.outputs}
         feeds = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.inputs}
         session = tf.compat.v1.Session(graph=graph)

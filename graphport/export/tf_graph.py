@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from graphport.export.prepare import PreparedGraph
+from graphport.graph.nodes import canonical_tensor
 from graphport.graph.schema import DATA_TYPES
 from graphport.tf_runtime import tensorflow
 
@@ -26,15 +27,27 @@ def to_tf(graph: Any) -> Any:
     return tf.compat.v1.GraphDef.FromString(graph.SerializeToString())
 
 
+def import_graph(graph_def: Any) -> Any:
+    """A TensorFlow GraphDef imported into a fresh tf.Graph (for shapes, dtypes, sessions;
+    importing runs nothing)."""
+    tf = tensorflow()
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    return graph
+
+
+def get_tensor(tf_graph: Any, name: str) -> Any:
+    """A tensor by ``node`` or ``node:k`` name."""
+    return tf_graph.get_tensor_by_name(canonical_tensor(name))
+
+
 def tensor_info_fn(graph: Any) -> Any:
     """A function giving (DataType enum, shape) of any tensor, importing the graph once."""
-    tf = tensorflow()
-    tf_graph = tf.Graph()
-    with tf_graph.as_default():
-        tf.compat.v1.import_graph_def(to_tf(graph), name="")
+    tf_graph = import_graph(to_tf(graph))
 
     def info(name: str) -> tuple[int, list[int] | None]:
-        tensor = tf_graph.get_tensor_by_name(name)
+        tensor = get_tensor(tf_graph, name)
         shape = tensor.shape
         dims = None if shape.rank is None else [-1 if d is None else int(d) for d in shape]
         return tensor.dtype.as_datatype_enum, dims
@@ -68,8 +81,6 @@ def run_graph(graph_def: Any, feeds: dict[str, np.ndarray], fetches: list[str]
               ) -> list[np.ndarray]:
     """Run a TF1 GraphDef in a session, feeding any tensors (placeholders or cut points)."""
     tf = tensorflow()
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.compat.v1.import_graph_def(graph_def, name="")
+    graph = import_graph(graph_def)
     with tf.compat.v1.Session(graph=graph) as session:
-        return session.run(fetches, {graph.get_tensor_by_name(k): v for k, v in feeds.items()})
+        return session.run(fetches, {get_tensor(graph, k): v for k, v in feeds.items()})

@@ -21,6 +21,12 @@ def tensor_name(node: str, index: int = 0) -> str:
     return f"{node}:{index}"
 
 
+def canonical_tensor(name: str) -> str:
+    """``x`` -> ``x:0``; ``x:1`` stays: the form ``get_tensor_by_name`` needs."""
+    node, index, _ = parse_input(name)
+    return tensor_name(node, index)
+
+
 def consumers(nodes: Iterable[Any]) -> dict[str, set[str]]:
     """For each node name, the names of nodes that use any of its outputs or its control edge."""
     used: dict[str, set[str]] = {}

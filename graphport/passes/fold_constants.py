@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from graphport.export.tf_graph import get_tensor, import_graph, to_tf
 from graphport.graph import oplists
 from graphport.graph.edit import make_const
 from graphport.graph.nodes import parse_input
@@ -74,18 +75,6 @@ def _wants_static_shapes(graph: Any) -> bool:
         any(n.op in oplists.TF1_CONTROL_FLOW_OPS for n in graph.node)
 
 
-def import_graph(graph: Any) -> Any:
-    """graphport's GraphDef imported into a tf.Graph (for static shapes and evaluation)."""
-    from graphport.export.tf_graph import to_tf
-    from graphport.tf_runtime import tensorflow
-
-    tf = tensorflow()
-    tf_graph = tf.Graph()
-    with tf_graph.as_default():
-        tf.compat.v1.import_graph_def(to_tf(graph), name="")
-    return tf_graph
-
-
 @register
 class FoldConstants(GraphPass):
     name = "fold_constants"
@@ -96,7 +85,8 @@ class FoldConstants(GraphPass):
         frontier, _ = self._plan(graph)
         if not _wants_static_shapes(graph):
             return frontier
-        return frontier + [node for node, _ in self._static_shapes(graph, import_graph(graph))]
+        shapes = self._static_shapes(graph, import_graph(to_tf(graph)))
+        return frontier + [node for node, _ in shapes]
 
     def run(self, graph: Any, context: PassContext) -> PassResult:
         """Evaluate every frontier node in one TensorFlow run, then rewrite them one by one."""
@@ -108,7 +98,8 @@ class FoldConstants(GraphPass):
         static_shapes = _wants_static_shapes(graph)
         if not frontier and not static_shapes:
             return result  # nothing to fold: skip importing a possibly huge graph
-        tf_graph = import_graph(graph if static_shapes else _folding_subgraph(graph, frontier))
+        tf_graph = import_graph(to_tf(graph if static_shapes
+                                      else _folding_subgraph(graph, frontier)))
         fetches = {f"{node.name}:{k}": tf_graph.get_tensor_by_name(f"{node.name}:{k}")
                    for node in frontier for k in outputs[node.name]}
         with tf.compat.v1.Session(graph=tf_graph) as session:
@@ -187,8 +178,7 @@ class FoldConstants(GraphPass):
         for node in graph.node:
             if node.op not in _SHAPE_OPS or not node.input:
                 continue
-            tensor = tf_graph.get_tensor_by_name(node.input[0] if ":" in node.input[0]
-                                                 else f"{node.input[0]}:0")
+            tensor = get_tensor(tf_graph, node.input[0])
             if not tensor.shape.is_fully_defined():
                 continue
             dims = tensor.shape.as_list()

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from graphport.export.tf_graph import get_tensor, import_graph, to_tf
 from graphport.graph.edit import make_const
 from graphport.graph.nodes import parse_input
 from graphport.graph.tensors import dtype_name, shape_list
@@ -148,13 +149,11 @@ class TensorArrayToConcat(GraphPass):
         if np_type is None:
             context.note(f"{match.name}: not repairable (dtype {dtype_name(dtype)})")
             return False
-        from graphport.passes.fold_constants import import_graph
-
-        tf_graph = import_graph(graph)
+        tf_graph = import_graph(to_tf(graph))
         element = shape_list(match.attr["element_shape"].shape)
         if element is None:  # infer_shape=False arrays: take the written value's static shape
             value = pattern.write.input[2]
-            shape = tf_graph.get_tensor_by_name(value if ":" in value else f"{value}:0").shape
+            shape = get_tensor(tf_graph, value).shape
             element = None if shape.rank is None else [-1 if d is None else d for d in shape]
         if element is None or len(element) == 0 or any(d < 0 for d in element[1:]):
             context.note(f"{match.name}: not repairable (element shape {element}: concat needs "
@@ -210,8 +209,7 @@ class TensorArrayToConcat(GraphPass):
                 producer = by_name.get(parse_input(node.input[0])[0])
                 if producer is None or not _reads_input_values(producer, by_name):
                     continue
-                tensor = tf_graph.get_tensor_by_name(
-                    node.input[0] if ":" in node.input[0] else f"{node.input[0]}:0")
+                tensor = get_tensor(tf_graph, node.input[0])
                 empty = tensor.shape.is_fully_defined() and tensor.shape.num_elements() == 0
                 if tensor.dtype.is_numpy_compatible and not empty and \
                         "/accumulator/" not in producer.name:
@@ -225,8 +223,7 @@ class TensorArrayToConcat(GraphPass):
                          "as a constant and converters may keep it empty")
             return empty.name
         anchor = frame_anchor(graph, source)
-        source_type = tf_graph.get_tensor_by_name(
-            source if ":" in source else f"{source}:0").dtype.as_datatype_enum
+        source_type = get_tensor(tf_graph, source).dtype.as_datatype_enum
 
         def const(suffix: str, value: np.ndarray) -> str:
             node = graph.node.add(name=unique_name(graph, f"{base}/{suffix}"))
