@@ -19,13 +19,19 @@ FACES = SHARED / "faces.png"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def _shared_file(path: Path) -> Path:
+    """A file from ../shared/graphs: a failure in CI (where it is always there), a skip on a
+    developer machine without it."""
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing in CI")
+        pytest.skip(f"{path} not present on this machine")
+    return path
+
+
 @pytest.fixture(scope="session")
 def mtcnn() -> Path:
-    if not MTCNN.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{MTCNN} is missing in CI")
-        pytest.skip(f"{MTCNN} not present on this machine")
-    return MTCNN
+    return _shared_file(MTCNN)
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300
@@ -42,10 +48,8 @@ def faces_bgr() -> object:
 
     from graphport.tf_runtime import tensorflow
 
-    if not FACES.exists():
-        pytest.fail(f"{FACES} is missing") if os.environ.get("CI") else pytest.skip("no faces.png")
     tf = tensorflow()
-    image = tf.io.decode_png(FACES.read_bytes(), channels=3).numpy()
+    image = tf.io.decode_png(_shared_file(FACES).read_bytes(), channels=3).numpy()
     return image[..., ::-1].astype(np.float32)
 
 

@@ -9,13 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from graphport.outputs import atomic_path
+from graphport.report.numbers import optional
 
 COLUMNS = ("variant", "size", "zipped", "vs float", "ops int8/float/flex", "max abs err",
            "cosine", "top-1 agree", "accuracy", "latency ms (p90)")
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def variant_cells(row: dict[str, Any]) -> list[str]:
@@ -27,10 +24,10 @@ def variant_cells(row: dict[str, Any]) -> list[str]:
     timing = (f"{latency['median']:.2f} ({latency['p90']:.2f})" if latency
               else "not runnable in Python")
     return [row["name"], f"{row['size_bytes'] / 1024:,.1f} KB",
-            f"{row['zipped_bytes'] / 1024:,.1f} KB", _fmt(row["ratio_to_float"], ".3f"),
-            f"{ops['int8']}/{ops['float']}/{ops['flex']}", _fmt(row["max_abs"], ".3g"),
-            _fmt(row["cosine"], ".6f"), _fmt(row["top1_agreement"], ".2%"),
-            _fmt(row["accuracy"], ".4f"), timing]
+            f"{row['zipped_bytes'] / 1024:,.1f} KB", optional(row["ratio_to_float"], ".3f"),
+            f"{ops['int8']}/{ops['float']}/{ops['flex']}", optional(row["max_abs"], ".3g"),
+            optional(row["cosine"], ".6f"), optional(row["top1_agreement"], ".2%"),
+            optional(row["accuracy"], ".4f"), timing]
 
 
 def _header(data: dict[str, Any]) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from graphport.report.numbers import optional
 from graphport.verify.parity import OutputParity
 
 
@@ -23,10 +24,6 @@ def progress_reporter(console: Console, quiet: bool = False) -> Iterator[Callabl
         yield lambda message: status.update(message)
 
 
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"
-
-
 def parity_table(rows: list[OutputParity], title: str = "Parity with the original graph") -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("output", "shape", "dtype", "max abs err", "max rel err", "ok"):
@@ -34,7 +31,7 @@ def parity_table(rows: list[OutputParity], title: str = "Parity with the origina
     for row in rows:
         shape = str(row.shape) if row.shape == row.other_shape else \
             f"{row.shape} vs {row.other_shape}"
-        table.add_row(row.key, shape, row.dtype, _num(row.max_abs), _num(row.max_rel),
+        table.add_row(row.key, shape, row.dtype, optional(row.max_abs), optional(row.max_rel),
                       "[green]yes[/]" if row.ok else "[red]NO[/]")
     return table
 

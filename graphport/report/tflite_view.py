@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from graphport.outputs import atomic_path
+from graphport.report.numbers import optional
 
 _COMPUTE_STYLE = {"int8": "green", "float": "yellow", "hybrid": "yellow", "flex": "red",
                   "custom": "red", "boundary": "cyan"}
@@ -19,10 +20,6 @@ def write_report(path: Path, result: Any) -> None:
     """The full JSON report, written atomically."""
     with atomic_path(path, overwrite=True, directory=False) as temp:
         temp.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def _kb(n: int | None) -> str:
@@ -67,9 +64,9 @@ def render_tflite(console: Console, result: Any) -> None:
                        "top-1 agreement", "shape mismatches"):
             table.add_column(column)
         for row in parity["outputs"]:
-            table.add_row(row["key"], str(row["compared"]), _fmt(row["max_abs"], ".3g"),
-                          _fmt(row["mean_abs"], ".3g"), _fmt(row["cosine"], ".6f"),
-                          _fmt(row["top1_agreement"], ".2%"), str(row["shape_mismatches"]))
+            table.add_row(row["key"], str(row["compared"]), optional(row["max_abs"], ".3g"),
+                          optional(row["mean_abs"], ".3g"), optional(row["cosine"], ".6f"),
+                          optional(row["top1_agreement"], ".2%"), str(row["shape_mismatches"]))
         console.print(table)
     elif parity["status"] == "not runnable":
         console.print(f"[bold red]not verified[/]: {parity['reason']}")
