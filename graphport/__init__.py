@@ -25,6 +25,8 @@ _API = {
     "rewrite_graph": "graphport.passes.rewrite",
     "compare_variants": "graphport.compare",
     "bench_tflite": "graphport.compare",
+    "QuantOptions": "graphport.quant.int8",
+    "TargetNotMet": "graphport.quant.int8",
 }
 
 __all__ = ["__version__", *_API]

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from graphport.convert.calibration import load_calibration
+from graphport.convert.converter import convert
 from graphport.convert.source import source_model
-from graphport.convert.tflite import convert, convert_source, reference_samples
+from graphport.convert.tflite import convert_source, reference_samples
 from graphport.errors import GraphportError, UserError
 from graphport.verify.latency import Latency, measure, tflite_inputs
 

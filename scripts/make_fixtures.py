@@ -14,6 +14,7 @@ Needs scikit-learn (the `fixtures` extra) for the bundled 8x8 digits data: no do
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -82,27 +83,40 @@ def digits_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _digits_forward(x: Any, p: dict[str, Any], keep_prob: Any,
-                    batch_norm: Callable[[Any], Any]) -> Any:
+                    batch_norm: Callable[[Any], Any], scoped: bool = False) -> Any:
+    """``scoped`` names the dense layers fc1/..., fc2/... (digits_cnn keeps its 2017 names)."""
     def conv(h: Any, w: str, b: str) -> Any:
         return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(h, p[w], [1, 1, 1, 1], "SAME"), p[b]))
+
+    def dense(h: Any, scope: str) -> Any:
+        if not scoped:
+            return tf.matmul(h, p[f"{scope}/weights"]) + p[f"{scope}/biases"]
+        with tf.name_scope(scope):
+            return tf.add(tf.matmul(h, p[f"{scope}/weights"], name="MatMul"),
+                          p[f"{scope}/biases"], name="add")
 
     pool = lambda h: tf.nn.max_pool2d(h, 2, 2, "SAME")  # noqa: E731
     h = pool(conv(x, "conv1/weights", "conv1/biases"))
     h = batch_norm(h)
     h = pool(conv(h, "conv2/weights", "conv2/biases"))
     h = tf.reshape(h, [-1, 7 * 7 * 16], name="flatten")
-    h = tf.nn.relu(tf.matmul(h, p["fc1/weights"]) + p["fc1/biases"])
+    h = tf.nn.relu(dense(h, "fc1"), name="fc1/Relu" if scoped else None)
     h = v1.nn.dropout(h, keep_prob=keep_prob)
-    return tf.matmul(h, p["fc2/weights"]) + p["fc2/biases"]
+    return dense(h, "fc2")
 
 
-def build_digits(out: Path) -> dict[str, float]:
-    """Conv5x5/8, MaxPool, BatchNorm, Conv5x5/16, MaxPool, Flatten, Dense 128, Dropout, Dense 10."""
-    x_train, y_train, x_test, y_test = digits_data()
-    shapes = {"conv1/weights": [5, 5, 1, 8], "conv1/biases": [8],
-              "conv2/weights": [5, 5, 8, 16], "conv2/biases": [16],
-              "fc1/weights": [784, 128], "fc1/biases": [128],
-              "fc2/weights": [128, 10], "fc2/biases": [10]}
+DIGITS_SHAPES = {"conv1/weights": [5, 5, 1, 8], "conv1/biases": [8],
+                 "conv2/weights": [5, 5, 8, 16], "conv2/biases": [16],
+                 "fc1/weights": [784, 128], "fc1/biases": [128],
+                 "fc2/weights": [128, 10], "fc2/biases": [10]}
+
+
+@functools.cache
+def _trained_digits() -> dict[str, np.ndarray]:
+    """Conv5x5/8, MaxPool, BatchNorm, Conv5x5/16, MaxPool, Flatten, Dense 128, Dropout, Dense 10,
+    trained on the digits training split (trained once per run, shared by two fixtures)."""
+    x_train, y_train, _, _ = digits_data()
+    shapes = DIGITS_SHAPES
     rng = np.random.RandomState(SEED)
     init = {k: (rng.normal(0, np.sqrt(2.0 / np.prod(s[:-1])), s) if len(s) > 1
                 else np.zeros(s)).astype(np.float32) for k, s in shapes.items()}
@@ -139,16 +153,23 @@ def build_digits(out: Path) -> dict[str, float]:
             for start in range(0, len(order), 64):
                 batch = order[start:start + 64]
                 sess.run(step, {xs: x_train[batch], ys: y_train[batch]})
-        trained = sess.run({**p, "bn/gamma": gamma, "bn/beta": beta,
-                            "bn/moving_mean": moving_mean, "bn/moving_variance": moving_var})
+        trained: dict[str, np.ndarray] = sess.run({
+            **p, "bn/gamma": gamma, "bn/beta": beta, "bn/moving_mean": moving_mean,
+            "bn/moving_variance": moving_var})
         sess.close()
+    return trained
 
+
+def _frozen_digits(trained: dict[str, np.ndarray], scoped: bool = False
+                   ) -> tuple[Any, np.ndarray]:
+    """The inference graph, frozen, and its class probabilities on the test split."""
+    _, _, x_test, _ = digits_data()
     graph = tf.Graph()
     with graph.as_default():
         v1.set_random_seed(SEED)
         x = v1.placeholder(tf.float32, [None, 28, 28, 1], name="input")
         keep_prob = v1.placeholder_with_default(1.0, [], name="keep_prob")
-        p = {k: v1.Variable(trained[k], name=k) for k in shapes}
+        p = {k: v1.Variable(trained[k], name=k) for k in DIGITS_SHAPES}
         bn = {k: v1.Variable(trained[f"bn/{k}"], name=f"bn/{k}")
               for k in ("gamma", "beta", "moving_mean", "moving_variance")}
 
@@ -158,12 +179,19 @@ def build_digits(out: Path) -> dict[str, float]:
                                              is_training=False, name="bn/FusedBatchNorm")
             return y
 
-        logits = _digits_forward(x, p, keep_prob, frozen_bn)
+        logits = _digits_forward(x, p, keep_prob, frozen_bn, scoped)
         tf.nn.softmax(logits, name="probs")
         with _session(graph) as sess:
             sess.run(v1.global_variables_initializer())
             frozen = _freeze(sess, ["probs"])
             probs = sess.run("probs:0", {x: x_test})
+    return frozen, probs
+
+
+def build_digits(out: Path) -> dict[str, float]:
+    """The trained digits CNN, its held-out test split and 100 calibration images."""
+    x_train, _, x_test, y_test = digits_data()
+    frozen, probs = _frozen_digits(_trained_digits())
     accuracy = float(np.mean(np.argmax(probs, 1) == y_test))
     _write(out, "digits_cnn", frozen, _sidecar(
         frozen, ["input", "keep_prob"], ["probs"],
@@ -172,6 +200,35 @@ def build_digits(out: Path) -> dict[str, float]:
     np.savez_compressed(out / "digits_test.npz", x=x_test, y=y_test)
     np.savez_compressed(out / "digits_calib.npz", input=x_train[:100])
     return {"digits_cnn test accuracy": accuracy}
+
+
+OUTLIER = 3000.0
+
+
+def build_digits_outlier(out: Path) -> dict[str, float]:
+    """The same trained CNN with one massive activation: fc1 gains a unit that always outputs
+    OUTLIER and carries fc2's bias (fc2 reads it with weights bias/OUTLIER, its own bias 0), the
+    pattern of the "massive activations" found in large trained networks. Float results are
+    those of digits_cnn; full int8 is not: fc1's output shares one per-tensor scale, which the
+    outlier stretches until the 128 real units get a handful of levels."""
+    _, _, _, y_test = digits_data()
+    trained = dict(_trained_digits())
+    fc1_w, fc1_b = trained["fc1/weights"], trained["fc1/biases"]
+    trained["fc1/weights"] = np.concatenate([fc1_w, np.zeros((len(fc1_w), 1), np.float32)], 1)
+    trained["fc1/biases"] = np.append(fc1_b, np.float32(OUTLIER))
+    fc2_b = trained["fc2/biases"]
+    trained["fc2/weights"] = np.concatenate([trained["fc2/weights"],
+                                             (fc2_b / np.float32(OUTLIER))[None]], 0)
+    trained["fc2/biases"] = np.zeros_like(fc2_b)
+    frozen, probs = _frozen_digits(trained, scoped=True)
+    accuracy = float(np.mean(np.argmax(probs, 1) == y_test))
+    _write(out, "digits_outlier", frozen, _sidecar(
+        frozen, ["input", "keep_prob"], ["probs"],
+        description=f"digits_cnn with a massive activation: fc1 unit 128 always outputs "
+                    f"{OUTLIER:g} and carries fc2's bias; loses accuracy in full int8",
+        eval_data="digits_test.npz", calib_data="digits_calib.npz", outlier_layer="fc1",
+        test_accuracy=round(accuracy, 4)))
+    return {"digits_outlier test accuracy": accuracy}
 
 
 # ---------------------------------------------------------------- 2. TF1 pyramid loop
@@ -398,6 +455,7 @@ def build_legacy_ops(out: Path) -> dict[str, float]:
 
 BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "digits_cnn": build_digits,
+    "digits_outlier": build_digits_outlier,
     "pyramid": build_pyramid,
     "resnet_v2_small": build_resnet,
     "odd_graphs": build_odd_graphs,

@@ -154,14 +154,28 @@ def tflite(
     no_size_ratio: bool = typer.Option(False, "--no-size-ratio",
                                        help="Skip the float32 reference conversion that the "
                                             "size ratio needs (saves time on big models)."),
+    keep_float: str = typer.Option(
+        None, "--keep-float", help="With --int8: keep these in float, comma-separated: op types "
+                                   "(FULLY_CONNECTED) or TF node names / scopes (fc1)."),
+    debug_quant: bool = typer.Option(
+        False, "--debug-quant", help="With --int8: per-layer quantization error, worst first "
+                                     "(on the --eval data if given, else the calibration data)."),
+    target_agreement: float = typer.Option(
+        None, "--target-agreement", help="With --int8: keep the worst layers in float until top-1 "
+                                         "agreement with the source reaches this (e.g. 0.99)."),
+    target_error: float = typer.Option(
+        None, "--target-error", help="With --int8: ... until every output's max abs error is at "
+                                     "most this."),
     report: str = typer.Option(None, "--report", help="Write the full report as JSON here."),
     json_out: opt.Json = False,
 ) -> None:
     """Convert to TFLite (float32, fp16, dynamic, int8) with a per-op report and parity."""
     from graphport.convert.tflite import convert_tflite
     from graphport.errors import UserError
+    from graphport.export.prepare import split_names
+    from graphport.quant.int8 import QuantOptions, TargetNotMet
     from graphport.report.export_view import progress_reporter
-    from graphport.report.tflite_view import render_tflite, write_report
+    from graphport.report.tflite_view import render_quant, render_tflite, write_report
 
     modes = [name for name, on in (("fp16", fp16), ("dynamic", dynamic), ("int8", int8)) if on]
     if len(modes) > 1:
@@ -171,15 +185,25 @@ def tflite(
 
         check_target(Path(report), overwrite=True, option="--report")
     graph_options = _graph_options(inputs, outputs, set_values, input_shapes)
-    with progress_reporter(err(), quiet=json_out) as step:
-        result = convert_tflite(
-            Path(model), Path(output) if output else None, modes[0] if modes else "float32",
-            io, strict, select_ops, **graph_options, allow_unsafe_ops=allow_unsafe_ops,
-            calib=calib, calib_samples=calib_samples, mean=mean, std=std, bgr=bgr,
-            parity=not no_parity, parity_samples=parity_samples,
-            eval_file=Path(eval_file) if eval_file else None, overwrite=overwrite,
-            size_ratio=not no_size_ratio, passes=_passes(passes, no_rewrite),
-            samples=_assignments(samples, "--sample"), progress=step)
+    quant = QuantOptions(split_names(keep_float) or [], debug_quant, target_agreement,
+                         target_error)
+    try:
+        with progress_reporter(err(), quiet=json_out) as step:
+            result = convert_tflite(
+                Path(model), Path(output) if output else None,
+                modes[0] if modes else "float32", io, strict, select_ops, **graph_options,
+                allow_unsafe_ops=allow_unsafe_ops, calib=calib, calib_samples=calib_samples,
+                mean=mean, std=std, bgr=bgr, parity=not no_parity,
+                parity_samples=parity_samples, eval_file=Path(eval_file) if eval_file else None,
+                overwrite=overwrite, size_ratio=not no_size_ratio,
+                passes=_passes(passes, no_rewrite), samples=_assignments(samples, "--sample"),
+                quant=quant, progress=step)
+    except TargetNotMet as failure:  # the measured curve is the answer to "why not"
+        if json_out:
+            print_json({"error": failure.message, "quant": failure.outcome.to_json()})
+        else:
+            render_quant(out(), failure.outcome.to_json())
+        raise
     if report:
         write_report(Path(report), result)
     if json_out:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ class OpRow:
     inputs: list[str]
     outputs: list[str]
     tf_nodes: list[str]
+    output_name: str = ""  # the first output tensor's name (';' joins the fused TF nodes)
+    chosen: bool = False  # in float because the user or auto-tuning kept it there
 
 
 def _compute(op: OperatorInfo) -> str:
@@ -61,14 +64,24 @@ def zipped_size(data: bytes) -> int:
 def op_rows(model: TFLiteModel) -> list[OpRow]:
     """Every operator across all subgraphs, in model order."""
     return [OpRow(op.subgraph, op.index, op.op, op.kind, _compute(op),
-                  [t.dtype for t in op.inputs], [t.dtype for t in op.outputs], _tf_nodes(op))
+                  [t.dtype for t in op.inputs], [t.dtype for t in op.outputs], _tf_nodes(op),
+                  op.outputs[0].name if op.outputs else "")
             for op in model.operators]
 
 
+def mark_chosen(rows: list[OpRow], chosen: Callable[[str, str], bool]) -> None:
+    """Flag float ops that ``chosen(op type, output name)`` says were kept in float on purpose,
+    so the report tells them from ops the converter could not quantize."""
+    for row in rows:
+        row.chosen = row.compute in ("float", "hybrid") and chosen(row.op, row.output_name)
+
+
 def summarize(rows: list[OpRow], int8_mode: bool) -> dict[str, Any]:
-    """Counts by compute type, the float fallback list (int8 modes) and the boundaries."""
+    """Counts by compute type, the float fallback list (int8 modes: chosen ones flagged) and
+    the boundaries."""
     counts = Counter(row.compute for row in rows)
-    fallback = [{"index": r.index, "subgraph": r.subgraph, "op": r.op, "tf_nodes": r.tf_nodes}
+    fallback = [{"index": r.index, "subgraph": r.subgraph, "op": r.op, "tf_nodes": r.tf_nodes,
+                 "chosen": r.chosen}
                 for r in rows if int8_mode and r.compute in ("float", "hybrid")]
     return {
         "operators": len(rows),
@@ -81,6 +94,7 @@ def summarize(rows: list[OpRow], int8_mode: bool) -> dict[str, Any]:
         "quantize": sum(r.op == "QUANTIZE" for r in rows),
         "dequantize": sum(r.op == "DEQUANTIZE" for r in rows),
         "float_fallback": fallback,
+        "float_chosen": sum(f["chosen"] for f in fallback),
         "flex_ops": sorted({r.op for r in rows if r.compute == "flex"}),
     }
 

@@ -4,7 +4,6 @@ then report op by op what the model became and how far its numbers moved."""
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -14,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from graphport.convert.calibration import Calibration, load_calibration
-from graphport.convert.op_report import op_rows, rows_json, summarize, zipped_size
-from graphport.convert.signature import add_signature
+from graphport.convert.converter import convert
+from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summarize, zipped_size
 from graphport.convert.source import SourceModel, source_model
 from graphport.errors import ConversionError, UserError
 from graphport.graph.tflite_model import parse_tflite
 from graphport.outputs import atomic_path, check_target
+from graphport.quant.int8 import QuantOptions
 from graphport.verify.parity import agreement
 from graphport.verify.samples import sample_inputs
 
@@ -43,6 +43,7 @@ class TFLiteResult:
     rewrites: list[dict[str, Any]]
     parity: dict[str, Any]
     eval: dict[str, Any] | None
+    quant: dict[str, Any] | None = None  # --keep-float / --debug-quant / auto-tuning
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -55,92 +56,6 @@ def default_output(model: Path, mode: str, io: str | None) -> Path:
     suffix = mode + (f"-{io}io" if io else "")
     stem = model.name if model.is_dir() else model.stem
     return model.with_name(f"{stem}.{suffix}.tflite")
-
-
-# ------------------------------------------------------------------ conversion
-
-def _select_ops_in(message: str) -> dict[str, list[str]]:
-    """TF op types (and node names) the converter said need Flex, from its error text."""
-    ops = set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", message))
-    ops |= {op.strip() for line in re.findall(r"TF Select ops: ([^\n]+)", message)
-            for op in line.split(",")}
-    found: dict[str, list[str]] = {op: [] for op in sorted(ops) if op}
-    for op, node in re.findall(r'loc\((?:callsite\()?fused\["(\w+):", "([^"@]+)', message):
-        if op in found and node not in found[op]:
-            found[op].append(node)
-    return found
-
-
-def convert(source: SourceModel, mode: str, io: str | None = None, strict: bool = False,
-            select_ops: bool = False, calibration: Calibration | None = None) -> bytes:
-    """Run the TFLite converter once with the settings of one mode."""
-    from graphport.tf_runtime import tensorflow
-
-    tf = tensorflow()
-    converter = source.converter()
-    ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if mode == "fp16":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    elif mode == "dynamic":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif mode == "int8":
-        assert calibration is not None
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: (source.representative(s)
-                                                    for s in calibration.samples)
-        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8] + ([] if strict else ops)
-        if io:
-            converter.inference_input_type = tf.as_dtype(io)
-            converter.inference_output_type = tf.as_dtype(io)
-    if select_ops:
-        ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
-    converter.target_spec.supported_ops = ops
-    try:
-        data = converter.convert()
-    except Exception as error:  # ConverterError, and ValueError/RuntimeError from calibration
-        message = str(error)
-        needs = _select_ops_in(message)
-        if needs and not select_ops:
-            listing = "; ".join(f"{op} ({', '.join(nodes[:3]) or '?'}"
-                                f"{', ...' if len(nodes) > 3 else ''}) {_repair_status(op, source)}"
-                                for op, nodes in sorted(needs.items()))
-            raise ConversionError(f"conversion needs TF Select ops: {listing}",
-                                  "pass --select-ops to keep them as Flex ops (the Python "
-                                  "interpreters cannot run those)") from None
-        if strict:
-            unquantizable = sorted(set(re.findall(r"'tfl?\.(\w+)'", message)) | set(needs))
-            raise ConversionError("--strict: ops without an int8 kernel: "
-                                  + (", ".join(unquantizable) or _first_line(message)),
-                                  "drop --strict to let them fall back to float") from None
-        raise ConversionError(f"the TFLite converter failed: {_first_line(message)}",
-                              "rerun with --debug for the converter's full output") from None
-    if source.graph_def is not None:
-        data = add_signature(data, source.inputs, source.outputs)
-    return data
-
-
-def _repair_status(op: str, source: SourceModel) -> str:
-    """Which repair pass covers ``op``, and whether it ran and why it did not help."""
-    from graphport.passes.pipeline import repairing_pass
-
-    name = repairing_pass(op)
-    if name is None:
-        return "[no graphport repair exists for it]"
-    ran = [r for r in source.rewrites if r.name == name]
-    if not ran:
-        return f"[repair pass {name} would handle it; it did not run]"
-    notes = [n for r in ran for n in r.notes if "not repairable" in n]
-    return f"[pass {name} ran but could not repair it: {'; '.join(notes) or 'no match'}]"
-
-
-def _first_line(message: str) -> str:
-    for line in message.splitlines():
-        line = line.strip()
-        if line and not line.startswith("<unknown>"):
-            return line[:300]
-    errors = re.findall(r"error: [^\n]*?: (.+)", message)
-    return errors[0][:300] if errors else "unknown error"
 
 
 # ------------------------------------------------------------------ checks
@@ -169,8 +84,8 @@ def _batches(x: np.ndarray, source: SourceModel, batch: int = 64) -> list[np.nda
     return [x[i:i + batch] for i in range(0, len(x), batch)]
 
 
-def evaluate(eval_file: Path, source: SourceModel, runner: Any) -> dict[str, Any]:
-    """Accuracy of source and TFLite on labelled data (``x``, ``y``), like the seed's eval_model."""
+def eval_batches(eval_file: Path, source: SourceModel) -> tuple[list[np.ndarray], np.ndarray]:
+    """The labelled data of ``--eval`` (arrays ``x``, ``y``) in batches the model accepts."""
     try:
         with np.load(eval_file, allow_pickle=False) as data:
             x, y = data["x"], data["y"]
@@ -181,10 +96,16 @@ def evaluate(eval_file: Path, source: SourceModel, runner: Any) -> dict[str, Any
                         ) from None
     if len(source.inputs) != 1:
         raise UserError("--eval works on single-input models")
-    key = source.inputs[0].key
     batches = _batches(x.astype(np.float32), source)
     if not batches:
         raise UserError(f"--eval {eval_file}: fewer samples than the model's batch size")
+    return batches, y
+
+
+def evaluate(eval_file: Path, source: SourceModel, runner: Any) -> dict[str, Any]:
+    """Accuracy of source and TFLite on labelled data (``x``, ``y``), like the seed's eval_model."""
+    batches, y = eval_batches(eval_file, source)
+    key = source.inputs[0].key
     reference = source.run([{key: b} for b in batches])
     converted = [runner({key: b}) for b in batches]
     output = next(iter(reference[0]))
@@ -199,10 +120,24 @@ def evaluate(eval_file: Path, source: SourceModel, runner: Any) -> dict[str, Any
             "top1_agreement": float(np.mean(ref_pred == got_pred))}
 
 
+def quant_samples(source: SourceModel, calibration: Calibration, eval_file: Path | None
+                  ) -> tuple[list[dict[str, np.ndarray]], str]:
+    """What layer errors and auto-tuning are measured on: the --eval data when given (held out
+    from calibration), else the calibration samples."""
+    if eval_file:
+        batches, _ = eval_batches(eval_file, source)
+        key = source.inputs[0].key
+        return [{key: b} for b in batches], f"{sum(len(b) for b in batches)} --eval samples"
+    return calibration.samples, f"{len(calibration.samples)} calibration samples"
+
+
 # ------------------------------------------------------------------ the command
 
-def check_mode(mode: str, io: str | None, strict: bool, calib: str | None) -> None:
+def check_mode(mode: str, io: str | None, strict: bool, calib: str | None,
+               quant: QuantOptions | None = None) -> None:
     """Reject option combinations that mean nothing, before any slow work."""
+    if quant:
+        quant.check(mode, strict)
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r}", f"use one of {', '.join(MODES)}")
     if io and mode != "int8":
@@ -232,23 +167,36 @@ def convert_source(
     size_ratio: bool = True,
     samples: dict[str, str] | None = None,
     bgr: bool = False,
+    quant: QuantOptions | None = None,
     progress: Progress | None = None,
 ) -> TFLiteResult:
     """Convert an opened source in one mode, write ``target`` atomically, report and check it.
 
-    ``float_size`` (bytes of the float32 model) saves the reference conversion when known."""
+    ``float_size`` (bytes of the float32 model) saves the reference conversion when known;
+    ``quant`` (int8) keeps layers in float, measures layer errors or tunes to a target."""
     step = progress or (lambda _message: None)
     timings: dict[str, float] = {}
     warnings = [f"calibrated on {calibration.description}"] if (
         calibration is not None and calibration.is_random) else []
     started = time.perf_counter()
     step(f"converting ({mode}{', calibrating' if calibration else ''})")
-    data = convert(source, mode, io, strict, select_ops, calibration)
+    outcome = None
+    if quant and quant.active and calibration is not None:
+        from graphport.quant.int8 import quantize_int8
+
+        measured_on, described = quant_samples(source, calibration, eval_file)
+        outcome = quantize_int8(source, calibration, quant, io, select_ops, measured_on,
+                                described, step)
+        data = outcome.data
+    else:
+        data = convert(source, mode, io, strict, select_ops, calibration)
     conversion_s = time.perf_counter() - started
 
     report_start = time.perf_counter()
     step("building the report")
     rows = op_rows(parse_tflite(data, target))
+    if outcome is not None:
+        mark_chosen(rows, outcome.keep.covers)
     summary = summarize(rows, int8_mode=mode == "int8")
     if strict and summary["float_fallback"]:
         # The converter keeps some float-only ops (RANDOM_UNIFORM, ...) even when told
@@ -310,7 +258,8 @@ def convert_source(
             "source": calibration.source, "samples": len(calibration.samples),
             "description": calibration.description},
         rewrites=[asdict(r) for r in source.rewrites],
-        parity=parity_report, eval=eval_report, timings=timings, warnings=warnings)
+        parity=parity_report, eval=eval_report,
+        quant=None if outcome is None else outcome.to_json(), timings=timings, warnings=warnings)
 
 
 def convert_tflite(
@@ -337,13 +286,15 @@ def convert_tflite(
     size_ratio: bool = True,
     passes: list[str] | None = None,
     samples: dict[str, str] | None = None,
+    quant: QuantOptions | None = None,
     progress: Progress | None = None,
 ) -> TFLiteResult:
     """Convert ``model`` (frozen graph or SavedModel) to TFLite and report on the result.
-    ``passes``: graph repairs for frozen graphs (None: the default pipeline; []: none)."""
+    ``passes``: graph repairs for frozen graphs (None: the default pipeline; []: none).
+    ``quant``: int8 with layers kept in float, per-layer errors, or tuning to a target."""
     step = progress or (lambda _message: None)
     model = Path(model)
-    check_mode(mode, io, strict, calib)
+    check_mode(mode, io, strict, calib, quant)
     if calib and mode != "int8":
         raise UserError("--calib is only used with --int8")
     target = Path(output) if output else default_output(model, mode, io)
@@ -361,6 +312,6 @@ def convert_tflite(
         result = convert_source(source, target, mode, io, strict, select_ops, calibration,
                                 parity, parity_samples, Path(eval_file) if eval_file else None,
                                 overwrite, size_ratio=size_ratio, samples=samples, bgr=bgr,
-                                progress=step)
+                                quant=quant, progress=step)
     result.timings["prepare_s"] = prepare_s
     return result

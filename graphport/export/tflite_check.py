@@ -21,7 +21,7 @@ FAILED = "fails"
 
 def _select_ops(source: Any, path: Path) -> tuple[bool, str | None, set[str] | None]:
     """(builtin only?, converter message, Flex op types or None when even Select fails)."""
-    from graphport.convert.tflite import convert
+    from graphport.convert.converter import convert
     from graphport.graph.tflite_model import parse_tflite
 
     try:

@@ -34,8 +34,9 @@ def render_tflite(console: Console, result: Any) -> None:
     for row in result.operators:
         style = _COMPUTE_STYLE.get(row["compute"], "")
         index = f"{row['subgraph']}:{row['index']}" if row["subgraph"] else str(row["index"])
-        table.add_row(index, row["op"], f"[{style}]{row['compute']}[/]" if style else
-                      row["compute"], ",".join(row["inputs"]), ",".join(row["outputs"]),
+        compute = row["compute"] + (" (chosen)" if row["chosen"] else "")
+        table.add_row(index, row["op"], f"[{style}]{compute}[/]" if style else compute,
+                      ",".join(row["inputs"]), ",".join(row["outputs"]),
                       "; ".join(row["tf_nodes"][:3]))
     console.print(table)
     from graphport.report.export_view import render_rewrites
@@ -50,8 +51,11 @@ def render_tflite(console: Console, result: Any) -> None:
     console.print(f"size: {_kb(result.size_bytes)}  zipped: {_kb(result.zipped_bytes)}{ratio}",
                   markup=False)
     for item in s["float_fallback"]:
-        console.print(f"[yellow]float fallback[/]: #{item['index']} {item['op']} "
+        why = "kept in float by choice" if item["chosen"] else "float fallback"
+        console.print(f"[yellow]{why}[/]: #{item['index']} {item['op']} "
                       f"({', '.join(item['tf_nodes'][:2])})")
+    if result.quant:
+        render_quant(console, result.quant)
     if result.calibration:
         style = "bold red" if result.calibration["source"] == "random" else ""
         console.print(f"calibration: {result.calibration['description']}", style=style,
@@ -77,3 +81,66 @@ def render_tflite(console: Console, result: Any) -> None:
                       f"(top-1 agreement {e['top1_agreement']:.2%})", markup=False)
     for warning in result.warnings:
         console.print(f"[bold red]warning[/]: {warning}")
+
+
+def _layer_name(tensor: str) -> str:
+    """A layer's shortest telling name: its first fused TF node (the full name is in JSON)."""
+    parts = [p for p in tensor.split(";") if p]
+    return parts[0] + (f" (+{len(parts) - 1})" if len(parts) > 1 else "") if parts else tensor
+
+
+def render_quant(console: Console, quant: dict[str, Any], limit: int = 15) -> None:
+    """The per-layer error table (worst first) and the auto-tuning trade-off table."""
+    layers = quant.get("layers")
+    if layers is not None:
+        table = Table(title=f"Per-layer quantization error on {quant['measured_on']}, worst "
+                            "first (noise/signal: median over channels; error/scale ~0.29 is "
+                            "rounding alone)", title_justify="left")
+        for column in ("#", "op", "layer", "max err", "rms err", "err/scale", "noise/signal",
+                       "scale"):
+            table.add_column(column, overflow="fold")
+        for row in layers[:limit]:
+            flag = "[bold red]" if row["sensitive"] else ""
+            table.add_row(str(row["index"]), row["op"], _layer_name(row["tensor"]),
+                          f"{row['max_abs']:.3g}", f"{row['rms_error']:.3g}",
+                          f"{row['error_per_scale']:.3f}",
+                          f"{flag}{row['noise_to_signal']:.4f}{'[/]' if flag else ''}",
+                          f"{row['scale']:.3g}")
+        console.print(table)
+        if len(layers) > limit:
+            console.print(f"... {len(layers) - limit} more layers in the JSON report")
+        sensitive = [_layer_name(r["tensor"]) for r in layers if r["sensitive"]]
+        console.print(f"sensitive (noise/signal > 0.02): {', '.join(sensitive) or 'none'}",
+                      markup=False)
+    kept = quant["kept_float"]
+    if kept["op_types"] or kept["layers"]:
+        names = kept["op_types"] + [_layer_name(n) for n in kept["layers"]]
+        readers = ", ".join(map(_layer_name, kept["kept_as_readers"]))
+        console.print(f"kept in float: {', '.join(names)}" + (
+            f" ({readers} read a kept layer's output, which would otherwise be quantized again)"
+            if readers else ""), markup=False)
+    tuning = quant.get("tuning")
+    if tuning:
+        _render_tuning(console, tuning)
+
+
+def _render_tuning(console: Console, tuning: dict[str, Any]) -> None:
+    table = Table(title=f"Auto-tuning to {tuning['target']}", title_justify="left")
+    for column in ("step", "put in float", "float layers", "size", "top-1", "max err",
+                   "latency", "target"):
+        table.add_column(column, overflow="fold")
+    rows = [(str(i), s) for i, s in enumerate(tuning["steps"])]
+    if tuning["all_sensitive"]:
+        rows.append(("all sensitive", tuning["all_sensitive"]))
+    for label, step in rows:
+        chosen = label == str(tuning["chosen"])
+        table.add_row(label + (" (chosen)" if chosen else ""),
+                      ", ".join(map(_layer_name, step["added"])) or "-",
+                      str(step["float_layers"]), _kb(step["size_bytes"]),
+                      optional(step["top1_agreement"], ".2%"), optional(step["max_abs"], ".3g"),
+                      f"{step['latency_ms']:.2f} ms", "met" if step["met"] else "not met",
+                      style="bold" if chosen else "")
+    console.print(table)
+    if tuning["chosen"] is None:
+        console.print(f"[bold red]target {tuning['target']} cannot be met[/] with every layer "
+                      "that adds error in float")

@@ -35,11 +35,21 @@ class TFLiteRunner:
     """One interpreter for many calls; inputs and outputs keyed like the SavedModel signature."""
 
     def __init__(self, model: bytes, signature: str = "serving_default",
-                 threads: int | None = None) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+                 threads: int | None = None, keep_tensors: bool = False) -> None:
+        """``keep_tensors``: every intermediate tensor stays readable after a call (debugging);
+        the builtin kernels then run without XNNPACK, whose fused nodes would not keep them."""
+        import warnings
 
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if keep_tensors \
+            else OpResolverType.AUTO
         try:
-            self.interpreter = Interpreter(model_content=model, num_threads=threads)
+            with warnings.catch_warnings():  # keep_tensors warns that it is for debugging
+                warnings.simplefilter("ignore", UserWarning)
+                self.interpreter = Interpreter(model_content=model, num_threads=threads,
+                                               experimental_op_resolver_type=resolver,
+                                               experimental_preserve_all_tensors=keep_tensors)
         except (RuntimeError, ValueError) as error:
             raise NotRunnable(f"the Python LiteRT interpreter cannot run this model: "
                               f"{str(error).splitlines()[0]}") from None

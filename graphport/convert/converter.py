@@ -1,0 +1,112 @@
+"""Running TensorFlow's TFLite converter: its settings per mode, and its failures turned into
+errors that name the ops and the flag that helps."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from graphport.convert.calibration import Calibration
+from graphport.convert.signature import add_signature
+from graphport.convert.source import SourceModel
+from graphport.errors import ConversionError
+
+
+def _select_ops_in(message: str) -> dict[str, list[str]]:
+    """TF op types (and node names) the converter said need Flex, from its error text."""
+    ops = set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", message))
+    ops |= {op.strip() for line in re.findall(r"TF Select ops: ([^\n]+)", message)
+            for op in line.split(",")}
+    found: dict[str, list[str]] = {op: [] for op in sorted(ops) if op}
+    for op, node in re.findall(r'loc\((?:callsite\()?fused\["(\w+):", "([^"@]+)', message):
+        if op in found and node not in found[op]:
+            found[op].append(node)
+    return found
+
+
+def configured_converter(source: SourceModel, mode: str, io: str | None = None,
+                         strict: bool = False, select_ops: bool = False,
+                         calibration: Calibration | None = None) -> Any:
+    """A TFLiteConverter for ``source`` set up for one mode."""
+    from graphport.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    converter = source.converter()
+    ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if mode == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif mode == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif mode == "int8":
+        assert calibration is not None
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: (source.representative(s)
+                                                    for s in calibration.samples)
+        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8] + ([] if strict else ops)
+        if io:
+            converter.inference_input_type = tf.as_dtype(io)
+            converter.inference_output_type = tf.as_dtype(io)
+    if select_ops:
+        ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
+    converter.target_spec.supported_ops = ops
+    return converter
+
+
+def convert(source: SourceModel, mode: str, io: str | None = None, strict: bool = False,
+            select_ops: bool = False, calibration: Calibration | None = None) -> bytes:
+    """Run the TFLite converter once with the settings of one mode."""
+    converter = configured_converter(source, mode, io, strict, select_ops, calibration)
+    return with_signature(run_converter(converter, source, strict, select_ops), source)
+
+
+def with_signature(data: bytes, source: SourceModel) -> bytes:
+    """The converted model with the serving signature (frozen graphs get none from TF)."""
+    return add_signature(data, source.inputs, source.outputs) if source.graph_def is not None \
+        else data
+
+
+def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops: bool) -> bytes:
+    """``converter.convert()``, its failures turned into one-line errors that say what to do."""
+    try:
+        return bytes(converter.convert())
+    except Exception as error:  # ConverterError, and ValueError/RuntimeError from calibration
+        message = str(error)
+        needs = _select_ops_in(message)
+        if needs and not select_ops:
+            listing = "; ".join(f"{op} ({', '.join(nodes[:3]) or '?'}"
+                                f"{', ...' if len(nodes) > 3 else ''}) {_repair_status(op, source)}"
+                                for op, nodes in sorted(needs.items()))
+            raise ConversionError(f"conversion needs TF Select ops: {listing}",
+                                  "pass --select-ops to keep them as Flex ops (the Python "
+                                  "interpreters cannot run those)") from None
+        if strict:
+            unquantizable = sorted(set(re.findall(r"'tfl?\.(\w+)'", message)) | set(needs))
+            raise ConversionError("--strict: ops without an int8 kernel: "
+                                  + (", ".join(unquantizable) or _first_line(message)),
+                                  "drop --strict to let them fall back to float") from None
+        raise ConversionError(f"the TFLite converter failed: {_first_line(message)}",
+                              "rerun with --debug for the converter's full output") from None
+
+
+def _repair_status(op: str, source: SourceModel) -> str:
+    """Which repair pass covers ``op``, and whether it ran and why it did not help."""
+    from graphport.passes.pipeline import repairing_pass
+
+    name = repairing_pass(op)
+    if name is None:
+        return "[no graphport repair exists for it]"
+    ran = [r for r in source.rewrites if r.name == name]
+    if not ran:
+        return f"[repair pass {name} would handle it; it did not run]"
+    notes = [n for r in ran for n in r.notes if "not repairable" in n]
+    return f"[pass {name} ran but could not repair it: {'; '.join(notes) or 'no match'}]"
+
+
+def _first_line(message: str) -> str:
+    for line in message.splitlines():
+        line = line.strip()
+        if line and not line.startswith("<unknown>"):
+            return line[:300]
+    errors = re.findall(r"error: [^\n]*?: (.+)", message)
+    return errors[0][:300] if errors else "unknown error"

@@ -1,0 +1,111 @@
+"""Calibrate once, quantize many times.
+
+TensorFlow's converter calibrates (runs the representative data through the float model) and
+quantizes in one call. Keeping layers in float, building a debug model and auto-tuning all need
+several quantizations of the same calibrated model, so graphport stops the converter after
+calibration and runs the quantizer itself, as tf.lite.experimental.QuantizationDebugger does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from graphport.convert.calibration import Calibration
+from graphport.convert.converter import configured_converter, run_converter, with_signature
+from graphport.convert.source import SourceModel
+from graphport.graph.tflite_model import parse_tflite
+
+if TYPE_CHECKING:
+    from graphport.quant.keep_float import KeepFloat
+
+# Ops that only convert between float and int8: never worth keeping in float.
+_NO_COMPUTE = frozenset({"QUANTIZE", "DEQUANTIZE"})
+# Ops whose int8 output shares its input's scale: a range problem passes straight through them.
+_SAME_SCALE = frozenset({
+    "MAX_POOL_2D", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "PAD", "PADV2", "SLICE",
+    "STRIDED_SLICE", "GATHER", "SPLIT", "SPLIT_V", "CONCATENATION", "DEPTH_TO_SPACE",
+    "SPACE_TO_DEPTH", "RESIZE_NEAREST_NEIGHBOR", "TILE", "BROADCAST_TO", "PACK", "UNPACK",
+    "SELECT", "SELECT_V2"})
+
+
+def renamed_from(name: str, original: str) -> bool:
+    """Whether a tensor of a quantized model is ``original`` of the calibrated one: the
+    quantizer keeps names but may append digits to keep them unique."""
+    return name.startswith(original) and (name == original or name[len(original):].isdigit())
+
+
+@dataclass(frozen=True)
+class Layer:
+    """An op of the calibrated model the quantizer may quantize."""
+
+    index: int
+    op: str
+    tensor: str  # its output tensor's name: what the quantizer's node denylist matches
+    reads: tuple[str, ...] = ()  # names of the activation tensors it reads
+
+    @property
+    def tf_nodes(self) -> list[str]:
+        """The TF nodes fused into this op (the tensor name joins them with ';')."""
+        return [part for part in self.tensor.split(";") if part]
+
+
+class CalibratedModel:
+    """A float TFLite model carrying calibration ranges, ready to quantize any number of ways."""
+
+    def __init__(self, data: bytes, source: SourceModel) -> None:
+        self.data = data
+        self.source = source
+
+    @cached_property
+    def layers(self) -> list[Layer]:
+        model = parse_tflite(self.data, "calibrated model")
+        return [Layer(op.index, op.op, op.outputs[0].name,
+                      tuple(t.name for t in op.inputs if not t.constant))
+                for op in model.operators
+                if op.subgraph == 0 and op.kind == "builtin" and op.op not in _NO_COMPUTE
+                and op.outputs and op.outputs[0].dtype == "float32"]
+
+    def kept_with_readers(self, layer: Layer) -> list[Layer]:
+        """``layer`` and the layers that read its output: keeping only the layer in float would
+        quantize its output again at the next int8 op, with the same range and the same loss.
+        Same-scale ops (pooling, reshapes, ...) pass the range on, so they are followed."""
+        kept = [layer]
+        frontier = [layer]
+        while frontier:
+            tensor = frontier.pop().tensor
+            for reader in self.layers:
+                if tensor in reader.reads and reader not in kept:
+                    kept.append(reader)
+                    if reader.op in _SAME_SCALE:
+                        frontier.append(reader)
+        return kept
+
+    def quantize(self, keep: KeepFloat | None = None, io: str | None = None,
+                 debug: bool = False) -> bytes:
+        """Full int8 with ``keep`` left in float; ``io`` makes inputs/outputs integer;
+        ``debug`` adds a NumericVerify op after each quantized op (layer error measurement)."""
+        from graphport.tf_runtime import tensorflow
+
+        tf = tensorflow()
+        from tensorflow.lite.python import convert as tf_convert  # the quantizer's only entry
+        from tensorflow.lite.python.lite import _deduplicate_readonly_buffers
+
+        io_type = tf.as_dtype(io) if io else tf.float32
+        data = tf_convert.mlir_quantize(
+            self.data, input_data_type=io_type, output_data_type=io_type,
+            enable_numeric_verify=debug,
+            denylisted_ops=list(keep.ops) if keep else None,
+            denylisted_nodes=list(keep.nodes) if keep else None)
+        # What the converter does after quantizing: shared constant buffers stored once.
+        return with_signature(bytes(_deduplicate_readonly_buffers(data)), self.source)
+
+
+def calibrate(source: SourceModel, calibration: Calibration, select_ops: bool = False
+              ) -> CalibratedModel:
+    """Run the converter up to calibration: conversion and representative data, no quantizing."""
+    converter: Any = configured_converter(source, "int8", select_ops=select_ops,
+                                          calibration=calibration)
+    converter._experimental_calibrate_only = True  # the switch QuantizationDebugger uses
+    return CalibratedModel(run_converter(converter, source, False, select_ops), source)

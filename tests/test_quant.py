@@ -1,0 +1,243 @@
+"""Quantization debugging: per-layer error, chosen float layers, and auto-tuning to a target.
+
+The digits_outlier fixture is digits_cnn with one massive activation in fc1 (float results
+identical); digits_cnn itself is the control with nothing wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FIXTURES, run_cli
+
+from graphport.convert.tflite import convert_tflite
+from graphport.errors import UserError
+from graphport.quant.int8 import QuantOptions, TargetNotMet
+from graphport.verify.tflite_runner import TFLiteRunner
+
+OUTLIER = FIXTURES / "digits_outlier.pb"
+DIGITS = FIXTURES / "digits_cnn.pb"
+CALIB = FIXTURES / "digits_calib.npz"
+TEST = FIXTURES / "digits_test.npz"
+
+
+def _int8(model: Path, target: Path, quant: QuantOptions | None = None, **options: object
+          ) -> object:
+    return convert_tflite(model, target, mode="int8", calib=str(CALIB), eval_file=TEST,
+                          size_ratio=False, quant=quant, **options)
+
+
+def _accuracy(path: str | Path) -> tuple[float, np.ndarray]:
+    """Accuracy of a written .tflite on the test split, run here, not taken from the report."""
+    data = np.load(TEST)
+    runner = TFLiteRunner(Path(path).read_bytes())
+    predictions = runner({"input": data["x"]})["probs"].argmax(1)
+    return float(np.mean(predictions == data["y"])), predictions
+
+
+def _is_fc(tensor: str, scope: str) -> bool:
+    return any(part.startswith(f"{scope}/") for part in tensor.split(";"))
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> object:
+    return _int8(OUTLIER, tmp_path_factory.mktemp("plain") / "m.tflite")
+
+
+@pytest.fixture(scope="module")
+def debugged(tmp_path_factory: pytest.TempPathFactory) -> object:
+    return _int8(OUTLIER, tmp_path_factory.mktemp("debug") / "m.tflite",
+                 QuantOptions(debug=True))
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> object:
+    return _int8(OUTLIER, tmp_path_factory.mktemp("tuned") / "m.tflite",
+                 QuantOptions(target_agreement=0.99))
+
+
+def test_outlier_fixture_loses_accuracy_in_int8_only(plain: object) -> None:
+    sidecar = json.loads((FIXTURES / "digits_outlier.json").read_text())
+    control = json.loads((FIXTURES / "digits_cnn.json").read_text())
+    assert sidecar["test_accuracy"] == control["test_accuracy"]  # float: the same function
+    accuracy, _ = _accuracy(plain.path)
+    assert plain.eval["source_accuracy"] == pytest.approx(control["test_accuracy"], abs=1e-4)
+    assert accuracy == pytest.approx(plain.eval["tflite_accuracy"])
+    assert accuracy < control["test_accuracy"] - 0.03  # a real loss, from one layer's range
+
+
+def test_debug_table_ranks_the_outlier_layer_worst(debugged: object) -> None:
+    layers = debugged.quant["layers"]
+    assert debugged.quant["measured_on"] == "360 --eval samples"
+    worst, runner_up = layers[0], layers[1]
+    assert worst["op"] == "FULLY_CONNECTED" and _is_fc(worst["tensor"], "fc1")
+    assert worst["sensitive"] and worst["noise_to_signal"] > 10 * runner_up["noise_to_signal"]
+    # Rounding alone is fine in fc1 (error/scale well under 1): its scale is the problem,
+    # which is why layers are ranked by noise-to-signal, not by error/scale.
+    assert worst["error_per_scale"] < 0.5
+    assert worst["scale"] > 50 * min(r["scale"] for r in layers if r["op"] == "CONV_2D")
+    values = {r["op"]: r for r in layers}
+    assert values["SOFTMAX"]["error_per_scale"] == pytest.approx(1 / np.sqrt(12), abs=0.05)
+    assert values["RESHAPE"]["rms_error"] < 1e-5  # same-scale ops add no error
+    noise = [r["noise_to_signal"] for r in layers]
+    assert noise == sorted(noise, reverse=True)
+
+
+def test_debug_quant_does_not_change_the_model(plain: object, debugged: object) -> None:
+    """--debug-quant goes through calibrate-then-quantize; the model is the plain --int8 one."""
+    assert debugged.size_bytes == plain.size_bytes
+    assert np.array_equal(_accuracy(debugged.path)[1], _accuracy(plain.path)[1])
+    data = np.load(TEST)["x"][:32]
+    a = TFLiteRunner(Path(plain.path).read_bytes())({"input": data})["probs"]
+    b = TFLiteRunner(Path(debugged.path).read_bytes())({"input": data})["probs"]
+    assert np.array_equal(a, b)
+
+
+def test_control_model_has_no_layer_like_the_outlier(tmp_path: Path, debugged: object) -> None:
+    """digits_cnn is digits_outlier without the massive activation: its worst layer is the
+    first conv (sparse ReLU output, mildly sensitive in both) and far from fc1's number."""
+    control = _int8(DIGITS, tmp_path / "d.tflite", QuantOptions(debug=True)).quant["layers"]
+    assert control[0]["op"] == "CONV_2D" and control[0]["noise_to_signal"] < 0.05
+    fc1 = [r for r in control if _is_fc(r["tensor"], "fc1") or "Relu_2" in r["tensor"]]
+    assert len(fc1) == 1 and fc1[0]["noise_to_signal"] < 0.01
+    assert debugged.quant["layers"][0]["noise_to_signal"] > 10 * control[0]["noise_to_signal"]
+
+
+def test_keep_float_recovers_the_accuracy(tmp_path: Path, plain: object) -> None:
+    result = _int8(OUTLIER, tmp_path / "k.tflite", QuantOptions(keep_float=["fc1"]))
+    accuracy, _ = _accuracy(result.path)
+    assert accuracy == pytest.approx(result.eval["source_accuracy"], abs=0.003)
+    assert accuracy > _accuracy(plain.path)[0] + 0.03
+    kept = result.quant["kept_float"]
+    assert [_is_fc(n, "fc1") for n in kept["layers"]] == [True, False]
+    assert len(kept["kept_as_readers"]) == 1 and _is_fc(kept["kept_as_readers"][0], "fc2")
+    chosen = [f for f in result.summary["float_fallback"] if f["chosen"]]
+    assert [f["op"] for f in chosen] == ["FULLY_CONNECTED", "FULLY_CONNECTED"]
+    assert result.summary["float_chosen"] == 2 == result.summary["float"]
+    assert [r["op"] for r in result.operators if r["chosen"]] == ["FULLY_CONNECTED"] * 2
+
+
+def test_keep_float_by_op_type(tmp_path: Path) -> None:
+    result = _int8(OUTLIER, tmp_path / "t.tflite", QuantOptions(keep_float=["fully_connected"]))
+    assert result.quant["kept_float"]["op_types"] == ["FULLY_CONNECTED"]
+    assert {r["op"] for r in result.operators if r["compute"] == "float"} == {"FULLY_CONNECTED"}
+    assert all(r["chosen"] for r in result.operators if r["compute"] == "float")
+
+
+def test_chosen_and_forced_float_ops_are_told_apart(tmp_path: Path) -> None:
+    """Without repairs the legacy dropout's RandomUniform has no int8 kernel: forced float."""
+    result = _int8(OUTLIER, tmp_path / "f.tflite", QuantOptions(keep_float=["fc1"]), passes=[])
+    fallback = result.summary["float_fallback"]
+    forced = {f["op"] for f in fallback if not f["chosen"]}
+    chosen = [f["op"] for f in fallback if f["chosen"]]
+    assert "RANDOM_UNIFORM" in forced and "FULLY_CONNECTED" not in forced
+    # fc1, the dropout's select that passes its output on (same range), and fc2 after it
+    assert sorted(chosen) == ["FULLY_CONNECTED", "FULLY_CONNECTED", "SELECT_V2"]
+    assert result.summary["float_chosen"] == 3 < len(fallback)
+    assert result.eval["tflite_accuracy"] == pytest.approx(result.eval["source_accuracy"],
+                                                           abs=0.003)
+
+
+def test_auto_tuning_reaches_the_target_with_the_layers_needed(tuned: object,
+                                                               tmp_path: Path) -> None:
+    tuning = tuned.quant["tuning"]
+    assert tuning["chosen"] == 1 and len(tuning["steps"]) == 2
+    start, chosen = tuning["steps"]
+    assert not start["met"] and start["top1_agreement"] < 0.99 and start["float_layers"] == 0
+    assert chosen["met"] and chosen["float_layers"] == 2  # fc1, and fc2 that reads it
+    assert _is_fc(chosen["added"][0], "fc1")
+    # what was written is what was measured, checked here against the float source
+    data = np.load(TEST)["x"]
+    source = TFLiteRunner(Path(_float_model(tmp_path)).read_bytes())({"input": data})
+    _, predictions = _accuracy(tuned.path)
+    assert np.mean(predictions == source["probs"].argmax(1)) >= 0.99
+    assert tuned.size_bytes == chosen["size_bytes"]
+    # smaller than keeping every layer the debug table flags as sensitive
+    every = tuning["all_sensitive"]
+    assert every is not None and every["float_layers"] > chosen["float_layers"]
+    assert tuned.size_bytes < every["size_bytes"]
+    sensitive = [r["tensor"] for r in tuned.quant["layers"] if r["sensitive"]]
+    assert len(sensitive) >= 2
+    all_kept = _int8(OUTLIER, tmp_path / "all.tflite", QuantOptions(keep_float=sensitive))
+    assert tuned.size_bytes < all_kept.size_bytes == every["size_bytes"]
+
+
+def _float_model(tmp_path: Path) -> str:
+    return convert_tflite(OUTLIER, tmp_path / "float.tflite", parity=False).path
+
+
+def test_target_error_is_met_with_more_float_layers(tmp_path: Path, tuned: object) -> None:
+    result = _int8(OUTLIER, tmp_path / "e.tflite", QuantOptions(target_error=0.02))
+    tuning = result.quant["tuning"]
+    chosen = tuning["steps"][tuning["chosen"]]
+    assert chosen["max_abs"] <= 0.02 and not any(s["met"] for s in tuning["steps"][:-1])
+    assert chosen["float_layers"] >= 2
+    sizes = [s["size_bytes"] for s in tuning["steps"]]
+    assert sizes[0] < sizes[-1]
+
+
+def test_target_that_cannot_be_met_writes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "never.tflite"
+    with pytest.raises(TargetNotMet, match="cannot be met") as caught:
+        _int8(OUTLIER, target, QuantOptions(target_error=1e-9))
+    assert not target.exists() and not list(tmp_path.iterdir())
+    steps = caught.value.outcome.tuning.steps
+    assert len(steps) > 2 and all(not s.met for s in steps)
+    assert min(s.max_abs for s in steps) > 1e-9
+
+
+def test_cli_flags_tables_and_exit_codes(tmp_path: Path) -> None:
+    target = tmp_path / "cli.tflite"
+    done = run_cli("tflite", OUTLIER, "--int8", "--calib", CALIB, "--eval", TEST, "-o", target,
+                   "--debug-quant", "--keep-float", "fc1", "--no-size-ratio")
+    assert done.returncode == 0, done.stderr
+    assert "Per-layer quantization error" in done.stdout and "(chosen)" in done.stdout
+    assert "kept in float by choice" in done.stdout
+    never = tmp_path / "never.tflite"
+    failed = run_cli("tflite", OUTLIER, "--int8", "--calib", CALIB, "-o", never,
+                     "--target-error", "1e-9", "--no-size-ratio")
+    assert failed.returncode == 1 and not never.exists()
+    assert "Auto-tuning to max abs error <= 1e-09" in failed.stdout
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "cannot be met" in errors[0] and "Traceback" not in failed.stderr
+    report = run_cli("tflite", OUTLIER, "--int8", "--calib", CALIB, "-o", tmp_path / "j.tflite",
+                     "--target-agreement", "0.99", "--no-size-ratio", "--json")
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["quant"]["tuning"]["chosen"] == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--keep-float", "fc1"], "need --int8"),
+    (["--int8", "--calib", str(CALIB), "--keep-float", "CONV_3D"], "no CONV_3D op"),
+    (["--int8", "--calib", str(CALIB), "--keep-float", "nosuch/node"], "no op type or TF node"),
+    (["--int8", "--calib", str(CALIB), "--target-agreement", "1.5"], "a fraction in (0, 1]"),
+    (["--int8", "--calib", str(CALIB), "--target-error", "0"], "must be above 0"),
+    (["--int8", "--calib", str(CALIB), "--target-error", "0.1", "--target-agreement", "0.9"],
+     "give one target"),
+    (["--int8", "--calib", str(CALIB), "--strict", "--keep-float", "fc1"], "--strict forbids"),
+])
+def test_bad_quant_options(tmp_path: Path, args: list[str], message: str) -> None:
+    done = run_cli("tflite", OUTLIER, "-o", tmp_path / "x.tflite", *args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_agreement_target_needs_a_probability_output(tmp_path: Path) -> None:
+    """digits logits (fc2's output) are not probabilities: top-1 agreement is not defined."""
+    with pytest.raises(UserError, match="class-probability output"):
+        _int8(OUTLIER, tmp_path / "l.tflite", QuantOptions(target_agreement=0.99),
+              outputs=["fc2/add"])
+
+
+def test_savedmodel_source(digits_savedmodel: Path, tmp_path: Path) -> None:
+    """A SavedModel calibrates through TF's v2 converter; its signature survives quantizing."""
+    result = convert_tflite(digits_savedmodel, tmp_path / "s.tflite", mode="int8",
+                            calib=str(CALIB), size_ratio=False,
+                            quant=QuantOptions(keep_float=["FULLY_CONNECTED"], debug=True))
+    assert result.summary["float_chosen"] == 2 == result.summary["float"]
+    assert {r["op"] for r in result.quant["layers"]} >= {"CONV_2D", "SOFTMAX"}
+    assert result.parity["status"] == "checked"
+    assert result.parity["outputs"][0]["top1_agreement"] == 1.0
