@@ -241,3 +241,21 @@ def test_savedmodel_source(digits_savedmodel: Path, tmp_path: Path) -> None:
     assert {r["op"] for r in result.quant["layers"]} >= {"CONV_2D", "SOFTMAX"}
     assert result.parity["status"] == "checked"
     assert result.parity["outputs"][0]["top1_agreement"] == 1.0
+
+
+def test_mtcnn_keep_float_by_op_type_reaches_control_flow_bodies(
+        mtcnn: Path, faces_bgr: np.ndarray, tmp_path: Path) -> None:
+    """MTCNN's convolutions live in while/if bodies; an op type reaches them. (TF 2.21 gives
+    those convolutions int8 weights with a non-zero zero point that LiteRT refuses to run, so
+    keeping CONV_2D in float is also what makes its int8 model run at all.)"""
+    np.savez(tmp_path / "calib.npz", input=faces_bgr[None],
+             thresholds=np.array([[0.6, 0.7, 0.7]], np.float32))
+    result = convert_tflite(mtcnn, tmp_path / "m.tflite", mode="int8",
+                            calib=str(tmp_path / "calib.npz"), size_ratio=False,
+                            inputs=["input", "thresholds"],
+                            set_values={"min_size": "40", "factor": "0.709"},
+                            quant=QuantOptions(keep_float=["CONV_2D"]))
+    convs = [r for r in result.operators if r["op"] == "CONV_2D"]
+    assert len(convs) >= 8 and {r["subgraph"] for r in convs} != {0}
+    assert all(r["compute"] == "float" and r["chosen"] for r in convs)
+    assert result.parity["status"] == "checked"

@@ -59,8 +59,19 @@ class CalibratedModel:
         self.source = source
 
     @cached_property
+    def _parsed(self) -> Any:
+        return parse_tflite(self.data, "calibrated model")
+
+    @cached_property
+    def op_types(self) -> list[str]:
+        """Builtin op types in any subgraph (control-flow bodies included)."""
+        return sorted({op.op for op in self._parsed.operators
+                       if op.kind == "builtin" and op.op not in _NO_COMPUTE})
+
+    @cached_property
     def layers(self) -> list[Layer]:
-        model = parse_tflite(self.data, "calibrated model")
+        """The main graph's ops, by name (control-flow bodies: reachable by op type only)."""
+        model = self._parsed
         return [Layer(op.index, op.op, op.outputs[0].name,
                       tuple(t.name for t in op.inputs if not t.constant))
                 for op in model.operators

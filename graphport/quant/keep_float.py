@@ -58,7 +58,7 @@ def resolve_keep_float(items: list[str], model: CalibratedModel) -> KeepFloat:
     layers = model.layers
     keep = KeepFloat()
     ops: list[str] = []
-    present = sorted({layer.op for layer in layers})
+    present = model.op_types
     for item in (i.strip() for i in items):
         if not item:
             continue

@@ -69,9 +69,10 @@ class TFLiteRunner:
             if "Invalid tensor size" not in str(error):
                 raise ConversionError(f"the TFLite model failed to run: {error}") from None
             out = self._outputs_with_empty()
-        except RuntimeError as error:
+        except RuntimeError as error:  # kernel log lines come first; the failure is last
+            lines = [line for line in str(error).splitlines() if line.strip()]
             raise ConversionError(f"the TFLite model failed to run: "
-                                  f"{str(error).splitlines()[0]}") from None
+                                  f"{lines[-1] if lines else 'unknown error'}") from None
         return {k: _dequantize(v, self.output_details[k]) for k, v in out.items()}
 
     def _outputs_with_empty(self) -> dict[str, np.ndarray]:
