@@ -115,12 +115,16 @@ def quantize_int8(source: SourceModel, calibration: Calibration, options: QuantO
         measured = [(s.top1_agreement if target.metric == "agreement" else s.max_abs, s)
                     for s in tuning.steps]
         known = [(value, s) for value, s in measured if value is not None]
+        if not known:
+            raise ConversionError("auto-tuning compared no values: every output was empty on "
+                                  "these samples", "give --eval data the model responds to")
+        last = measured[-1][0]
         best, best_step = (max if target.metric == "agreement" else min)(
             known, key=lambda pair: pair[0])
         raise TargetNotMet(
             f"target {target.describe()} cannot be met: the best step reached {best:.4g} "
             f"({best_step.float_layers} layer(s) in float); with every layer that adds error "
-            f"in float: {measured[-1][0]:.4g}; nothing was written",
+            f"in float: {'-' if last is None else f'{last:.4g}'}; nothing was written",
             "loosen the target, or check the calibration data", outcome)
     outcome.data, outcome.keep = data, last_keep  # the search stops at the first step met
     return outcome
