@@ -143,25 +143,66 @@ def test_chosen_and_forced_float_ops_are_told_apart(tmp_path: Path) -> None:
 def test_auto_tuning_reaches_the_target_with_the_layers_needed(tuned: object,
                                                                tmp_path: Path) -> None:
     tuning = tuned.quant["tuning"]
-    assert tuning["chosen"] == 1 and len(tuning["steps"]) == 2
-    start, chosen = tuning["steps"]
+    start, in_float, fc1_weights, fc2_weights = tuning["steps"]
     assert not start["met"] and start["top1_agreement"] < 0.99 and start["float_layers"] == 0
-    assert chosen["met"] and chosen["float_layers"] == 2  # fc1, and fc2 that reads it
-    assert _is_fc(chosen["added"][0], "fc1")
-    # what was written is what was measured, checked here against the float source
+    # one pick: fc1, with fc2 that reads its output
+    assert in_float["met"] and in_float["change"] == "float" and in_float["float_layers"] == 2
+    assert _is_fc(in_float["added"][0], "fc1") and _is_fc(in_float["added"][1], "fc2")
+    # fc1 keeps its accuracy on int8 weights; fc2 does not (its hybrid kernel quantizes its
+    # input, fc1's output with the outlier, on the fly), so the search keeps fc2's float weights
+    assert fc1_weights["met"] and fc1_weights["change"] == "int8 weights"
+    assert fc1_weights["size_bytes"] < in_float["size_bytes"] / 3
+    assert not fc2_weights["met"] and fc2_weights["top1_agreement"] < 0.99
+    assert tuning["chosen"] == 2 and tuned.size_bytes == fc1_weights["size_bytes"]
+    # what was written is what was measured, checked here against the float model
     data = np.load(TEST)["x"]
     source = TFLiteRunner(Path(_float_model(tmp_path)).read_bytes())({"input": data})
     _, predictions = _accuracy(tuned.path)
     assert np.mean(predictions == source["probs"].argmax(1)) >= 0.99
-    assert tuned.size_bytes == chosen["size_bytes"]
+    computes = {r["output_name"].split(";")[0]: r["compute"] for r in tuned.operators
+                if r["chosen"]}
+    assert computes == {"fc1/MatMul": "hybrid", "fc2/MatMul1": "float"}
     # smaller than keeping every layer the debug table flags as sensitive
     every = tuning["all_sensitive"]
-    assert every is not None and every["float_layers"] > chosen["float_layers"]
-    assert tuned.size_bytes < every["size_bytes"]
+    assert every is not None and every["float_layers"] > fc1_weights["float_layers"]
     sensitive = [r["tensor"] for r in tuned.quant["layers"] if r["sensitive"]]
     assert len(sensitive) >= 2
     all_kept = _int8(OUTLIER, tmp_path / "all.tflite", QuantOptions(keep_float=sensitive))
     assert tuned.size_bytes < all_kept.size_bytes == every["size_bytes"]
+
+
+def test_int8_weights_for_float_layers(tmp_path: Path) -> None:
+    """The hybrid rewrite on its own: per-channel symmetric int8, within half a step."""
+    from graphport.graph.tflite_model import parse_tflite
+    from graphport.quant.int8_weights import int8_weights
+
+    kept = _int8(DIGITS, tmp_path / "k.tflite", QuantOptions(keep_float=["FULLY_CONNECTED"]))
+    model = Path(kept.path).read_bytes()
+    hybrid, changed = int8_weights(model, lambda op, _name: op == "FULLY_CONNECTED")
+    assert len(changed) == 2 and len(hybrid) < len(model) - 3 * 784 * 128
+    from ai_edge_litert.interpreter import Interpreter
+
+    before, after = Interpreter(model_content=model), Interpreter(model_content=hybrid)
+    floats = {d["name"]: d for d in before.get_tensor_details() if d["dtype"] == np.float32
+              and len(d["shape"]) == 2 and d["shape"][0] > 1}
+    weights = {d["name"]: d for d in after.get_tensor_details() if d["dtype"] == np.int8
+               and d["name"] in floats}
+    assert len(weights) == 2 == len(floats)
+    before.allocate_tensors()
+    after.allocate_tensors()
+    for name, detail in weights.items():
+        scales = detail["quantization_parameters"]["scales"]
+        assert len(scales) == detail["shape"][0]  # one scale per output channel
+        assert not detail["quantization_parameters"]["zero_points"].any()
+        original = before.get_tensor(floats[name]["index"])
+        restored = after.get_tensor(detail["index"]).astype(np.float32) * scales[:, None]
+        assert np.all(np.abs(restored - original) <= scales[:, None] / 2 + 1e-7)
+    x = np.load(TEST)["x"]
+    a = TFLiteRunner(model)({"input": x})["probs"]
+    b = TFLiteRunner(hybrid)({"input": x})["probs"]
+    assert np.mean(a.argmax(1) == b.argmax(1)) > 0.99 and np.abs(a - b).max() < 0.1
+    assert [o.op for o in parse_tflite(hybrid, "h").operators] == \
+        [o.op for o in parse_tflite(model, "m").operators]
 
 
 def _float_model(tmp_path: Path) -> str:
@@ -170,12 +211,13 @@ def _float_model(tmp_path: Path) -> str:
 
 def test_target_error_is_met_with_more_float_layers(tmp_path: Path, tuned: object) -> None:
     result = _int8(OUTLIER, tmp_path / "e.tflite", QuantOptions(target_error=0.02))
-    tuning = result.quant["tuning"]
-    chosen = tuning["steps"][tuning["chosen"]]
-    assert chosen["max_abs"] <= 0.02 and not any(s["met"] for s in tuning["steps"][:-1])
-    assert chosen["float_layers"] >= 2
-    sizes = [s["size_bytes"] for s in tuning["steps"]]
-    assert sizes[0] < sizes[-1]
+    steps = result.quant["tuning"]["steps"]
+    first_met = next(i for i, s in enumerate(steps) if s["met"])
+    chosen = steps[result.quant["tuning"]["chosen"]]
+    assert first_met >= 2 and chosen["max_abs"] <= 0.02 and chosen["float_layers"] >= 2
+    assert all(s["change"] == "float" for s in steps[:first_met + 1])
+    assert result.size_bytes == chosen["size_bytes"] == min(s["size_bytes"] for s in steps
+                                                            if s["met"])
 
 
 def test_target_that_cannot_be_met_writes_nothing(tmp_path: Path) -> None:
@@ -205,7 +247,7 @@ def test_cli_flags_tables_and_exit_codes(tmp_path: Path) -> None:
     report = run_cli("tflite", OUTLIER, "--int8", "--calib", CALIB, "-o", tmp_path / "j.tflite",
                      "--target-agreement", "0.99", "--no-size-ratio", "--json")
     assert report.returncode == 0, report.stderr
-    assert json.loads(report.stdout)["quant"]["tuning"]["chosen"] == 1
+    assert json.loads(report.stdout)["quant"]["tuning"]["chosen"] == 2
 
 
 @pytest.mark.parametrize(("args", "message"), [

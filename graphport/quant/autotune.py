@@ -11,6 +11,7 @@ import numpy as np
 
 from graphport.errors import UserError
 from graphport.quant.calibrated import CalibratedModel
+from graphport.quant.int8_weights import HYBRID_OPS
 from graphport.quant.keep_float import KeepFloat
 from graphport.quant.layer_errors import LayerError
 from graphport.verify.latency import measure
@@ -45,8 +46,10 @@ class Target:
 
 @dataclass
 class TuneStep:
-    added: list[str]  # layers put in float at this step (the worst first, then its readers)
+    change: str  # "float": layers put in float; "int8 weights": a float layer's weights to int8
+    added: list[str]  # the layers changed (in float: the worst first, then its readers)
     float_layers: int
+    int8_weight_layers: int
     size_bytes: int
     top1_agreement: float | None
     max_abs: float | None
@@ -77,7 +80,8 @@ class _Measure:
         self.model, self.io, self.target = model, io, target
         self.samples, self.reference, self.latency_sample = samples, reference, latency_sample
 
-    def __call__(self, keep: KeepFloat, added: list[str]) -> tuple[TuneStep, bytes]:
+    def __call__(self, keep: KeepFloat, change: str, added: list[str]
+                 ) -> tuple[TuneStep, bytes]:
         data = self.model.quantize(keep, self.io)
         runner = TFLiteRunner(data)
         rows = agreement(self.reference, [runner(s) for s in self.samples])
@@ -85,8 +89,8 @@ class _Measure:
         top1 = Target("agreement", 0).measure(rows)
         max_abs = Target("error", 0).measure(rows)
         met = self.target.met(top1 if self.target.metric == "agreement" else max_abs)
-        return TuneStep(added, len(keep.nodes), len(data), top1, max_abs, latency.median_ms,
-                        met, keep.to_json()), data
+        return TuneStep(change, added, len(keep.nodes), len(keep.int8_weights), len(data), top1,
+                        max_abs, latency.median_ms, met, keep.to_json()), data
 
 
 def autotune(model: CalibratedModel, base: KeepFloat, ranking: list[LayerError],
@@ -95,8 +99,9 @@ def autotune(model: CalibratedModel, base: KeepFloat, ranking: list[LayerError],
              progress: Callable[[str], None] | None = None
              ) -> tuple[Tuning, bytes | None, KeepFloat]:
     """Greedy search from ``base`` (the user's own --keep-float) along ``ranking`` (worst
-    first); returns the table, the chosen model's bytes (None if the target is not met) and
-    the float set of the last step measured."""
+    first), then, once the target is met, int8 weights for each layer it put in float while the
+    target holds. Returns the table, the chosen model's bytes (None if the target is not met)
+    and its float set."""
     step = progress or (lambda _message: None)
     run = _Measure(model, io, target, samples, reference, latency_sample)
     layers = {layer.tensor: layer for layer in model.layers}
@@ -104,7 +109,7 @@ def autotune(model: CalibratedModel, base: KeepFloat, ranking: list[LayerError],
     candidates = [r for r in ranking if r.error_per_scale > 1e-3 and r.tensor in layers]
     keep = base
     step("auto-tuning: measuring the int8 model")
-    first, data = run(keep, [])
+    first, data = run(keep, "float", [])
     if target.metric == "agreement" and first.top1_agreement is None:
         raise UserError("--target-agreement needs a class-probability output (rows summing to "
                         "1); this model has none", "use --target-error instead")
@@ -118,17 +123,30 @@ def autotune(model: CalibratedModel, base: KeepFloat, ranking: list[LayerError],
         before = set(keep.nodes)
         keep = keep.plus(model, layers[row.tensor])
         step(f"auto-tuning step {len(steps)}: {row.tensor} in float")
-        result, data = run(keep, [n for n in keep.nodes if n not in before])
+        result, data = run(keep, "float", [n for n in keep.nodes if n not in before])
         steps.append(result)
         if result.met:
             chosen_data = data
-    tuning = Tuning(target.describe(), steps, len(steps) - 1 if steps[-1].met else None)
+    chosen = len(steps) - 1 if steps[-1].met else None
+    if chosen is not None:
+        # A layer kept for its activations rarely needs float weights, which are most of its
+        # size; each that can take int8 weights without missing the target gets them.
+        for node in [n for n in keep.nodes if n not in base.nodes]:
+            if layers[node].op not in HYBRID_OPS:
+                continue
+            trial = keep.with_int8_weights(node)
+            step(f"auto-tuning step {len(steps)}: int8 weights for {node}")
+            result, data = run(trial, "int8 weights", [node])
+            steps.append(result)
+            if result.met:
+                keep, chosen, chosen_data = trial, len(steps) - 1, data
+    tuning = Tuning(target.describe(), steps, chosen)
     sensitive = [layers[r.tensor] for r in candidates if r.sensitive]
     if tuning.met and sensitive:
         every = base
         for layer in sensitive:
             every = every.plus(model, layer)
-        if set(every.nodes) != set(keep.nodes):
+        if set(every.nodes) != set(keep.nodes) or keep.int8_weights:
             step("measuring every sensitive layer in float, for comparison")
-            tuning.all_sensitive = run(every, [layer.tensor for layer in sensitive])[0]
+            tuning.all_sensitive = run(every, "float", [layer.tensor for layer in sensitive])[0]
     return tuning, chosen_data, keep

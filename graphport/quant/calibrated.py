@@ -110,7 +110,14 @@ class CalibratedModel:
             denylisted_ops=list(keep.ops) if keep else None,
             denylisted_nodes=list(keep.nodes) if keep else None)
         # What the converter does after quantizing: shared constant buffers stored once.
-        return with_signature(bytes(_deduplicate_readonly_buffers(data)), self.source)
+        data = bytes(_deduplicate_readonly_buffers(data))
+        if keep and keep.int8_weights and not debug:
+            from graphport.quant.int8_weights import int8_weights
+
+            chosen = keep.int8_weights
+            data, _ = int8_weights(data, lambda _op, name: any(renamed_from(name, node)
+                                                               for node in chosen))
+        return with_signature(data, self.source)
 
 
 def calibrate(source: SourceModel, calibration: Calibration, select_ops: bool = False

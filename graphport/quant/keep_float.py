@@ -15,11 +15,13 @@ _OP_TYPE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 @dataclass(frozen=True)
 class KeepFloat:
     """Op types and layers (by the tensor names the quantizer matches) to keep in float;
-    ``readers`` are the layers kept because they read a kept layer's output."""
+    ``readers`` are the layers kept because they read a kept layer's output; ``int8_weights``
+    the kept layers that compute in float on int8 weights (auto-tuning's choice)."""
 
     ops: tuple[str, ...] = ()
     nodes: tuple[str, ...] = ()
     readers: tuple[str, ...] = ()
+    int8_weights: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.ops or self.nodes)
@@ -32,7 +34,10 @@ class KeepFloat:
             if kept.tensor not in nodes:
                 nodes.append(kept.tensor)
         added = tuple(r.tensor for r in rest if r.tensor not in self.nodes)
-        return KeepFloat(self.ops, tuple(nodes), self.readers + added)
+        return KeepFloat(self.ops, tuple(nodes), self.readers + added, self.int8_weights)
+
+    def with_int8_weights(self, node: str) -> KeepFloat:
+        return KeepFloat(self.ops, self.nodes, self.readers, (*self.int8_weights, node))
 
     def covers(self, op: str, tensor: str) -> bool:
         """Whether an op of a quantized model (by op type and output tensor name) is in float
@@ -41,7 +46,7 @@ class KeepFloat:
 
     def to_json(self) -> dict[str, list[str]]:
         return {"op_types": list(self.ops), "layers": list(self.nodes),
-                "kept_as_readers": list(self.readers)}
+                "kept_as_readers": list(self.readers), "int8_weights": list(self.int8_weights)}
 
 
 def _names(item: str, layer: Layer) -> bool:

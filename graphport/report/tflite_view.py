@@ -119,6 +119,9 @@ def render_quant(console: Console, quant: dict[str, Any], limit: int = 15) -> No
         console.print(f"kept in float: {', '.join(names)}" + (
             f" ({readers} read a kept layer's output, which would otherwise be quantized again)"
             if readers else ""), markup=False)
+        if kept["int8_weights"]:
+            console.print("computing in float on int8 weights: "
+                          f"{', '.join(map(_layer_name, kept['int8_weights']))}", markup=False)
     tuning = quant.get("tuning")
     if tuning:
         _render_tuning(console, tuning)
@@ -126,17 +129,20 @@ def render_quant(console: Console, quant: dict[str, Any], limit: int = 15) -> No
 
 def _render_tuning(console: Console, tuning: dict[str, Any]) -> None:
     table = Table(title=f"Auto-tuning to {tuning['target']}", title_justify="left")
-    for column in ("step", "put in float", "float layers", "size", "top-1", "max err",
-                   "latency", "target"):
+    for column in ("step", "change", "float layers", "size", "top-1", "max err", "latency",
+                   "target"):
         table.add_column(column, overflow="fold")
     rows = [(str(i), s) for i, s in enumerate(tuning["steps"])]
     if tuning["all_sensitive"]:
         rows.append(("all sensitive", tuning["all_sensitive"]))
     for label, step in rows:
         chosen = label == str(tuning["chosen"])
-        table.add_row(label + (" (chosen)" if chosen else ""),
-                      ", ".join(map(_layer_name, step["added"])) or "-",
-                      str(step["float_layers"]), _kb(step["size_bytes"]),
+        change = f"{step['change']}: {', '.join(map(_layer_name, step['added']))}" \
+            if step["added"] else "-"
+        weights = f" ({step['int8_weight_layers']} int8 weights)" \
+            if step["int8_weight_layers"] else ""
+        table.add_row(label + (" (chosen)" if chosen else ""), change,
+                      f"{step['float_layers']}{weights}", _kb(step["size_bytes"]),
                       optional(step["top1_agreement"], ".2%"), optional(step["max_abs"], ".3g"),
                       f"{step['latency_ms']:.2f} ms", "met" if step["met"] else "not met",
                       style="bold" if chosen else "")
