@@ -231,6 +231,33 @@ def build_digits_outlier(out: Path) -> dict[str, float]:
     return {"digits_outlier test accuracy": accuracy}
 
 
+def build_cond_conv(out: Path) -> dict[str, float]:
+    """MTCNN's RNet/ONet pattern in small: convolutions whose frozen weights reach a TF1
+    `tf.cond` branch through Switch (the stage runs only when there are candidates)."""
+    rng = np.random.RandomState(SEED + 6)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [1, 12, 12, 3], name="input")
+        w1 = v1.Variable(rng.normal(0, 0.3, (3, 3, 3, 8)).astype(np.float32), name="conv1/w")
+        b1 = v1.Variable(rng.normal(0, 0.1, 8).astype(np.float32), name="conv1/b")
+        w2 = v1.Variable(rng.normal(0, 0.3, (3, 3, 8, 4)).astype(np.float32), name="conv2/w")
+
+        def stage() -> Any:
+            h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w1, 1, "SAME"), b1))
+            return tf.nn.conv2d(h, w2, 1, "SAME")
+
+        found = tf.reduce_max(x) > 0.0
+        tf.identity(tf.cond(found, stage, lambda: tf.zeros([1, 12, 12, 4])), name="features")
+        with _session(graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            frozen = _freeze(sess, ["features"])
+    _write(out, "cond_conv", frozen, _sidecar(
+        frozen, ["input"], ["features"],
+        description="two convolutions inside a TF1 tf.cond, weights switched in (MTCNN's "
+                    "RNet/ONet pattern)"))
+    return {}
+
+
 # ---------------------------------------------------------------- 2. TF1 pyramid loop
 
 def build_pyramid(out: Path) -> dict[str, float]:
@@ -460,6 +487,7 @@ BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "resnet_v2_small": build_resnet,
     "odd_graphs": build_odd_graphs,
     "legacy_ops": build_legacy_ops,
+    "cond_conv": build_cond_conv,
 }
 
 

@@ -110,6 +110,38 @@ def test_default_pipeline_keeps_fixture_results(name: str, set_values: dict,
         np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-6)
 
 
+def test_branch_constants_keeps_the_numbers_and_lets_cond_convs_quantize(
+        tmp_path: Path) -> None:
+    """cond_conv.pb: conv weights switched into a TF1 cond branch. Without the pass, full int8
+    gives those convs asymmetric weights that LiteRT refuses; with it they quantize per
+    channel and the model runs."""
+    from graphport.convert.tflite import convert_tflite
+    from graphport.errors import ConversionError
+
+    model = FIXTURES / "cond_conv.pb"
+    prepared = prepare_graph(read_graph_def(model))
+    fetches = [parse_input(t.tensor)[0] for t in prepared.outputs]
+    after, results = run_pipeline(edit.copy_graph(prepared.graph), ["branch_constants"],
+                                  fetches)
+    assert results[0].matched == results[0].changed == 3
+    assert not available()["branch_constants"]().matches(after)
+    rng = np.random.default_rng(4)
+    for x in (rng.uniform(0, 1, (1, 12, 12, 3)), -rng.uniform(0, 1, (1, 12, 12, 3))):
+        feeds = {"input:0": x.astype(np.float32)}  # the second takes the other branch
+        expected, got = _outputs(prepared.graph, feeds, fetches), _outputs(after, feeds, fetches)
+        np.testing.assert_array_equal(got[0], expected[0])
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, input=rng.uniform(0, 1, (20, 1, 12, 12, 3)).astype(np.float32))
+    with pytest.raises(ConversionError, match="zero_point"):
+        convert_tflite(model, tmp_path / "raw.tflite", mode="int8", calib=str(calib), passes=[],
+                       size_ratio=False)
+    result = convert_tflite(model, tmp_path / "fixed.tflite", mode="int8", calib=str(calib),
+                            size_ratio=False)
+    convs = [r for r in result.operators if r["op"] == "CONV_2D"]
+    assert len(convs) == 2 and all(r["compute"] == "int8" and r["subgraph"] > 0 for r in convs)
+    assert result.parity["outputs"][0]["cosine"] > 0.999
+
+
 def test_registry_and_names() -> None:
     assert set(DEFAULT_PIPELINE) <= set(available())
     assert resolve(None) == list(DEFAULT_PIPELINE)

@@ -285,19 +285,36 @@ def test_savedmodel_source(digits_savedmodel: Path, tmp_path: Path) -> None:
     assert result.parity["outputs"][0]["top1_agreement"] == 1.0
 
 
-def test_mtcnn_keep_float_by_op_type_reaches_control_flow_bodies(
-        mtcnn: Path, faces_bgr: np.ndarray, tmp_path: Path) -> None:
-    """MTCNN's convolutions live in while/if bodies; an op type reaches them. (TF 2.21 gives
-    those convolutions int8 weights with a non-zero zero point that LiteRT refuses to run, so
-    keeping CONV_2D in float is also what makes its int8 model run at all.)"""
-    np.savez(tmp_path / "calib.npz", input=faces_bgr[None],
+def _mtcnn_int8(mtcnn: Path, image: np.ndarray, tmp_path: Path, keep: list[str]) -> object:
+    np.savez(tmp_path / "calib.npz", input=image[None],
              thresholds=np.array([[0.6, 0.7, 0.7]], np.float32))
-    result = convert_tflite(mtcnn, tmp_path / "m.tflite", mode="int8",
-                            calib=str(tmp_path / "calib.npz"), size_ratio=False,
-                            inputs=["input", "thresholds"],
-                            set_values={"min_size": "40", "factor": "0.709"},
-                            quant=QuantOptions(keep_float=["CONV_2D"]))
+    return convert_tflite(mtcnn, tmp_path / f"m{len(keep)}.tflite", mode="int8",
+                          calib=str(tmp_path / "calib.npz"), size_ratio=False, parity=False,
+                          inputs=["input", "thresholds"],
+                          set_values={"min_size": "40", "factor": "0.709"},
+                          quant=QuantOptions(keep_float=keep))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = np.prod(np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None))
+    return float(inter / (np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter))
+
+
+def test_mtcnn_int8_finds_the_faces_with_box_arithmetic_in_float(
+        mtcnn: Path, faces_bgr: np.ndarray, tmp_path: Path) -> None:
+    """The real graph in full int8: the networks (convs in while/if bodies, reached by op type)
+    quantized, the pixel-coordinate arithmetic (MUL, SUB, ADD) kept in float."""
+    from conftest import reference_faces
+
+    result = _mtcnn_int8(mtcnn, faces_bgr, tmp_path, ["MUL", "SUB", "ADD"])
     convs = [r for r in result.operators if r["op"] == "CONV_2D"]
     assert len(convs) >= 8 and {r["subgraph"] for r in convs} != {0}
-    assert all(r["compute"] == "float" and r["chosen"] for r in convs)
-    assert result.parity["status"] == "checked"
+    assert all(r["compute"] == "int8" for r in convs)
+    assert {r["op"] for r in result.operators if r["chosen"]} == {"MUL", "SUB", "ADD"}
+    assert result.summary["flex"] == 0 == result.summary["custom"]
+    out = TFLiteRunner(Path(result.path).read_bytes())(
+        {"input": faces_bgr, "thresholds": np.array([0.6, 0.7, 0.7], np.float32)})
+    reference = np.array(reference_faces())
+    assert out["prob"].shape == (6,) and (out["prob"] > 0.99).all()
+    for face in reference:  # the same faces, in any order
+        assert max(_iou(face[1:], box) for box in out["box"]) > 0.5  # PASCAL VOC match

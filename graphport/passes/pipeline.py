@@ -12,9 +12,10 @@ from graphport.passes.base import REGISTRY, PassContext, PassResult
 # Importing a pass module registers it; the order here is the default pipeline's order:
 # leftovers first (dropout masks need keep_prob folded, so fold runs before and after),
 # then the op repairs.
-_MODULES = ("strip_leftovers", "fold_constants", "nms_v4", "crop_and_resize", "tensor_array")
+_MODULES = ("strip_leftovers", "fold_constants", "nms_v4", "crop_and_resize", "tensor_array",
+            "branch_constants")
 DEFAULT_PIPELINE = ("fold_constants", "strip_training_leftovers", "tensor_array_to_concat",
-                    "nms_v4", "crop_and_resize", "fold_constants")
+                    "nms_v4", "crop_and_resize", "fold_constants", "branch_constants")
 
 
 def available() -> dict[str, Any]:

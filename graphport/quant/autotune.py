@@ -55,6 +55,7 @@ class TuneStep:
     max_abs: float | None
     latency_ms: float
     met: bool
+    shape_mismatches: int  # samples whose outputs were shaped unlike the source's
     keep: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -89,8 +90,10 @@ class _Measure:
         top1 = Target("agreement", 0).measure(rows)
         max_abs = Target("error", 0).measure(rows)
         met = self.target.met(top1 if self.target.metric == "agreement" else max_abs)
+        mismatches = max((r.shape_mismatches for r in rows), default=0)
         return TuneStep(change, added, len(keep.nodes), len(keep.int8_weights), len(data), top1,
-                        max_abs, latency.median_ms, met, keep.to_json()), data
+                        max_abs, latency.median_ms, met and not mismatches, mismatches,
+                        keep.to_json()), data
 
 
 def autotune(model: CalibratedModel, base: KeepFloat, ranking: list[LayerError],

@@ -116,8 +116,12 @@ def quantize_int8(source: SourceModel, calibration: Calibration, options: QuantO
                     for s in tuning.steps]
         known = [(value, s) for value, s in measured if value is not None]
         if not known:
-            raise ConversionError("auto-tuning compared no values: every output was empty on "
-                                  "these samples", "give --eval data the model responds to")
+            raise TargetNotMet(
+                f"target {target.describe()} cannot be met: no step gave outputs shaped like the "
+                "source's (a detector finding a different number of objects, say), even with "
+                "every layer that adds error in float; nothing was written",
+                "keep the op types of the post-processing in float (--keep-float MUL,SUB,...) "
+                "or give data the model responds to", outcome)
         last = measured[-1][0]
         best, best_step = (max if target.metric == "agreement" else min)(
             known, key=lambda pair: pair[0])

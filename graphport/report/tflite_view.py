@@ -143,7 +143,10 @@ def _render_tuning(console: Console, tuning: dict[str, Any]) -> None:
             if step["int8_weight_layers"] else ""
         table.add_row(label + (" (chosen)" if chosen else ""), change,
                       f"{step['float_layers']}{weights}", _kb(step["size_bytes"]),
-                      optional(step["top1_agreement"], ".2%"), optional(step["max_abs"], ".3g"),
+                      optional(step["top1_agreement"], ".2%"),
+                      optional(step["max_abs"], ".3g") + (
+                          f" ({step['shape_mismatches']} shape mismatches)"
+                          if step["shape_mismatches"] else ""),
                       f"{step['latency_ms']:.2f} ms", "met" if step["met"] else "not met",
                       style="bold" if chosen else "")
     console.print(table)
