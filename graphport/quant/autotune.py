@@ -27,13 +27,6 @@ class Target:
     metric: str
     value: float
 
-    def measure(self, rows: list[OutputAgreement]) -> float | None:
-        if self.metric == "agreement":
-            found = [r.top1_agreement for r in rows if r.top1_agreement is not None]
-            return min(found) if found else None
-        errors = [r.max_abs for r in rows if r.max_abs is not None]
-        return max(errors) if errors else None
-
     def met(self, measured: float | None) -> bool:
         if measured is None:
             return False
@@ -42,6 +35,16 @@ class Target:
     def describe(self) -> str:
         return (f"top-1 agreement >= {self.value:g}" if self.metric == "agreement"
                 else f"max abs error <= {self.value:g}")
+
+
+def _worst_top1(rows: list[OutputAgreement]) -> float | None:
+    found = [r.top1_agreement for r in rows if r.top1_agreement is not None]
+    return min(found) if found else None
+
+
+def _worst_error(rows: list[OutputAgreement]) -> float | None:
+    found = [r.max_abs for r in rows if r.max_abs is not None]
+    return max(found) if found else None
 
 
 @dataclass
@@ -87,8 +90,7 @@ class _Measure:
         runner = TFLiteRunner(data)
         rows = agreement(self.reference, [runner(s) for s in self.samples])
         latency = measure(lambda: runner(self.latency_sample), runs=10, warmup=2)
-        top1 = Target("agreement", 0).measure(rows)
-        max_abs = Target("error", 0).measure(rows)
+        top1, max_abs = _worst_top1(rows), _worst_error(rows)
         met = self.target.met(top1 if self.target.metric == "agreement" else max_abs)
         mismatches = max((r.shape_mismatches for r in rows), default=0)
         return TuneStep(change, added, len(keep.nodes), len(keep.int8_weights), len(data), top1,

@@ -16,6 +16,7 @@ from graphport.convert.calibration import Calibration
 from graphport.convert.converter import configured_converter, run_converter, with_signature
 from graphport.convert.source import SourceModel
 from graphport.graph.tflite_model import parse_tflite
+from graphport.quant.int8_weights import int8_weights
 
 if TYPE_CHECKING:
     from graphport.quant.keep_float import KeepFloat
@@ -112,8 +113,6 @@ class CalibratedModel:
         # What the converter does after quantizing: shared constant buffers stored once.
         data = bytes(_deduplicate_readonly_buffers(data))
         if keep and keep.int8_weights and not debug:
-            from graphport.quant.int8_weights import int8_weights
-
             chosen = keep.int8_weights
             data, _ = int8_weights(data, lambda _op, name: any(renamed_from(name, node)
                                                                for node in chosen))

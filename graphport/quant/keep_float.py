@@ -78,9 +78,8 @@ def resolve_keep_float(items: list[str], model: CalibratedModel) -> KeepFloat:
         if _OP_TYPE.match(item):
             raise UserError(f"--keep-float {item}: the model has no {item} op",
                             f"its quantizable op types: {', '.join(present)}")
-        else:
-            examples = ", ".join(layer.tf_nodes[0] for layer in layers[:4])
-            raise UserError(f"--keep-float {item}: no op type or TF node of that name in the "
-                            "model", f"use an op type ({', '.join(present[:6])}) or a node "
-                            f"name shown by --debug-quant (e.g. {examples})")
+        examples = ", ".join(layer.tf_nodes[0] for layer in layers[:4])
+        raise UserError(f"--keep-float {item}: no op type or TF node of that name in the model",
+                        f"use an op type ({', '.join(present[:6])}) or a node name shown by "
+                        f"--debug-quant (e.g. {examples})")
     return KeepFloat(tuple(dict.fromkeys(ops)), keep.nodes, keep.readers)

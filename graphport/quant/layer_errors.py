@@ -2,8 +2,8 @@
 op also runs in float on the same (dequantized) inputs, so the difference is the error that op
 adds by itself, not the error it inherits from the layers before it.
 
-Three numbers per layer, over all samples:
-- max abs error and RMS error, in the layer's own units;
+The numbers per layer, over all samples:
+- max abs error, mean squared error and its root, in the layer's own units;
 - RMS error / scale: rounding alone gives about 0.29 (uniform noise of one step); much more
   means the op's int8 kernel or ranges hurt;
 - noise-to-signal: RMS error / RMS value per output channel, median over channels. A layer whose
@@ -36,6 +36,7 @@ class LayerError:
     zero_point: int
     values: int
     max_abs: float
+    mse: float
     rms_error: float
     error_per_scale: float
     noise_to_signal: float
@@ -116,6 +117,6 @@ def layer_errors(debug_model: bytes, samples: Iterable[dict[str, np.ndarray]],
         rows.append(LayerError(
             layer.index if layer else -1, layer.op if layer else "?",
             layer.tensor if layer else detail["name"], layer.tf_nodes if layer else [],
-            float(scale), int(zero_point), values, max_abs, rms,
+            float(scale), int(zero_point), values, max_abs, rms ** 2, rms,
             rms / scale if scale else 0.0, ratio))
     return sorted(rows, key=lambda r: (-r.noise_to_signal, -r.error_per_scale, r.index))

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from graphport.outputs import atomic_path
+from graphport.quant.layer_errors import SENSITIVE
 from graphport.report.numbers import optional
 
 _COMPUTE_STYLE = {"int8": "green", "float": "yellow", "hybrid": "yellow", "flex": "red",
@@ -110,8 +111,8 @@ def render_quant(console: Console, quant: dict[str, Any], limit: int = 15) -> No
         if len(layers) > limit:
             console.print(f"... {len(layers) - limit} more layers in the JSON report")
         sensitive = [_layer_name(r["tensor"]) for r in layers if r["sensitive"]]
-        console.print(f"sensitive (noise/signal > 0.02): {', '.join(sensitive) or 'none'}",
-                      markup=False)
+        console.print(f"sensitive (noise/signal > {SENSITIVE:g}): "
+                      f"{', '.join(sensitive) or 'none'}", markup=False)
     kept = quant["kept_float"]
     if kept["op_types"] or kept["layers"]:
         names = kept["op_types"] + [_layer_name(n) for n in kept["layers"]]
