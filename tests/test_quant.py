@@ -318,3 +318,39 @@ def test_mtcnn_int8_finds_the_faces_with_box_arithmetic_in_float(
     assert out["prob"].shape == (6,) and (out["prob"] > 0.99).all()
     for face in reference:  # the same faces, in any order
         assert max(_iou(face[1:], box) for box in out["box"]) > 0.5  # PASCAL VOC match
+
+
+def test_layer_error_matches_an_independent_computation(plain: object, debugged: object) -> None:
+    """fc1's error recomputed from the plain int8 model: its int8 input and output, dequantized,
+    against float fc1 (the graph's own weights) on that same input."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from graphport.graph.load import read_graph_def
+    from graphport.graph.tensors import tensor_to_numpy
+
+    consts = {n.name: tensor_to_numpy(n.attr["value"].tensor)
+              for n in read_graph_def(OUTLIER).node if n.op == "Const"}
+    interpreter = Interpreter(
+        model_path=plain.path, experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    fc1 = next(op for op in interpreter._get_ops_details() if op["op_name"] == "FULLY_CONNECTED"
+               and interpreter._get_tensor_details(op["outputs"][0], 0)["name"].startswith("fc1/"))
+    runner = interpreter.get_signature_runner()
+    x = np.load(TEST)["x"]
+
+    def dequantized(index: int) -> np.ndarray:
+        scale, zero_point = interpreter._get_tensor_details(index, 0)["quantization"]
+        return (interpreter.get_tensor(index).astype(np.float64) - zero_point) * scale
+
+    errors = []
+    for start in range(0, len(x), 64):
+        runner(input=x[start:start + 64])
+        inputs = dequantized(fc1["inputs"][0])
+        expected = np.maximum(inputs @ consts["fc1/weights"] + consts["fc1/biases"], 0)
+        errors.append(dequantized(fc1["outputs"][0]) - expected)
+    error = np.concatenate(errors)
+    reported = debugged.quant["layers"][0]
+    assert _is_fc(reported["tensor"], "fc1")
+    assert reported["rms_error"] == pytest.approx(np.sqrt(np.mean(error ** 2)), rel=0.02)
+    assert reported["max_abs"] == pytest.approx(np.abs(error).max(), rel=0.05)
+    assert reported["values"] == error.size
