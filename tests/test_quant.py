@@ -354,3 +354,48 @@ def test_layer_error_matches_an_independent_computation(plain: object, debugged:
     assert reported["rms_error"] == pytest.approx(np.sqrt(np.mean(error ** 2)), rel=0.02)
     assert reported["max_abs"] == pytest.approx(np.abs(error).max(), rel=0.05)
     assert reported["values"] == error.size
+
+
+def test_cond_branch_layers_count_only_the_runs_that_took_the_branch(tmp_path: Path) -> None:
+    """cond_conv.pb: two convs in a cond branch. Calibration samples with a negative maximum
+    take the other branch; a branch that does not run keeps stale (or, before its first run,
+    garbage) tensors in LiteRT, which must not be counted."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 1, (20, 1, 12, 12, 3)).astype(np.float32)
+    taken = np.ones(20, bool)
+    taken[[0, 3, 5, 9, 10, 15, 16, 19]] = False  # the very first sample skips the branch
+    x[~taken] *= -1
+    np.savez(tmp_path / "calib.npz", input=x)
+    model = FIXTURES / "cond_conv.pb"
+    options = {"mode": "int8", "calib": str(tmp_path / "calib.npz"), "size_ratio": False}
+    result = convert_tflite(model, tmp_path / "d.tflite", quant=QuantOptions(debug=True),
+                            **options)
+    convs = [r for r in result.quant["layers"] if r["op"] == "CONV_2D"]
+    assert len(convs) == 2 and all(r["subgraph"] > 0 and not r["in_loop"] for r in convs)
+    assert sorted(r["values"] for r in convs) == [taken.sum() * 144 * 4, taken.sum() * 144 * 8]
+    assert all(r["noise_to_signal"] < 0.05 and 0.1 < r["error_per_scale"] < 1 for r in convs)
+    kept = convert_tflite(model, tmp_path / "k.tflite",
+                          quant=QuantOptions(keep_float=["cond/Conv2D_1"]), **options)
+    computes = sorted((r["compute"], r["chosen"]) for r in kept.operators
+                      if r["op"] == "CONV_2D")
+    assert computes == [("float", True), ("int8", False)]
+
+
+def test_mtcnn_debug_table_reaches_loop_and_branch_bodies(
+        mtcnn: Path, faces_bgr: np.ndarray, tmp_path: Path) -> None:
+    np.savez(tmp_path / "calib.npz", input=faces_bgr[None],
+             thresholds=np.array([[0.6, 0.7, 0.7]], np.float32))
+    result = convert_tflite(mtcnn, tmp_path / "d.tflite", mode="int8",
+                            calib=str(tmp_path / "calib.npz"), size_ratio=False, parity=False,
+                            inputs=["input", "thresholds"],
+                            set_values={"min_size": "40", "factor": "0.709"},
+                            quant=QuantOptions(debug=True))
+    convs = {r["tensor"].split("/")[0] + ("/loop" if r["in_loop"] else ""): r
+             for r in result.quant["layers"] if r["op"] == "CONV_2D"}
+    # PNet runs in the while loop, RNet in a cond; ONet's cond is never taken by the all-int8
+    # debug model (its RNet passes no candidate on), so it has no rows rather than stale ones
+    assert {"pnet/loop", "rnet"} <= set(convs) and "onet" not in convs
+    assert all(r["values"] > 0 and r["subgraph"] > 0 for r in convs.values())
+    # the pixel arithmetic of the main graph is among the sensitive layers
+    sensitive = {r["tensor"] for r in result.quant["layers"] if r["sensitive"]}
+    assert {"pnet/mul", "pnet/sub"} <= sensitive

@@ -43,6 +43,17 @@ class OperatorInfo:
     kind: str  # "builtin" | "flex" | "custom"
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
+    calls: tuple[int, ...] = ()  # subgraphs a WHILE (cond, body) or IF (then, else) runs
+    loops: bool = False  # WHILE: what it calls runs once per iteration
+
+
+def _calls(op: Any) -> tuple[tuple[int, ...], bool]:
+    options = op.builtinOptions
+    if hasattr(options, "bodySubgraphIndex"):
+        return (options.condSubgraphIndex, options.bodySubgraphIndex), True
+    if hasattr(options, "thenSubgraphIndex"):
+        return (options.thenSubgraphIndex, options.elseSubgraphIndex), False
+    return (), False
 
 
 @dataclass
@@ -117,6 +128,7 @@ def parse_tflite(data: bytes, path: Path) -> TFLiteModel:
                 s, i, name, kind,
                 [_tensor_info(subgraph, t, buffers) for t in ins if t >= 0],
                 [_tensor_info(subgraph, t, buffers) for t in outs if t >= 0],
+                *_calls(op),
             ))
     main = model.subgraphs[0]
     signatures = {}

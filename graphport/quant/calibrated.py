@@ -21,8 +21,8 @@ from graphport.quant.int8_weights import int8_weights
 if TYPE_CHECKING:
     from graphport.quant.keep_float import KeepFloat
 
-# Ops that only convert between float and int8: never worth keeping in float.
-_NO_COMPUTE = frozenset({"QUANTIZE", "DEQUANTIZE"})
+# Ops that only convert between float and int8, or run other subgraphs: never layers.
+_NO_COMPUTE = frozenset({"QUANTIZE", "DEQUANTIZE", "WHILE", "IF", "CALL_ONCE"})
 # Ops whose int8 output shares its input's scale: a range problem passes straight through them.
 _SAME_SCALE = frozenset({
     "MAX_POOL_2D", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "PAD", "PADV2", "SLICE",
@@ -41,10 +41,12 @@ def renamed_from(name: str, original: str) -> bool:
 class Layer:
     """An op of the calibrated model the quantizer may quantize."""
 
-    index: int
+    subgraph: int  # 0: the main graph; others: while/if bodies
+    index: int  # in its subgraph
     op: str
     tensor: str  # its output tensor's name: what the quantizer's node denylist matches
     reads: tuple[str, ...] = ()  # names of the activation tensors it reads
+    in_loop: bool = False  # in a while body (or called from one): runs once per iteration
 
     @property
     def tf_nodes(self) -> list[str]:
@@ -71,13 +73,25 @@ class CalibratedModel:
 
     @cached_property
     def layers(self) -> list[Layer]:
-        """The main graph's ops, by name (control-flow bodies: reachable by op type only)."""
-        model = self._parsed
-        return [Layer(op.index, op.op, op.outputs[0].name,
-                      tuple(t.name for t in op.inputs if not t.constant))
-                for op in model.operators
-                if op.subgraph == 0 and op.kind == "builtin" and op.op not in _NO_COMPUTE
-                and op.outputs and op.outputs[0].dtype == "float32"]
+        """Every op that computes on float activations, main graph and control-flow bodies."""
+        operators = self._parsed.operators
+        looped: set[int] = set()
+        calls = {op.subgraph: set() for op in operators}
+        for op in operators:
+            calls[op.subgraph].update(op.calls)
+            if op.loops:
+                looped.update(op.calls)
+        frontier = list(looped)
+        while frontier:  # what a loop body calls runs once per iteration too
+            for callee in calls.get(frontier.pop(), ()):
+                if callee not in looped:
+                    looped.add(callee)
+                    frontier.append(callee)
+        return [Layer(op.subgraph, op.index, op.op, op.outputs[0].name,
+                      tuple(t.name for t in op.inputs if not t.constant), op.subgraph in looped)
+                for op in operators
+                if op.kind == "builtin" and op.op not in _NO_COMPUTE and op.outputs
+                and op.outputs[0].dtype == "float32"]
 
     def kept_with_readers(self, layer: Layer) -> list[Layer]:
         """``layer`` and the layers that read its output: keeping only the layer in float would
@@ -88,7 +102,8 @@ class CalibratedModel:
         while frontier:
             tensor = frontier.pop().tensor
             for reader in self.layers:
-                if tensor in reader.reads and reader not in kept:
+                if reader.subgraph == layer.subgraph and tensor in reader.reads and \
+                        reader not in kept:
                     kept.append(reader)
                     if reader.op in _SAME_SCALE:
                         frontier.append(reader)

@@ -80,12 +80,6 @@ class TargetNotMet(ConversionError):
         self.outcome = outcome
 
 
-def _latency_sample(sample: dict[str, np.ndarray], source: SourceModel) -> dict[str, np.ndarray]:
-    """One example out of a batch where the batch size is free, so latency is per example."""
-    free = {t.key for t in source.inputs if t.shape and t.shape[0] < 0}
-    return {k: v[:1] if k in free and np.ndim(v) else v for k, v in sample.items()}
-
-
 def quantize_int8(source: SourceModel, calibration: Calibration, options: QuantOptions,
                   io: str | None, select_ops: bool, samples: list[dict[str, np.ndarray]],
                   described: str, progress: Progress | None = None) -> QuantOutcome:
@@ -108,8 +102,9 @@ def quantize_int8(source: SourceModel, calibration: Calibration, options: QuantO
         return outcome
     reference = source.run(samples)
     assert outcome.layers is not None
+    # latency on one calibration sample: one input exactly as the model takes it
     tuning, data, last_keep = autotune(model, keep, outcome.layers, io, target, samples,
-                                       reference, _latency_sample(samples[0], source), step)
+                                       reference, calibration.samples[0], step)
     outcome.tuning = tuning
     if data is None:
         measured = [(s.top1_agreement if target.metric == "agreement" else s.max_abs, s)

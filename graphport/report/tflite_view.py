@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from graphport.outputs import atomic_path
@@ -102,7 +103,9 @@ def render_quant(console: Console, quant: dict[str, Any], limit: int = 15) -> No
             table.add_column(column, overflow="fold")
         for row in layers[:limit]:
             flag = "[bold red]" if row["sensitive"] else ""
-            table.add_row(str(row["index"]), row["op"], _layer_name(row["tensor"]),
+            index = f"{row['subgraph']}:{row['index']}" if row["subgraph"] else str(row["index"])
+            name = _layer_name(row["tensor"]) + (" [loop]" if row["in_loop"] else "")
+            table.add_row(index, row["op"], escape(name),
                           f"{row['max_abs']:.3g}", f"{row['rms_error']:.3g}",
                           f"{row['error_per_scale']:.3f}",
                           f"{flag}{row['noise_to_signal']:.4f}{'[/]' if flag else ''}",
@@ -110,6 +113,9 @@ def render_quant(console: Console, quant: dict[str, Any], limit: int = 15) -> No
         console.print(table)
         if len(layers) > limit:
             console.print(f"... {len(layers) - limit} more layers in the JSON report")
+        if any(r["in_loop"] for r in layers):
+            console.print("[loop]: in a while body, measured on the last iteration of each run "
+                          "(LiteRT keeps no other)", markup=False)
         sensitive = [_layer_name(r["tensor"]) for r in layers if r["sensitive"]]
         console.print(f"sensitive (noise/signal > {SENSITIVE:g}): "
                       f"{', '.join(sensitive) or 'none'}", markup=False)
@@ -142,7 +148,7 @@ def _render_tuning(console: Console, tuning: dict[str, Any]) -> None:
             if step["added"] else "-"
         weights = f" ({step['int8_weight_layers']} int8 weights)" \
             if step["int8_weight_layers"] else ""
-        table.add_row(label + (" (chosen)" if chosen else ""), change,
+        table.add_row(label + (" (chosen)" if chosen else ""), escape(change),
                       f"{step['float_layers']}{weights}", _kb(step["size_bytes"]),
                       optional(step["top1_agreement"], ".2%"),
                       optional(step["max_abs"], ".3g") + (
