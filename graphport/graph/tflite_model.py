@@ -22,7 +22,7 @@ def _enum_names(enum_class: type) -> dict[int, str]:
 
 _OP_NAMES = _enum_names(schema.BuiltinOperator)
 _TYPE_NAMES = {k: v.lower() for k, v in _enum_names(schema.TensorType).items()}
-_CONTROL_FLOW = {"WHILE", "IF", "CALL_ONCE"}
+CONTROL_FLOW_OPS = frozenset({"WHILE", "IF", "CALL_ONCE"})
 
 
 @dataclass
@@ -74,7 +74,8 @@ class TFLiteModel:
         return dict(Counter(op.op for op in self.operators).most_common())
 
 
-def _decode(value: bytes | str | None) -> str:
+def decode_name(value: bytes | str | None) -> str:
+    """A flatbuffer string (the object API gives bytes) as text."""
     if value is None:
         return ""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
@@ -87,17 +88,18 @@ def _tensor_info(subgraph: Any, index: int, buffers: list[Any] | None = None) ->
     shape = tensor.shapeSignature if tensor.shapeSignature is not None else tensor.shape
     buffer = buffers[tensor.buffer] if buffers and 0 < tensor.buffer < len(buffers) else None
     constant = buffer is not None and (buffer.data is not None or bool(buffer.size))
-    return TensorInfo(int(index), _decode(tensor.name),
+    return TensorInfo(int(index), decode_name(tensor.name),
                       _TYPE_NAMES.get(tensor.type, str(tensor.type)),
                       [int(d) for d in (shape if shape is not None else [])], quantized, constant)
 
 
-def _op_name(code: Any) -> tuple[str, str]:
+def op_name(code: Any) -> tuple[str, str]:
+    """An operator code as (name, kind): BUILTIN name or custom code; builtin/flex/custom."""
     builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
     name = _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
     if name != "CUSTOM":
         return name, "builtin"
-    custom = _decode(code.customCode)
+    custom = decode_name(code.customCode)
     return custom, "flex" if custom.startswith("Flex") else "custom"
 
 
@@ -116,7 +118,7 @@ def parse_tflite(data: bytes, path: Path) -> TFLiteModel:
     except Exception as error:  # the generated code raises whatever a bad offset causes
         raise UserError(f"{path} is a corrupt TFLite model ({type(error).__name__})",
                         "re-convert the model") from None
-    codes = [_op_name(code) for code in model.operatorCodes or []]
+    codes = [op_name(code) for code in model.operatorCodes or []]
     operators = []
     buffers = model.buffers or []
     for s, subgraph in enumerate(model.subgraphs or []):
@@ -134,8 +136,8 @@ def parse_tflite(data: bytes, path: Path) -> TFLiteModel:
     signatures = {}
     for sig in model.signatureDefs or []:
         graph = model.subgraphs[sig.subgraphIndex]
-        signatures[_decode(sig.signatureKey)] = {
-            side: [{"key": _decode(t.name), **vars(_tensor_info(graph, t.tensorIndex))}
+        signatures[decode_name(sig.signatureKey)] = {
+            side: [{"key": decode_name(t.name), **vars(_tensor_info(graph, t.tensorIndex))}
                    for t in (getattr(sig, side) or [])]
             for side in ("inputs", "outputs")
         }
@@ -155,4 +157,4 @@ def parse_tflite(data: bytes, path: Path) -> TFLiteModel:
 
 def control_flow_ops(model: TFLiteModel) -> dict[str, int]:
     """Counts of TFLite control-flow operators (WHILE, IF, ...)."""
-    return {op: n for op, n in model.op_counts.items() if op in _CONTROL_FLOW}
+    return {op: n for op, n in model.op_counts.items() if op in CONTROL_FLOW_OPS}

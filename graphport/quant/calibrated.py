@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 from graphport.convert.calibration import Calibration
 from graphport.convert.converter import configured_converter, run_converter, with_signature
 from graphport.convert.source import SourceModel
-from graphport.graph.tflite_model import parse_tflite
+from graphport.graph.tflite_model import CONTROL_FLOW_OPS, parse_tflite
 from graphport.quant.int8_weights import int8_weights
 
 if TYPE_CHECKING:
     from graphport.quant.keep_float import KeepFloat
 
 # Ops that only convert between float and int8, or run other subgraphs: never layers.
-_NO_COMPUTE = frozenset({"QUANTIZE", "DEQUANTIZE", "WHILE", "IF", "CALL_ONCE"})
+_NO_COMPUTE = frozenset({"QUANTIZE", "DEQUANTIZE"}) | CONTROL_FLOW_OPS
 # Ops whose int8 output shares its input's scale: a range problem passes straight through them.
 _SAME_SCALE = frozenset({
     "MAX_POOL_2D", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "PAD", "PADV2", "SLICE",

@@ -16,13 +16,9 @@ import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-_OPS = {schema.BuiltinOperator.FULLY_CONNECTED: "FULLY_CONNECTED",
-        schema.BuiltinOperator.CONV_2D: "CONV_2D"}
-HYBRID_OPS = frozenset(_OPS.values())
+from graphport.graph.tflite_model import decode_name, op_name
 
-
-def _name(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else (value or "")
+HYBRID_OPS = frozenset({"FULLY_CONNECTED", "CONV_2D"})
 
 
 def _per_channel_int8(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -37,16 +33,16 @@ def int8_weights(model: bytes, select: Callable[[str, str], bool]) -> tuple[byte
     """``model`` with the float weights of the FC/conv ops ``select(op type, output name)``
     picks stored as int8; returns the model and the output names of the ops changed."""
     tree = schema.ModelT.InitFromPackedBuf(model, 0)
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in tree.operatorCodes]
+    codes = [op_name(code)[0] for code in tree.operatorCodes]
     users = Counter(t.buffer for g in tree.subgraphs for t in g.tensors)
     changed = []
     for graph in tree.subgraphs:
         for op in graph.operators:
-            kind = _OPS.get(codes[op.opcodeIndex])
-            if kind is None or len(op.inputs) < 2:
+            kind = codes[op.opcodeIndex]
+            if kind not in HYBRID_OPS or len(op.inputs) < 2:
                 continue
             activation, weights = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
-            output = _name(graph.tensors[op.outputs[0]].name)
+            output = decode_name(graph.tensors[op.outputs[0]].name)
             buffer = tree.buffers[weights.buffer]
             if (activation.type != schema.TensorType.FLOAT32
                     or weights.type != schema.TensorType.FLOAT32 or buffer.data is None
