@@ -84,7 +84,23 @@ def _batches(x: np.ndarray, source: SourceModel, batch: int = 64) -> list[np.nda
     return [x[i:i + batch] for i in range(0, len(x), batch)]
 
 
-def eval_batches(eval_file: Path, source: SourceModel) -> tuple[list[np.ndarray], np.ndarray]:
+@dataclass
+class EvalData:
+    """The ``--eval`` data, loaded once: batches keyed by the model's input, and their labels.
+    The source's outputs on them are computed on first use and kept, since the accuracy check
+    and auto-tuning both compare against them."""
+
+    samples: list[dict[str, np.ndarray]]
+    labels: np.ndarray
+    _reference: list[dict[str, np.ndarray]] | None = field(default=None, repr=False)
+
+    def source_outputs(self, source: SourceModel) -> list[dict[str, np.ndarray]]:
+        if self._reference is None:
+            self._reference = source.run(self.samples)
+        return self._reference
+
+
+def load_eval(eval_file: Path, source: SourceModel) -> EvalData:
     """The labelled data of ``--eval`` (arrays ``x``, ``y``) in batches the model accepts."""
     try:
         with np.load(eval_file, allow_pickle=False) as data:
@@ -99,36 +115,37 @@ def eval_batches(eval_file: Path, source: SourceModel) -> tuple[list[np.ndarray]
     batches = _batches(x.astype(np.float32), source)
     if not batches:
         raise UserError(f"--eval {eval_file}: fewer samples than the model's batch size")
-    return batches, y
+    return EvalData([{source.inputs[0].key: b} for b in batches], y)
 
 
-def evaluate(eval_file: Path, source: SourceModel, runner: Any) -> dict[str, Any]:
+def evaluate(data: EvalData, source: SourceModel, runner: Any) -> dict[str, Any]:
     """Accuracy of source and TFLite on labelled data (``x``, ``y``), like the seed's eval_model."""
-    batches, y = eval_batches(eval_file, source)
-    key = source.inputs[0].key
-    reference = source.run([{key: b} for b in batches])
-    converted = [runner({key: b}) for b in batches]
+    reference = data.source_outputs(source)
+    converted = [runner(s) for s in data.samples]
     output = next(iter(reference[0]))
-    labels = y[: sum(len(b) for b in batches)]
-    ref_pred = np.concatenate([np.asarray(r[output]).reshape(len(b), -1).argmax(1)
-                               for r, b in zip(reference, batches, strict=True)])
-    got_pred = np.concatenate([np.asarray(c[output]).reshape(len(b), -1).argmax(1)
-                               for c, b in zip(converted, batches, strict=True)])
+    sizes = [len(next(iter(s.values()))) for s in data.samples]
+    labels = data.labels[: sum(sizes)]
+    ref_pred = np.concatenate([np.asarray(r[output]).reshape(n, -1).argmax(1)
+                               for r, n in zip(reference, sizes, strict=True)])
+    got_pred = np.concatenate([np.asarray(c[output]).reshape(n, -1).argmax(1)
+                               for c, n in zip(converted, sizes, strict=True)])
     return {"samples": len(labels), "output": output,
             "source_accuracy": float(np.mean(ref_pred == labels)),
             "tflite_accuracy": float(np.mean(got_pred == labels)),
             "top1_agreement": float(np.mean(ref_pred == got_pred))}
 
 
-def quant_samples(source: SourceModel, calibration: Calibration, eval_file: Path | None
-                  ) -> tuple[list[dict[str, np.ndarray]], str]:
+def quant_samples(source: SourceModel, calibration: Calibration, eval_data: EvalData | None
+                  ) -> tuple[list[dict[str, np.ndarray]], str,
+                             Callable[[], list[dict[str, np.ndarray]]]]:
     """What layer errors and auto-tuning are measured on: the --eval data when given (held out
-    from calibration), else the calibration samples."""
-    if eval_file:
-        batches, _ = eval_batches(eval_file, source)
-        key = source.inputs[0].key
-        return [{key: b} for b in batches], f"{sum(len(b) for b in batches)} --eval samples"
-    return calibration.samples, f"{len(calibration.samples)} calibration samples"
+    from calibration), else the calibration samples; and how to get the source's outputs."""
+    if eval_data is not None:
+        count = sum(len(next(iter(s.values()))) for s in eval_data.samples)
+        return (eval_data.samples, f"{count} --eval samples",
+                lambda: eval_data.source_outputs(source))
+    return (calibration.samples, f"{len(calibration.samples)} calibration samples",
+            lambda: source.run(calibration.samples))
 
 
 # ------------------------------------------------------------------ the command
@@ -178,15 +195,16 @@ def convert_source(
     timings: dict[str, float] = {}
     warnings = [f"calibrated on {calibration.description}"] if (
         calibration is not None and calibration.is_random) else []
+    eval_data = load_eval(eval_file, source) if eval_file else None
     started = time.perf_counter()
     step(f"converting ({mode}{', calibrating' if calibration else ''})")
     outcome = None
     if quant and quant.active and calibration is not None:
         from graphport.quant.int8 import quantize_int8
 
-        measured_on, described = quant_samples(source, calibration, eval_file)
+        measured_on, described, reference = quant_samples(source, calibration, eval_data)
         outcome = quantize_int8(source, calibration, quant, io, select_ops, measured_on,
-                                described, step)
+                                described, reference, step)
         data = outcome.data
     else:
         data = convert(source, mode, io, strict, select_ops, calibration)
@@ -229,7 +247,7 @@ def convert_source(
                                    "neither ai-edge-litert nor tf.lite can run it in Python "
                                    "(no Flex delegate), so it was not verified"}
         warnings.append(parity_report["reason"])
-    elif parity or eval_file:
+    elif parity or eval_data:
         parity_start = time.perf_counter()
         from graphport.verify.tflite_runner import TFLiteRunner
 
@@ -244,9 +262,9 @@ def convert_source(
             if not any(o.compared for o in outputs):
                 warnings.append("parity compared no values: every output was empty on these "
                                 "inputs; give real ones with --sample NAME=FILE")
-        if eval_file:
+        if eval_data:
             step("evaluating accuracy")
-            eval_report = evaluate(eval_file, source, runner)
+            eval_report = evaluate(eval_data, source, runner)
         timings["parity_s"] = time.perf_counter() - parity_start
 
     return TFLiteResult(

@@ -82,9 +82,11 @@ class TargetNotMet(ConversionError):
 
 def quantize_int8(source: SourceModel, calibration: Calibration, options: QuantOptions,
                   io: str | None, select_ops: bool, samples: list[dict[str, np.ndarray]],
-                  described: str, progress: Progress | None = None) -> QuantOutcome:
+                  described: str, reference: Callable[[], list[dict[str, np.ndarray]]],
+                  progress: Progress | None = None) -> QuantOutcome:
     """Calibrate once; measure layer errors if asked (or needed for tuning); quantize with the
-    chosen float layers or tune to the target. Raises TargetNotMet when the target is out of
+    chosen float layers or tune to the target (``reference()``: the source's outputs on
+    ``samples``, asked for only then). Raises TargetNotMet when the target is out of
     reach, with every step measured."""
     step = progress or (lambda _message: None)
     step("calibrating")
@@ -100,11 +102,10 @@ def quantize_int8(source: SourceModel, calibration: Calibration, options: QuantO
         step("quantizing")
         outcome.data = model.quantize(keep, io)
         return outcome
-    reference = source.run(samples)
     assert outcome.layers is not None
     # latency on one calibration sample: one input exactly as the model takes it
     tuning, data, last_keep = autotune(model, keep, outcome.layers, io, target, samples,
-                                       reference, calibration.samples[0], step)
+                                       reference(), calibration.samples[0], step)
     outcome.tuning = tuning
     if data is None:
         measured = [(s.top1_agreement if target.metric == "agreement" else s.max_abs, s)
