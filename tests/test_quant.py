@@ -285,14 +285,15 @@ def test_savedmodel_source(digits_savedmodel: Path, tmp_path: Path) -> None:
     assert result.parity["outputs"][0]["top1_agreement"] == 1.0
 
 
-def _mtcnn_int8(mtcnn: Path, image: np.ndarray, tmp_path: Path, keep: list[str]) -> object:
+def _mtcnn_int8(mtcnn: Path, image: np.ndarray, tmp_path: Path, quant: QuantOptions
+                ) -> object:
+    """MTCNN in full int8, calibrated on faces.png (BGR) itself, the one image we have."""
     np.savez(tmp_path / "calib.npz", input=image[None],
              thresholds=np.array([[0.6, 0.7, 0.7]], np.float32))
-    return convert_tflite(mtcnn, tmp_path / f"m{len(keep)}.tflite", mode="int8",
+    return convert_tflite(mtcnn, tmp_path / "m.tflite", mode="int8",
                           calib=str(tmp_path / "calib.npz"), size_ratio=False, parity=False,
                           inputs=["input", "thresholds"],
-                          set_values={"min_size": "40", "factor": "0.709"},
-                          quant=QuantOptions(keep_float=keep))
+                          set_values={"min_size": "40", "factor": "0.709"}, quant=quant)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -306,7 +307,8 @@ def test_mtcnn_int8_finds_the_faces_with_box_arithmetic_in_float(
     quantized, the pixel-coordinate arithmetic (MUL, SUB, ADD) kept in float."""
     from conftest import reference_faces
 
-    result = _mtcnn_int8(mtcnn, faces_bgr, tmp_path, ["MUL", "SUB", "ADD"])
+    result = _mtcnn_int8(mtcnn, faces_bgr, tmp_path,
+                         QuantOptions(keep_float=["MUL", "SUB", "ADD"]))
     convs = [r for r in result.operators if r["op"] == "CONV_2D"]
     assert len(convs) >= 8 and {r["subgraph"] for r in convs} != {0}
     assert all(r["compute"] == "int8" for r in convs)
@@ -383,13 +385,7 @@ def test_cond_branch_layers_count_only_the_runs_that_took_the_branch(tmp_path: P
 
 def test_mtcnn_debug_table_reaches_loop_and_branch_bodies(
         mtcnn: Path, faces_bgr: np.ndarray, tmp_path: Path) -> None:
-    np.savez(tmp_path / "calib.npz", input=faces_bgr[None],
-             thresholds=np.array([[0.6, 0.7, 0.7]], np.float32))
-    result = convert_tflite(mtcnn, tmp_path / "d.tflite", mode="int8",
-                            calib=str(tmp_path / "calib.npz"), size_ratio=False, parity=False,
-                            inputs=["input", "thresholds"],
-                            set_values={"min_size": "40", "factor": "0.709"},
-                            quant=QuantOptions(debug=True))
+    result = _mtcnn_int8(mtcnn, faces_bgr, tmp_path, QuantOptions(debug=True))
     convs = {r["tensor"].split("/")[0] + ("/loop" if r["in_loop"] else ""): r
              for r in result.quant["layers"] if r["op"] == "CONV_2D"}
     # PNet runs in the while loop, RNet in a cond; ONet's cond is never taken by the all-int8
