@@ -14,7 +14,7 @@ from typing import Any
 
 from graphport.graph.nodes import parse_input
 from graphport.passes.base import GraphPass, PassContext, register
-from graphport.passes.graph_util import const_value, input_node, nodes_by_name
+from graphport.passes.graph_util import const_value, input_node, nodes_by_name, unique_name
 
 _SWITCH = ("Switch", "RefSwitch")
 
@@ -41,7 +41,8 @@ class BranchConstants(GraphPass):
                 if name == switch.name and not control:
                     readers.setdefault(index, []).append((node, position))
         for branch, uses in readers.items():
-            copy = graph.node.add(name=f"{switch.name}/graphport_const_{branch}", op="Const")
+            name = unique_name(graph, f"{switch.name}/graphport_const_{branch}")
+            copy = graph.node.add(name=name, op="Const")
             copy.attr["dtype"].CopyFrom(source.attr["dtype"])
             copy.attr["value"].CopyFrom(source.attr["value"])
             copy.input.append(_pivot(graph, switch.input[1], branch))
