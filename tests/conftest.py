@@ -53,14 +53,23 @@ def faces_bgr() -> object:
     return image[..., ::-1].astype(np.float32)
 
 
-def reference_faces() -> list[list[float]]:
-    """The reference table of ../shared/graphs/README.md: rows of prob, y1, x1, y2, x2."""
+def readme_table(section: str, columns: int) -> list[list[float]]:
+    """The numeric rows of the first table under the ``## {section}`` heading of
+    ../shared/graphs/README.md (other sections hold other models' tables)."""
+    text = (SHARED / "README.md").read_text()
+    start = text.index(f"## {section}")
+    end = text.find("\n## ", start + 1)
     rows = []
-    for line in (SHARED / "README.md").read_text().splitlines():
+    for line in text[start:end if end >= 0 else None].splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 6 and cells[0].isdigit():
+        if len(cells) == columns and cells[0].isdigit():
             rows.append([float(c) for c in cells[1:]])
     return rows
+
+
+def reference_faces() -> list[list[float]]:
+    """MTCNN's reference table in ../shared/graphs/README.md: rows of prob, y1, x1, y2, x2."""
+    return readme_table("faces.png", 6)
 
 
 @pytest.fixture(scope="session")
