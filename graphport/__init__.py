@@ -19,12 +19,12 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first use, so `import graphport` is cheap)
 _API = {
-    "inspect_model": "graphport.inspection",
-    "to_savedmodel": "graphport.export.savedmodel",
-    "convert_tflite": "graphport.convert.tflite",
-    "rewrite_graph": "graphport.passes.rewrite",
-    "compare_variants": "graphport.compare",
-    "bench_tflite": "graphport.compare",
+    "inspect_model": "graphport.commands.inspect",
+    "to_savedmodel": "graphport.commands.to_savedmodel",
+    "convert_tflite": "graphport.commands.tflite",
+    "rewrite_graph": "graphport.commands.rewrite",
+    "compare_variants": "graphport.commands.compare",
+    "bench_tflite": "graphport.commands.compare",
     "QuantOptions": "graphport.quant.int8",
     "TargetNotMet": "graphport.quant.int8",
 }

@@ -58,7 +58,7 @@ def time_limit(seconds: int) -> Iterator[None]:
 
 def inspect_outcome(path: Path, seconds: int = 10) -> str:
     """'ok' or 'clean error'; anything else (a crash, a hang) propagates."""
-    from graphport.inspection import inspect_model
+    from graphport.commands.inspect import inspect_model
 
     with time_limit(seconds):
         try:

@@ -36,13 +36,14 @@ calib = [rng.random((1, 299, 299, 3), dtype=np.float32) for _ in range(samples)]
 """
 
 _GRAPHPORT = _COMMON + """
-from graphport.convert.tflite import convert_tflite
+from graphport.commands.tflite import convert_tflite
+from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 np.save(out + ".calib.npy", np.concatenate(calib))
+calibration = CalibrationSpec(out + ".calib.npy" if mode == "int8" else None, samples)
 start = time.perf_counter()
-passes = [] if os.environ.get("BENCH_NO_REWRITE") else None
-result = convert_tflite(model, out, mode=mode, overwrite=True, parity=False, size_ratio=False,
-                        calib=out + ".calib.npy" if mode == "int8" else None,
-                        calib_samples=samples, passes=passes)
+graph = GraphSpec(passes=[] if os.environ.get("BENCH_NO_REWRITE") else None)
+result = convert_tflite(model, out, mode=mode, overwrite=True, size_ratio=False, graph=graph,
+                        calibration=calibration, verify=VerifySpec(enabled=False))
 wall = time.perf_counter() - start
 t = result.timings
 seconds = t["prepare_s"] + t["conversion_s"] + t["write_s"]  # the report is timed apart
@@ -50,9 +51,8 @@ peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before th
 extra = None
 if with_report:  # a second, full run: report (with the float32 size ratio) and parity included
     report_start = time.perf_counter()
-    convert_tflite(model, out + ".report.tflite", mode=mode, overwrite=True, parity=True,
-                   parity_samples=2, calib=out + ".calib.npy" if mode == "int8" else None,
-                   calib_samples=samples)
+    convert_tflite(model, out + ".report.tflite", mode=mode, overwrite=True,
+                   verify=VerifySpec(count=2), calibration=calibration)
     extra = time.perf_counter() - report_start
 print(json.dumps({"seconds": seconds, "size": os.path.getsize(out), "peak_mb": peak_mb,
                   "report_s": t["report_s"], "wall_s": wall, "with_report_and_parity_s": extra}))

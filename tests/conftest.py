@@ -46,7 +46,7 @@ def faces_bgr() -> object:
     """faces.png decoded as the MTCNN README says: 3 channels, reversed to BGR, float32."""
     import numpy as np
 
-    from graphport.tf_runtime import tensorflow
+    from graphport.backend.runtime import tensorflow
 
     tf = tensorflow()
     image = tf.io.decode_png(_shared_file(FACES).read_bytes(), channels=3).numpy()
@@ -75,7 +75,7 @@ def reference_faces() -> list[list[float]]:
 @pytest.fixture(scope="session")
 def digits_savedmodel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The digits fixture wrapped by graphport (verified), shared by several tests."""
-    from graphport.export.savedmodel import to_savedmodel
+    from graphport.commands.to_savedmodel import to_savedmodel
 
     target = tmp_path_factory.mktemp("sm") / "digits"
     to_savedmodel(FIXTURES / "digits_cnn.pb", target)
@@ -85,7 +85,7 @@ def digits_savedmodel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def digits_tflite(digits_savedmodel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A float TFLite model converted by TensorFlow's own converter, for reading tests."""
-    from graphport.tf_runtime import tensorflow
+    from graphport.backend.runtime import tensorflow
 
     tf = tensorflow()
     path = tmp_path_factory.mktemp("tfl") / "digits.tflite"

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, run_cli
 
-from graphport.compare import bench_tflite, compare_variants
+from graphport.commands.compare import bench_tflite, compare_variants
+from graphport.spec.options import CalibrationSpec, VerifySpec
 
 DIGITS = FIXTURES / "digits_cnn.pb"
 CALIB = FIXTURES / "digits_calib.npz"
@@ -19,8 +20,8 @@ TEST = FIXTURES / "digits_test.npz"
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("cmp") / "variants"
-    return compare_variants(DIGITS, output_dir=out, calib=str(CALIB), eval_file=TEST, runs=5,
-                            warmup=1, parity_samples=8)
+    return compare_variants(DIGITS, output_dir=out, calibration=CalibrationSpec(str(CALIB)),
+                            verify=VerifySpec(count=8, eval_file=TEST), runs=5, warmup=1)
 
 
 def test_all_five_variants_with_honest_numbers(compared: dict) -> None:
@@ -57,7 +58,7 @@ def test_accuracy_is_computed_from_the_labels(compared: dict) -> None:
 
 def test_failing_variant_does_not_stop_the_others(tmp_path: Path) -> None:
     data = compare_variants(DIGITS, ["float", "int8", "dynamic"], tmp_path / "v", runs=2,
-                            warmup=0, parity_samples=2)
+                            warmup=0, verify=VerifySpec(count=2))
     rows = {r["name"]: r for r in data["variants"]}
     assert rows["int8"]["error"] == "needs calibration data (--calib)"
     assert rows["int8"]["path"] is None

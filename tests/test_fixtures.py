@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from conftest import FIXTURES, ROOT
 
-from graphport.export.tf_graph import run_graph, to_tf
+from graphport.backend.tf_graph import run_graph, to_tf
 from graphport.graph.load import read_graph_def
 
 

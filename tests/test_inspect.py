@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, run_cli
 
-from graphport.inspection import inspect_model
-from graphport.tf_runtime import tensorflow
+from graphport.backend.runtime import tensorflow
+from graphport.commands.inspect import inspect_model
 
 
 def _io(entries: list[dict]) -> list[tuple]:

@@ -11,12 +11,15 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, reference_faces, run_cli
 
-from graphport.export.prepare import prepare_graph
-from graphport.export.tf_graph import run_graph, to_tf
+from graphport.backend.tf_graph import run_graph, to_tf
 from graphport.graph import edit
+from graphport.graph.index import NodeIndex
 from graphport.graph.load import read_graph_def
 from graphport.graph.nodes import parse_input
-from graphport.passes.pipeline import DEFAULT_PIPELINE, available, resolve, run_pipeline
+from graphport.passes.base import TFLITE
+from graphport.passes.pipeline import DEFAULT_PIPELINE, PassCall, available, resolve, run_pipeline
+from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
+from graphport.spec.signature import prepare_graph
 
 LEGACY = FIXTURES / "legacy_ops.pb"
 
@@ -36,7 +39,8 @@ def _outputs(graph: object, feeds: dict[str, np.ndarray], fetches: list[str]) ->
 def _before_after(names: list[str]) -> tuple[object, object, list, list[str]]:
     prepared = prepare_graph(read_graph_def(LEGACY))
     fetches = [parse_input(t.tensor)[0] for t in prepared.outputs]
-    after, results = run_pipeline(edit.copy_graph(prepared.graph), names, fetches)
+    after, results = run_pipeline(edit.copy_graph(prepared.graph), [PassCall(n) for n in names],
+                                  fetches)
     return prepared.graph, after, results, fetches
 
 
@@ -79,8 +83,8 @@ def test_tensor_array_with_unknown_element_shape_in_a_while_loop() -> None:
     """pyramid.pb writes [1, 2] rows to an infer_shape=False TensorArray inside a v1 loop."""
     prepared = prepare_graph(read_graph_def(FIXTURES / "pyramid.pb"))
     fetches = [parse_input(t.tensor)[0] for t in prepared.outputs]
-    after, results = run_pipeline(edit.copy_graph(prepared.graph), ["tensor_array_to_concat"],
-                                  fetches)
+    after, results = run_pipeline(edit.copy_graph(prepared.graph),
+                                  [PassCall("tensor_array_to_concat")], fetches)
     assert results[0].changed == 1
     rng = np.random.default_rng(3)
     feeds = {"image:0": rng.random((40, 50, 3)).astype(np.float32),
@@ -102,9 +106,10 @@ def test_tensor_array_with_unknown_element_shape_in_a_while_loop() -> None:
 ])
 def test_default_pipeline_keeps_fixture_results(name: str, set_values: dict,
                                                 feeds: dict) -> None:
-    prepared = prepare_graph(read_graph_def(FIXTURES / name), set_values=set_values)
+    prepared = prepare_graph(read_graph_def(FIXTURES / name), GraphSpec(set_values=set_values))
     fetches = [parse_input(t.tensor)[0] for t in prepared.outputs]
-    after, _ = run_pipeline(edit.copy_graph(prepared.graph), list(DEFAULT_PIPELINE), fetches)
+    after, _ = run_pipeline(edit.copy_graph(prepared.graph),
+                            [PassCall(n) for n in DEFAULT_PIPELINE], fetches)
     for e, g in zip(_outputs(prepared.graph, feeds, fetches), _outputs(after, feeds, fetches),
                     strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-6)
@@ -115,16 +120,16 @@ def test_branch_constants_keeps_the_numbers_and_lets_cond_convs_quantize(
     """cond_conv.pb: conv weights switched into a TF1 cond branch. Without the pass, full int8
     gives those convs asymmetric weights that LiteRT refuses; with it they quantize per
     channel and the model runs."""
-    from graphport.convert.tflite import convert_tflite
+    from graphport.commands.tflite import convert_tflite
     from graphport.errors import ConversionError
 
     model = FIXTURES / "cond_conv.pb"
     prepared = prepare_graph(read_graph_def(model))
     fetches = [parse_input(t.tensor)[0] for t in prepared.outputs]
-    after, results = run_pipeline(edit.copy_graph(prepared.graph), ["branch_constants"],
+    after, results = run_pipeline(edit.copy_graph(prepared.graph), [PassCall("branch_constants")],
                                   fetches)
     assert results[0].matched == results[0].changed == 3
-    assert not available()["branch_constants"]().matches(after)
+    assert not available()["branch_constants"]().matches(NodeIndex.of(after))
     rng = np.random.default_rng(4)
     for x in (rng.uniform(0, 1, (1, 12, 12, 3)), -rng.uniform(0, 1, (1, 12, 12, 3))):
         feeds = {"input:0": x.astype(np.float32)}  # the second takes the other branch
@@ -133,10 +138,11 @@ def test_branch_constants_keeps_the_numbers_and_lets_cond_convs_quantize(
     calib = tmp_path / "calib.npz"
     np.savez(calib, input=rng.uniform(0, 1, (20, 1, 12, 12, 3)).astype(np.float32))
     with pytest.raises(ConversionError, match="zero_point"):
-        convert_tflite(model, tmp_path / "raw.tflite", mode="int8", calib=str(calib), passes=[],
+        convert_tflite(model, tmp_path / "raw.tflite", mode="int8",
+                       calibration=CalibrationSpec(str(calib)), graph=GraphSpec(passes=[]),
                        size_ratio=False)
-    result = convert_tflite(model, tmp_path / "fixed.tflite", mode="int8", calib=str(calib),
-                            size_ratio=False)
+    result = convert_tflite(model, tmp_path / "fixed.tflite", mode="int8",
+                            calibration=CalibrationSpec(str(calib)), size_ratio=False)
     convs = [r for r in result.operators if r["op"] == "CONV_2D"]
     assert len(convs) == 2 and all(r["compute"] == "int8" and r["subgraph"] > 0 for r in convs)
     assert result.parity["outputs"][0]["cosine"] > 0.999
@@ -144,11 +150,11 @@ def test_branch_constants_keeps_the_numbers_and_lets_cond_convs_quantize(
 
 def test_registry_and_names() -> None:
     assert set(DEFAULT_PIPELINE) <= set(available())
-    assert resolve(None) == list(DEFAULT_PIPELINE)
+    assert [c.name for c in resolve(None, TFLITE)] == list(DEFAULT_PIPELINE)
     from graphport.errors import UserError
 
     with pytest.raises(UserError, match="unknown nope"):
-        resolve(["nope"])
+        resolve(["nope"], TFLITE)
 
 
 def _mtcnn_faces(path: str, image: np.ndarray) -> dict[str, np.ndarray]:
@@ -161,11 +167,11 @@ def _mtcnn_faces(path: str, image: np.ndarray) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("shapes", [None, {"input": "310,498,3"}])
 def test_mtcnn_becomes_builtin_only_and_finds_the_reference_faces(
         mtcnn: Path, faces_bgr: np.ndarray, tmp_path: Path, shapes: dict | None) -> None:
-    from graphport.convert.tflite import convert_tflite
+    from graphport.commands.tflite import convert_tflite
 
-    result = convert_tflite(mtcnn, tmp_path / "mtcnn.tflite", inputs=["input", "thresholds"],
-                            set_values={"min_size": "40", "factor": "0.709"},
-                            input_shapes=shapes, parity=False)
+    result = convert_tflite(mtcnn, tmp_path / "mtcnn.tflite", graph=GraphSpec(
+        ["input", "thresholds"], set_values={"min_size": "40", "factor": "0.709"},
+        input_shapes=shapes or {}), verify=VerifySpec(enabled=False))
     assert result.summary["flex"] == 0 and result.summary["custom"] == 0
     assert {"WHILE", "NON_MAX_SUPPRESSION_V4", "GATHER"} <= {r["op"] for r in result.operators}
     out = _mtcnn_faces(result.path, faces_bgr)

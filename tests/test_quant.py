@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, run_cli
 
-from graphport.convert.tflite import convert_tflite
+from graphport.commands.tflite import convert_tflite
 from graphport.errors import UserError
 from graphport.quant.int8 import QuantOptions, TargetNotMet
+from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.verify.tflite_runner import TFLiteRunner
 
 OUTLIER = FIXTURES / "digits_outlier.pb"
@@ -25,8 +26,9 @@ TEST = FIXTURES / "digits_test.npz"
 
 def _int8(model: Path, target: Path, quant: QuantOptions | None = None, **options: object
           ) -> object:
-    return convert_tflite(model, target, mode="int8", calib=str(CALIB), eval_file=TEST,
-                          size_ratio=False, quant=quant, **options)
+    return convert_tflite(model, target, mode="int8", calibration=CalibrationSpec(str(CALIB)),
+                          verify=VerifySpec(eval_file=TEST), size_ratio=False, quant=quant,
+                          **options)
 
 
 def _accuracy(path: str | Path) -> tuple[float, np.ndarray]:
@@ -128,7 +130,8 @@ def test_keep_float_by_op_type(tmp_path: Path) -> None:
 
 def test_chosen_and_forced_float_ops_are_told_apart(tmp_path: Path) -> None:
     """Without repairs the legacy dropout's RandomUniform has no int8 kernel: forced float."""
-    result = _int8(OUTLIER, tmp_path / "f.tflite", QuantOptions(keep_float=["fc1"]), passes=[])
+    result = _int8(OUTLIER, tmp_path / "f.tflite", QuantOptions(keep_float=["fc1"]),
+                   graph=GraphSpec(passes=[]))
     fallback = result.summary["float_fallback"]
     forced = {f["op"] for f in fallback if not f["chosen"]}
     chosen = [f["op"] for f in fallback if f["chosen"]]
@@ -206,7 +209,8 @@ def test_int8_weights_for_float_layers(tmp_path: Path) -> None:
 
 
 def _float_model(tmp_path: Path) -> str:
-    return convert_tflite(OUTLIER, tmp_path / "float.tflite", parity=False).path
+    return convert_tflite(OUTLIER, tmp_path / "float.tflite",
+                          verify=VerifySpec(enabled=False)).path
 
 
 def test_target_error_is_met_with_more_float_layers(tmp_path: Path, tuned: object) -> None:
@@ -271,13 +275,13 @@ def test_agreement_target_needs_a_probability_output(tmp_path: Path) -> None:
     """digits logits (fc2's output) are not probabilities: top-1 agreement is not defined."""
     with pytest.raises(UserError, match="class-probability output"):
         _int8(OUTLIER, tmp_path / "l.tflite", QuantOptions(target_agreement=0.99),
-              outputs=["fc2/add"])
+              graph=GraphSpec(outputs=["fc2/add"]))
 
 
 def test_savedmodel_source(digits_savedmodel: Path, tmp_path: Path) -> None:
     """A SavedModel calibrates through TF's v2 converter; its signature survives quantizing."""
     result = convert_tflite(digits_savedmodel, tmp_path / "s.tflite", mode="int8",
-                            calib=str(CALIB), size_ratio=False,
+                            calibration=CalibrationSpec(str(CALIB)), size_ratio=False,
                             quant=QuantOptions(keep_float=["FULLY_CONNECTED"], debug=True))
     assert result.summary["float_chosen"] == 2 == result.summary["float"]
     assert {r["op"] for r in result.quant["layers"]} >= {"CONV_2D", "SOFTMAX"}
@@ -291,9 +295,11 @@ def _mtcnn_int8(mtcnn: Path, image: np.ndarray, tmp_path: Path, quant: QuantOpti
     np.savez(tmp_path / "calib.npz", input=image[None],
              thresholds=np.array([[0.6, 0.7, 0.7]], np.float32))
     return convert_tflite(mtcnn, tmp_path / "m.tflite", mode="int8",
-                          calib=str(tmp_path / "calib.npz"), size_ratio=False, parity=False,
-                          inputs=["input", "thresholds"],
-                          set_values={"min_size": "40", "factor": "0.709"}, quant=quant)
+                          calibration=CalibrationSpec(str(tmp_path / "calib.npz")),
+                          size_ratio=False, verify=VerifySpec(enabled=False),
+                          graph=GraphSpec(["input", "thresholds"],
+                                          set_values={"min_size": "40", "factor": "0.709"}),
+                          quant=quant)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -369,7 +375,8 @@ def test_cond_branch_layers_count_only_the_runs_that_took_the_branch(tmp_path: P
     x[~taken] *= -1
     np.savez(tmp_path / "calib.npz", input=x)
     model = FIXTURES / "cond_conv.pb"
-    options = {"mode": "int8", "calib": str(tmp_path / "calib.npz"), "size_ratio": False}
+    options = {"mode": "int8", "calibration": CalibrationSpec(str(tmp_path / "calib.npz")),
+               "size_ratio": False}
     result = convert_tflite(model, tmp_path / "d.tflite", quant=QuantOptions(debug=True),
                             **options)
     convs = [r for r in result.quant["layers"] if r["op"] == "CONV_2D"]

@@ -17,6 +17,7 @@ import pytest
 from conftest import FIXTURES, run_cli
 
 from graphport.errors import ConversionError, UserError
+from graphport.spec.options import VerifySpec
 
 COMMANDS = {
     "inspect": lambda model, out: ["inspect", model],
@@ -154,7 +155,7 @@ def test_file_too_large_for_protobuf(tmp_path: Path) -> None:
 
 
 def test_disk_full_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from graphport.convert.tflite import convert_tflite
+    from graphport.commands.tflite import convert_tflite
 
     def no_space(self: Path, data: bytes) -> int:
         self.write_text("partial")  # some bytes land before the disk fills up
@@ -162,7 +163,8 @@ def test_disk_full_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(Path, "write_bytes", no_space)
     with pytest.raises(ConversionError, match="No space left on device"):
-        convert_tflite(FIXTURES / "resnet_v2_small.pb", tmp_path / "r.tflite", parity=False)
+        convert_tflite(FIXTURES / "resnet_v2_small.pb", tmp_path / "r.tflite",
+                       verify=VerifySpec(enabled=False))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from graphport.backend.runtime import tensorflow
 from graphport.graph import schema
-from graphport.tf_runtime import tensorflow
 
 
 def _tf_descriptor(name: str) -> object:

@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import FIXTURES, run_cli
 
-from graphport.convert.tflite import convert_tflite
+from graphport.backend.runtime import tensorflow
+from graphport.commands.tflite import convert_tflite
 from graphport.errors import ConversionError, UserError
-from graphport.tf_runtime import tensorflow
+from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 
 DIGITS = FIXTURES / "digits_cnn.pb"
 CALIB = FIXTURES / "digits_calib.npz"
 TEST = FIXTURES / "digits_test.npz"
-MTCNN_ARGS = {"inputs": ["input", "thresholds"], "set_values": {"min_size": "40",
-                                                                "factor": "0.709"}}
+MTCNN_SPEC = GraphSpec(["input", "thresholds"], set_values={"min_size": "40", "factor": "0.709"})
+NO_REPAIRS = GraphSpec(passes=[])
 
 
 def _interpreter(path: str) -> object:
@@ -49,7 +51,8 @@ def _check_report_against_interpreter(result: object) -> None:
 def digits_int8(tmp_path_factory: pytest.TempPathFactory) -> object:
     """Without repairs: the legacy dropout's RandomUniform stays, a real float fallback."""
     return convert_tflite(DIGITS, tmp_path_factory.mktemp("i8") / "d.tflite", mode="int8",
-                          calib=str(CALIB), eval_file=TEST, passes=[])
+                          calibration=CalibrationSpec(str(CALIB)),
+                          verify=VerifySpec(eval_file=TEST), graph=NO_REPAIRS)
 
 
 def test_float32(tmp_path: Path) -> None:
@@ -104,8 +107,9 @@ def test_int8_report_fallback_and_quality(digits_int8: object) -> None:
 def test_default_repairs_make_digits_fully_int8(tmp_path: Path) -> None:
     """The dropout pinned by keep_prob=1 is stripped, so nothing is left in float, and the
     model meets the size, agreement and accuracy targets."""
-    result = convert_tflite(DIGITS, tmp_path / "d.tflite", mode="int8", calib=str(CALIB),
-                            eval_file=TEST)
+    result = convert_tflite(DIGITS, tmp_path / "d.tflite", mode="int8",
+                            calibration=CalibrationSpec(str(CALIB)),
+                            verify=VerifySpec(eval_file=TEST))
     assert result.summary["float_fallback"] == []
     assert not any(row["op"] == "RANDOM_UNIFORM" for row in result.operators)
     strip = next(r for r in result.rewrites if r["name"] == "strip_training_leftovers")
@@ -122,7 +126,7 @@ def test_int8_parity_numbers_are_real(digits_int8: object) -> None:
     interpreter = _interpreter(digits_int8.path)
     runner = interpreter.get_signature_runner()
     got = runner(input=sample)["probs"]
-    from graphport.export.tf_graph import run_graph, to_tf
+    from graphport.backend.tf_graph import run_graph, to_tf
     from graphport.graph.load import read_graph_def
 
     expected = run_graph(to_tf(read_graph_def(DIGITS)), {"input:0": sample}, ["probs:0"])[0]
@@ -136,7 +140,8 @@ def test_int8_parity_numbers_are_real(digits_int8: object) -> None:
 @pytest.mark.parametrize("io", ["uint8", "int8"])
 def test_integer_io(tmp_path: Path, io: str) -> None:
     result = convert_tflite(DIGITS, tmp_path / f"{io}.tflite", mode="int8", io=io,
-                            calib=str(CALIB), calib_samples=20, parity_samples=8)
+                            calibration=CalibrationSpec(str(CALIB), samples=20),
+                            verify=VerifySpec(count=8))
     interpreter = _interpreter(result.path)
     assert np.dtype(interpreter.get_input_details()[0]["dtype"]).name == io
     assert np.dtype(interpreter.get_output_details()[0]["dtype"]).name == io
@@ -147,7 +152,8 @@ def test_integer_io(tmp_path: Path, io: str) -> None:
 def test_strict_fails_on_the_float_only_op(tmp_path: Path) -> None:
     target = tmp_path / "strict.tflite"
     with pytest.raises(ConversionError, match="RANDOM_UNIFORM") as caught:
-        convert_tflite(DIGITS, target, mode="int8", calib=str(CALIB), strict=True, passes=[])
+        convert_tflite(DIGITS, target, mode="int8", calibration=CalibrationSpec(str(CALIB)),
+                       strict=True, graph=NO_REPAIRS)
     assert "dropout/random_uniform" in caught.value.message
     assert not target.exists() and list(tmp_path.iterdir()) == []
 
@@ -164,16 +170,18 @@ def _write_pngs(directory: Path, count: int) -> None:
 def test_calibration_sources(tmp_path: Path) -> None:
     _write_pngs(tmp_path / "images", 12)
     from_images = convert_tflite(DIGITS, tmp_path / "img.tflite", mode="int8",
-                                 calib=str(tmp_path / "images"), std=255.0, parity_samples=4)
+                                 calibration=CalibrationSpec(str(tmp_path / "images"), std=255.0),
+                                 verify=VerifySpec(count=4))
     assert from_images.calibration["source"] == "images"
     assert from_images.calibration["samples"] == 12
     assert from_images.parity["outputs"][0]["top1_agreement"] >= 0.75
     np.save(tmp_path / "calib.npy", np.load(CALIB)["input"][:10])
     from_npy = convert_tflite(DIGITS, tmp_path / "npy.tflite", mode="int8",
-                              calib=str(tmp_path / "calib.npy"), calib_samples=5)
+                              calibration=CalibrationSpec(str(tmp_path / "calib.npy"), samples=5))
     assert from_npy.calibration["samples"] == 5
-    random = convert_tflite(DIGITS, tmp_path / "rnd.tflite", mode="int8", calib="random",
-                            calib_samples=5, parity_samples=2)
+    random = convert_tflite(DIGITS, tmp_path / "rnd.tflite", mode="int8",
+                            calibration=CalibrationSpec("random", samples=5),
+                            verify=VerifySpec(count=2))
     assert random.calibration["source"] == "random"
     assert any("RANDOM data" in w for w in random.warnings)
 
@@ -191,7 +199,8 @@ def test_bad_calibration_is_a_user_error(tmp_path: Path) -> None:
              (str(tmp_path / "missing"), "no such file")]
     for calib, message in cases:
         with pytest.raises(UserError) as caught:
-            convert_tflite(DIGITS, tmp_path / "out.tflite", mode="int8", calib=calib)
+            convert_tflite(DIGITS, tmp_path / "out.tflite", mode="int8",
+                           calibration=CalibrationSpec(calib))
         assert message in caught.value.message, caught.value.message
     assert not (tmp_path / "out.tflite").exists()
 
@@ -201,13 +210,13 @@ def test_saved_model_directory_input(digits_savedmodel: Path, tmp_path: Path) ->
     _check_report_against_interpreter(result)
     assert result.parity["status"] == "checked"
     with pytest.raises(UserError, match="apply to frozen graphs"):
-        convert_tflite(digits_savedmodel, tmp_path / "x.tflite", inputs=["input"])
+        convert_tflite(digits_savedmodel, tmp_path / "x.tflite", graph=GraphSpec(["input"]))
 
 
 def test_mtcnn_needs_select_ops(mtcnn: Path, tmp_path: Path) -> None:
     target = tmp_path / "m.tflite"
     with pytest.raises(ConversionError) as caught:
-        convert_tflite(mtcnn, target, **MTCNN_ARGS, passes=[])
+        convert_tflite(mtcnn, target, graph=replace(MTCNN_SPEC, passes=[]))
     for op in ("CropAndResize", "NonMaxSuppressionV2", "TensorArrayV3", "TensorArrayWriteV3",
                "TensorArrayConcatV3", "pnet/TensorArray"):
         assert op in caught.value.message
@@ -218,8 +227,8 @@ def test_mtcnn_needs_select_ops(mtcnn: Path, tmp_path: Path) -> None:
 
 
 def test_mtcnn_with_select_ops_is_reported_not_runnable(mtcnn: Path, tmp_path: Path) -> None:
-    result = convert_tflite(mtcnn, tmp_path / "m.tflite", select_ops=True, passes=[],
-                            **MTCNN_ARGS)
+    result = convert_tflite(mtcnn, tmp_path / "m.tflite", select_ops=True,
+                            graph=replace(MTCNN_SPEC, passes=[]))
     assert result.summary["flex"] >= 5
     assert result.summary["flex_ops"] == ["FlexCropAndResize", "FlexNonMaxSuppressionV2",
                                           "FlexTensorArrayConcatV3", "FlexTensorArrayV3",

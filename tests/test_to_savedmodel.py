@@ -5,21 +5,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import FIXTURES, reference_faces, run_cli
 
+from graphport.backend.runtime import tensorflow
+from graphport.backend.tf_graph import run_graph, to_tf
+from graphport.commands.to_savedmodel import run_saved_model, to_savedmodel
 from graphport.errors import ConversionError, UserError
-from graphport.export.savedmodel import run_saved_model, to_savedmodel
-from graphport.export.tf_graph import run_graph, to_tf
 from graphport.graph import edit
 from graphport.graph.load import read_graph_def
-from graphport.tf_runtime import tensorflow
+from graphport.spec.options import GraphSpec, VerifySpec
 
-MTCNN_ARGS = {"inputs": ["input", "thresholds"], "set_values": {"min_size": "40",
-                                                                "factor": "0.709"}}
+MTCNN_SPEC = GraphSpec(["input", "thresholds"], set_values={"min_size": "40", "factor": "0.709"})
 
 
 def _leftovers(directory: Path) -> list[str]:
@@ -29,8 +30,8 @@ def _leftovers(directory: Path) -> list[str]:
 def test_mtcnn_returns_the_reference_faces(mtcnn: Path, faces_bgr: np.ndarray,
                                            tmp_path: Path) -> None:
     target = tmp_path / "mtcnn_sm"
-    result = to_savedmodel(mtcnn, target, **MTCNN_ARGS, samples={"input": str(
-        _save(tmp_path / "faces.npy", faces_bgr))})
+    result = to_savedmodel(mtcnn, target, MTCNN_SPEC, VerifySpec(given={"input": str(
+        _save(tmp_path / "faces.npy", faces_bgr))}))
     assert result.verified and all(p.ok for p in result.parity)
     assert [i["key"] for i in result.inputs] == ["input", "thresholds"]
     assert result.pinned == {"min_size": 40.0, "factor": 0.709}
@@ -53,7 +54,7 @@ def test_mtcnn_signature_loads_everywhere(mtcnn: Path, tmp_path: Path) -> None:
     """tf.saved_model.load, saved_model_cli and the TFLite converter all accept the result."""
     tf = tensorflow()
     target = tmp_path / "sm"
-    to_savedmodel(mtcnn, target, **MTCNN_ARGS, verify=False)
+    to_savedmodel(mtcnn, target, MTCNN_SPEC, VerifySpec(enabled=False))
     signature = tf.saved_model.load(str(target)).signatures["serving_default"]
     assert sorted(signature.structured_input_signature[1]) == ["input", "thresholds"]
     assert sorted(signature.structured_outputs) == ["box", "landmarks", "prob"]
@@ -71,7 +72,7 @@ def test_mtcnn_signature_loads_everywhere(mtcnn: Path, tmp_path: Path) -> None:
 def test_missing_values_are_named_with_flags(mtcnn: Path, tmp_path: Path) -> None:
     target = tmp_path / "sm"
     with pytest.raises(UserError) as caught:
-        to_savedmodel(mtcnn, target, inputs=["input", "thresholds"])
+        to_savedmodel(mtcnn, target, GraphSpec(["input", "thresholds"]))
     assert "min_size (float [])" in caught.value.message
     assert "factor (float [])" in caught.value.message
     assert "--set min_size=... --set factor=..." in caught.value.hint
@@ -91,9 +92,8 @@ def test_all_inputs_by_default_on_the_loop_graph(tmp_path: Path) -> None:
 
 def test_subset_with_scalar_list_and_npy_values(tmp_path: Path) -> None:
     thresholds = _save(tmp_path / "t.npy", np.array([0.01, 0.5, 0.5], np.float32))
-    result = to_savedmodel(FIXTURES / "pyramid.pb", tmp_path / "sm", inputs=["image"],
-                           set_values={"min_size": "20", "factor": "0.5",
-                                       "thresholds": f"@{thresholds}"})
+    result = to_savedmodel(FIXTURES / "pyramid.pb", tmp_path / "sm", GraphSpec(
+        ["image"], set_values={"min_size": "20", "factor": "0.5", "thresholds": f"@{thresholds}"}))
     assert result.pinned == {"min_size": 20.0, "factor": 0.5, "thresholds": [0.01, 0.5, 0.5]}
     image = np.random.default_rng(1).random((48, 40, 3)).astype(np.float32)
     got = run_saved_model(tmp_path / "sm", "serving_default", {"image": image})
@@ -106,15 +106,14 @@ def test_subset_with_scalar_list_and_npy_values(tmp_path: Path) -> None:
     assert got["count"] == expected[1]
     assert got["pyramid"].shape[0] >= 2  # the loop really ran more than once
     # a list value for thresholds works the same as the .npy
-    listed = to_savedmodel(FIXTURES / "pyramid.pb", tmp_path / "sm2", inputs=["image"],
-                           set_values={"min_size": "20", "factor": "0.5",
-                                       "thresholds": "0.01,0.5,0.5"})
+    listed = to_savedmodel(FIXTURES / "pyramid.pb", tmp_path / "sm2", GraphSpec(
+        ["image"], set_values={"min_size": "20", "factor": "0.5", "thresholds": "0.01,0.5,0.5"}))
     assert listed.pinned["thresholds"] == [0.01, 0.5, 0.5]
 
 
 def test_bool_switch_pinned_false_in_a_tf1_cond(tmp_path: Path) -> None:
     result = to_savedmodel(FIXTURES / "cond_training.pb", tmp_path / "sm",
-                           set_values={"is_training": "false"})
+                           GraphSpec(set_values={"is_training": "false"}))
     assert [i["key"] for i in result.inputs] == ["x"]
     assert result.pinned == {"is_training": False}
     x = np.random.default_rng(2).random((5, 4)).astype(np.float32)
@@ -132,16 +131,17 @@ def test_wrong_values_are_user_errors(tmp_path: Path) -> None:
              ({"nope": "1"}, "no node named 'nope'")]
     for values, message in cases:
         with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]")):
-            to_savedmodel(FIXTURES / "cond_training.pb", tmp_path / "sm", set_values=values)
+            to_savedmodel(FIXTURES / "cond_training.pb", tmp_path / "sm",
+                          GraphSpec(set_values=values))
     with pytest.raises(UserError) as caught:
-        to_savedmodel(FIXTURES / "cond_training.pb", tmp_path / "sm", inputs=["xx"],
-                      set_values={"is_training": "0"})
+        to_savedmodel(FIXTURES / "cond_training.pb", tmp_path / "sm",
+                      GraphSpec(["xx"], set_values={"is_training": "0"}))
     assert "did you mean x" in caught.value.hint
     assert _leftovers(tmp_path) == []
 
 
 def test_cut_at_a_queue_output(tmp_path: Path) -> None:
-    result = to_savedmodel(FIXTURES / "input_pipeline.pb", tmp_path / "sm", inputs=["batch:0"])
+    result = to_savedmodel(FIXTURES / "input_pipeline.pb", tmp_path / "sm", GraphSpec(["batch:0"]))
     assert result.inputs == [{"key": "batch", "tensor": "batch:0", "dtype": "float",
                               "shape": [2, 4]}]
     batch = np.random.default_rng(3).random((2, 4)).astype(np.float32)
@@ -154,8 +154,9 @@ def test_cut_at_a_queue_output(tmp_path: Path) -> None:
 
 
 def test_input_shapes_fix_and_contradict(mtcnn: Path, tmp_path: Path) -> None:
-    result = to_savedmodel(mtcnn, tmp_path / "sm", **MTCNN_ARGS,
-                           input_shapes={"input": "310,?,3"}, verify=False)
+    result = to_savedmodel(mtcnn, tmp_path / "sm",
+                           replace(MTCNN_SPEC, input_shapes={"input": "310,?,3"}),
+                           VerifySpec(enabled=False))
     assert result.inputs[0]["shape"] == [310, -1, 3]
     tf = tensorflow()
     spec = tf.saved_model.load(str(tmp_path / "sm")).signatures[
@@ -163,7 +164,8 @@ def test_input_shapes_fix_and_contradict(mtcnn: Path, tmp_path: Path) -> None:
     assert spec.shape.as_list() == [310, None, 3]
     for shape, message in (("1,310,498,3", "rank 4 given"), ("310,498,4", "contradicts")):
         with pytest.raises(UserError, match=message):
-            to_savedmodel(mtcnn, tmp_path / "bad", **MTCNN_ARGS, input_shapes={"input": shape})
+            to_savedmodel(mtcnn, tmp_path / "bad",
+                          replace(MTCNN_SPEC, input_shapes={"input": shape}))
     assert not (tmp_path / "bad").exists()
 
 
@@ -231,8 +233,8 @@ def test_image_sample_in_bgr_order(mtcnn: Path, tmp_path: Path) -> None:
 
     shapes = {}
     for bgr in (True, False):
-        result = to_savedmodel(mtcnn, tmp_path / f"sm_{bgr}", **MTCNN_ARGS, bgr=bgr,
-                               samples={"input": str(FACES), "thresholds": "0.6,0.7,0.7"})
+        result = to_savedmodel(mtcnn, tmp_path / f"sm_{bgr}", MTCNN_SPEC, VerifySpec(
+            given={"input": str(FACES), "thresholds": "0.6,0.7,0.7"}, bgr=bgr))
         assert all(p.ok for p in result.parity)
         shapes[bgr] = next(p.shape for p in result.parity if p.key == "prob")
     assert shapes == {True: [6], False: [5]}

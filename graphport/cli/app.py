@@ -1,4 +1,6 @@
-"""The `graphport` command line: argument parsing and printing over the Python API."""
+"""The `graphport` command line: argument parsing and printing over the Python API
+(graphport.commands). Each command imports its module when it runs, so `graphport --help` and
+`inspect` never load what only conversion needs."""
 
 import sys
 import tempfile
@@ -11,7 +13,8 @@ from graphport import __version__
 from graphport.cli import native_log
 from graphport.cli import options as opt
 from graphport.cli.output import err, out, print_json
-from graphport.errors import GraphportError
+from graphport.errors import GraphportError, UserError
+from graphport.spec.names import split_names
 
 app = typer.Typer(
     name="graphport",
@@ -49,7 +52,7 @@ def inspect(
         False, "--check-tflite", help="Run the TFLite converter once and report per op type."),
 ) -> None:
     """Show a model's inputs, outputs, ops, parameters, control flow and conversion blockers."""
-    from graphport.inspection import inspect_model
+    from graphport.commands.inspect import inspect_model
 
     data = inspect_model(Path(model), check_tflite=check_tflite)
     if json_out:
@@ -60,32 +63,6 @@ def inspect(
         render_inspect(out(), data)
 
 
-def _assignments(items: list[str] | None, option: str, sep: str = "=") -> dict[str, str]:
-    from graphport.export.values import split_assignment
-
-    return dict(split_assignment(item, option, sep) for item in items or [])
-
-
-def _graph_options(inputs: str | None, outputs: str | None, set_values: list[str] | None,
-                   input_shapes: list[str] | None) -> dict:
-    """The options that choose and pin a frozen graph's signature, parsed once for all."""
-    from graphport.export.prepare import split_names
-
-    return {"inputs": split_names(inputs), "outputs": split_names(outputs),
-            "set_values": _assignments(set_values, "--set"),
-            "input_shapes": _assignments(input_shapes, "--input-shapes", ":")}
-
-
-def _passes(passes: str | None, no_rewrite: bool) -> list[str] | None:
-    """--passes a,b -> those; --no-rewrite -> none; neither -> the default pipeline (None)."""
-    from graphport.errors import UserError
-    from graphport.export.prepare import split_names
-
-    if passes and no_rewrite:
-        raise UserError("--passes and --no-rewrite contradict each other", "choose one")
-    return [] if no_rewrite else split_names(passes)
-
-
 @app.command("to-savedmodel")
 def to_savedmodel_command(
     graph: str = typer.Argument(..., metavar="GRAPH", help="Frozen GraphDef (.pb or .pbtxt)."),
@@ -94,10 +71,9 @@ def to_savedmodel_command(
     set_values: opt.SetValues = None,
     input_shapes: opt.InputShapes = None,
     signature: str = typer.Option("serving_default", "--signature", help="Signature key."),
-    output: str = typer.Option(None, "-o", "--output",
-                               help="SavedModel directory (default: GRAPH_savedmodel)."),
+    output: opt.Output = None,
     overwrite: opt.Overwrite = False,
-    no_verify: bool = typer.Option(False, "--no-verify", help="Skip the parity check."),
+    no_verify: opt.NoVerify = False,
     allow_unsafe_ops: opt.AllowUnsafeOps = False,
     samples: opt.Samples = None,
     bgr: opt.Bgr = False,
@@ -106,16 +82,15 @@ def to_savedmodel_command(
     json_out: opt.Json = False,
 ) -> None:
     """Wrap a frozen graph into a SavedModel with a serving signature, verified."""
-    from graphport.export.savedmodel import to_savedmodel
+    from graphport.commands.to_savedmodel import to_savedmodel
     from graphport.report.export_view import progress_reporter, render_savedmodel
 
-    graph_options = _graph_options(inputs, outputs, set_values, input_shapes)
+    spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
+                          allow_unsafe_ops)
+    check = opt.verify_spec(no_verify, samples, bgr)
     with progress_reporter(err(), quiet=json_out) as step:
-        result = to_savedmodel(
-            Path(graph), Path(output) if output else None, **graph_options,
-            signature=signature, overwrite=overwrite, verify=not no_verify,
-            allow_unsafe_ops=allow_unsafe_ops, samples=_assignments(samples, "--sample"),
-            bgr=bgr, passes=_passes(passes, no_rewrite), progress=step)
+        result = to_savedmodel(Path(graph), Path(output) if output else None, spec, check,
+                               signature=signature, overwrite=overwrite, progress=step)
     if json_out:
         print_json(result.to_json())
     else:
@@ -126,11 +101,13 @@ def to_savedmodel_command(
 def tflite(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="Frozen .pb/.pbtxt or SavedModel directory."),
-    output: str = typer.Option(None, "-o", "--output",
-                               help="Output .tflite (default: MODEL.<mode>.tflite)."),
-    fp16: bool = typer.Option(False, "--fp16", help="float16 weights."),
-    dynamic: bool = typer.Option(False, "--dynamic", help="int8 weights, float compute."),
-    int8: bool = typer.Option(False, "--int8", help="Full integer with calibration data."),
+    output: opt.Output = None,
+    mode: opt.Mode = typer.Option(None, "--mode", help="Conversion mode (default float32)."),
+    fp16: bool = typer.Option(False, "--fp16", help="Same as --mode fp16: float16 weights."),
+    dynamic: bool = typer.Option(False, "--dynamic",
+                                 help="Same as --mode dynamic: int8 weights, float compute."),
+    int8: bool = typer.Option(False, "--int8",
+                              help="Same as --mode int8: full integer with calibration data."),
     io: str = typer.Option(None, "--io", help="With --int8: integer input/output, uint8 or int8."),
     strict: bool = typer.Option(False, "--strict", help="With --int8: fail on any float op."),
     select_ops: bool = typer.Option(False, "--select-ops", help="Allow TF Select (Flex) ops."),
@@ -146,7 +123,7 @@ def tflite(
     set_values: opt.SetValues = None,
     input_shapes: opt.InputShapes = None,
     allow_unsafe_ops: opt.AllowUnsafeOps = False,
-    no_parity: bool = typer.Option(False, "--no-parity", help="Skip the parity check."),
+    no_verify: opt.NoVerify = False,
     samples: opt.Samples = None,
     parity_samples: int = typer.Option(16, "--parity-samples", help="Samples for parity."),
     eval_file: opt.EvalFile = None,
@@ -170,34 +147,27 @@ def tflite(
     json_out: opt.Json = False,
 ) -> None:
     """Convert to TFLite (float32, fp16, dynamic, int8) with a per-op report and parity."""
-    from graphport.convert.tflite import convert_tflite
-    from graphport.errors import UserError
-    from graphport.export.prepare import split_names
+    from graphport.commands.tflite import convert_tflite
+    from graphport.outputs import check_target
     from graphport.quant.int8 import QuantOptions, TargetNotMet
     from graphport.report.export_view import progress_reporter
     from graphport.report.tflite_view import render_quant, render_tflite, write_report
 
-    modes = [name for name, on in (("fp16", fp16), ("dynamic", dynamic), ("int8", int8)) if on]
-    if len(modes) > 1:
-        raise UserError(f"choose one mode, not {' and '.join('--' + m for m in modes)}")
+    chosen = opt.chosen_mode(mode, fp16, dynamic, int8)
     if report:
-        from graphport.outputs import check_target
-
         check_target(Path(report), overwrite=True, option="--report")
-    graph_options = _graph_options(inputs, outputs, set_values, input_shapes)
+    spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
+                          allow_unsafe_ops)
+    calibration = opt.calibration_spec(calib, calib_samples, mean, std, bgr)
+    check = opt.verify_spec(no_verify, samples, bgr, parity_samples, eval_file)
     quant = QuantOptions(split_names(keep_float) or [], debug_quant, target_agreement,
                          target_error)
     try:
         with progress_reporter(err(), quiet=json_out) as step:
             result = convert_tflite(
-                Path(model), Path(output) if output else None,
-                modes[0] if modes else "float32", io, strict, select_ops, **graph_options,
-                allow_unsafe_ops=allow_unsafe_ops, calib=calib, calib_samples=calib_samples,
-                mean=mean, std=std, bgr=bgr, parity=not no_parity,
-                parity_samples=parity_samples, eval_file=Path(eval_file) if eval_file else None,
-                overwrite=overwrite, size_ratio=not no_size_ratio,
-                passes=_passes(passes, no_rewrite), samples=_assignments(samples, "--sample"),
-                quant=quant, progress=step)
+                Path(model), Path(output) if output else None, chosen, io, strict, select_ops,
+                spec, calibration, check, quant, overwrite=overwrite,
+                size_ratio=not no_size_ratio, progress=step)
     except TargetNotMet as failure:  # the measured curve is the answer to "why not"
         if json_out:
             print_json({"error": failure.message, "quant": failure.outcome.to_json()})
@@ -231,8 +201,7 @@ def compare(
     set_values: opt.SetValues = None,
     input_shapes: opt.InputShapes = None,
     allow_unsafe_ops: opt.AllowUnsafeOps = False,
-    output: str = typer.Option(None, "-o", "--output",
-                               help="Directory for the variants (default: MODEL_variants)."),
+    output: opt.Output = None,
     overwrite: opt.Overwrite = False,
     passes: opt.Passes = None,
     no_rewrite: opt.NoRewrite = False,
@@ -241,23 +210,21 @@ def compare(
     json_out: opt.Json = False,
 ) -> None:
     """Build every deployment variant and compare size, accuracy, parity and latency."""
-    from graphport.compare import compare_variants
-    from graphport.export.prepare import split_names
+    from graphport.commands.compare import compare_variants
+    from graphport.outputs import check_target
     from graphport.report.compare_view import render_compare, write_markdown
     from graphport.report.export_view import progress_reporter
 
     if markdown_file:
-        from graphport.outputs import check_target
-
         check_target(Path(markdown_file), overwrite=True, option="--markdown")
-    graph_options = _graph_options(inputs, outputs, set_values, input_shapes)
+    spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
+                          allow_unsafe_ops)
+    calibration = opt.calibration_spec(calib, calib_samples, mean, std, bgr)
+    check = opt.verify_spec(False, samples, bgr, eval_file=eval_file)
     with progress_reporter(err(), quiet=json_out) as step:
-        data = compare_variants(
-            Path(model), split_names(variants), Path(output) if output else None, calib,
-            calib_samples, mean, std, bgr, Path(eval_file) if eval_file else None, threads,
-            runs, **graph_options, allow_unsafe_ops=allow_unsafe_ops, overwrite=overwrite,
-            passes=_passes(passes, no_rewrite), samples=_assignments(samples, "--sample"),
-            progress=step)
+        data = compare_variants(Path(model), split_names(variants),
+                                Path(output) if output else None, spec, calibration, check,
+                                threads, runs, overwrite=overwrite, progress=step)
     if markdown_file:
         write_markdown(Path(markdown_file), data)
     if json_out:
@@ -269,7 +236,7 @@ def compare(
 @app.command()
 def rewrite(
     graph: str = typer.Argument(None, metavar="GRAPH", help="Frozen GraphDef (.pb or .pbtxt)."),
-    output: str = typer.Option(None, "-o", "--output", help="Repaired frozen graph (.pb)."),
+    output: opt.Output = None,
     passes: opt.Passes = None,
     inputs: opt.Inputs = None,
     outputs: opt.Outputs = None,
@@ -281,23 +248,26 @@ def rewrite(
     json_out: opt.Json = False,
 ) -> None:
     """Repair a frozen graph and write it, reporting what each pass matched and changed."""
-    from graphport.export.prepare import split_names
-    from graphport.passes.rewrite import list_passes as describe
-    from graphport.passes.rewrite import rewrite_graph
+    from graphport.commands.rewrite import list_passes as describe
+    from graphport.commands.rewrite import rewrite_graph
     from graphport.report.export_view import progress_reporter, render_rewrites
 
     if list_passes:
-        for name, summary, default in describe():
-            print(f"{name:26} {'default ' if default else '        '}{summary}")
+        if json_out:
+            print_json(describe())
+            return
+        for item in describe():
+            params = ", ".join(f"{k}={v}" for k, v in item["params"].items())
+            print(f"{item['name']:26} {'default ' if item['default'] else '        '}"
+                  f"{item['summary']} [{', '.join(item['targets'])}]"
+                  f"{f' ({params})' if params else ''}")
         return
     if not graph or not output:
-        from graphport.errors import UserError
-
         raise UserError("rewrite needs GRAPH and -o OUT.pb", "or --list to see the passes")
-    graph_options = _graph_options(inputs, outputs, set_values, input_shapes)
+    spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes,
+                          allow_unsafe_ops=allow_unsafe_ops)
     with progress_reporter(err(), quiet=json_out) as step:
-        result = rewrite_graph(Path(graph), Path(output), split_names(passes), **graph_options,
-                               allow_unsafe_ops=allow_unsafe_ops, overwrite=overwrite,
+        result = rewrite_graph(Path(graph), Path(output), spec, overwrite=overwrite,
                                progress=step)
     if json_out:
         print_json(result)
@@ -316,7 +286,7 @@ def bench(
     json_out: opt.Json = False,
 ) -> None:
     """Latency of a .tflite model with ai-edge-litert (median and p90)."""
-    from graphport.compare import bench_tflite
+    from graphport.commands.compare import bench_tflite
     from graphport.report.compare_view import render_bench
 
     data = bench_tflite(Path(model), threads, runs, warmup)

@@ -1,8 +1,25 @@
-"""Command-line options shared by several commands, declared once."""
+"""Command-line options shared by several commands, declared once, and their conversion into
+the typed option groups of graphport.spec.options."""
 
+from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from graphport.errors import UserError
+from graphport.spec.names import split_assignment, split_names
+from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
+
+
+class Mode(str, Enum):
+    """TFLite conversion modes (float32 unless chosen)."""
+
+    float32 = "float32"
+    fp16 = "fp16"
+    dynamic = "dynamic"
+    int8 = "int8"
+
 
 Inputs = Annotated[str | None, typer.Option(
     "--inputs", help="Signature inputs, comma-separated: placeholders, or tensors such as "
@@ -19,11 +36,14 @@ AllowUnsafeOps = Annotated[bool, typer.Option(
     "--allow-unsafe-ops", help="Allow exporting and running graphs with file, network or "
                                "Python ops.")]
 Passes = Annotated[str | None, typer.Option(
-    "--passes", help="Repair passes to run, comma-separated (default: the default pipeline).")]
+    "--passes", help="Repair passes to run, comma-separated, each NAME or NAME(key=value,...) "
+                     "(default: the default pipeline; see rewrite --list).")]
 NoRewrite = Annotated[bool, typer.Option("--no-rewrite", help="Skip graph repairs.")]
 Samples = Annotated[list[str] | None, typer.Option(
     "--sample", metavar="NAME=FILE",
     help="Input for verification: .npy, an image (see --bgr) or a value. Repeatable.")]
+NoVerify = Annotated[bool, typer.Option(
+    "--no-verify", "--no-parity", help="Skip the check against the source graph.")]
 Bgr = Annotated[bool, typer.Option("--bgr", help="Images in BGR order (MTCNN, Caffe models).")]
 Calib = Annotated[str | None, typer.Option(
     "--calib", help="Calibration data: image folder, .npy, .npz, or 'random'.")]
@@ -32,7 +52,49 @@ Mean = Annotated[float, typer.Option("--mean", help="Image calibration: subtract
 Std = Annotated[float, typer.Option("--std", help="...then divide by this.")]
 EvalFile = Annotated[str | None, typer.Option(
     "--eval", help="Labelled .npz with x and y: accuracy of source and TFLite.")]
+Output = Annotated[str | None, typer.Option(
+    "-o", "--output", help="Where to write the result (default: named after the model, "
+                           "beside it).")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 Threads = Annotated[int | None, typer.Option("--threads", help="Interpreter threads.")]
 Runs = Annotated[int, typer.Option("--runs", help="Timed runs.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
+
+
+def assignments(items: list[str] | None, option: str, sep: str = "=") -> dict[str, str]:
+    """Repeated ``NAME=VALUE`` options as a dict."""
+    return dict(split_assignment(item, option, sep) for item in items or [])
+
+
+def graph_spec(inputs: str | None, outputs: str | None, set_values: list[str] | None,
+               input_shapes: list[str] | None, passes: str | None = None,
+               no_rewrite: bool = False, allow_unsafe_ops: bool = False) -> GraphSpec:
+    """The graph options as one GraphSpec: ``--passes a,b`` -> those; ``--no-rewrite`` ->
+    none; neither -> the default pipeline."""
+    if passes and no_rewrite:
+        raise UserError("--passes and --no-rewrite contradict each other", "choose one")
+    return GraphSpec(split_names(inputs), split_names(outputs),
+                     assignments(set_values, "--set"),
+                     assignments(input_shapes, "--input-shapes", ":"),
+                     [] if no_rewrite else split_names(passes), allow_unsafe_ops)
+
+
+def calibration_spec(calib: str | None, samples: int, mean: float, std: float, bgr: bool
+                     ) -> CalibrationSpec:
+    return CalibrationSpec(calib, samples, mean, std, bgr)
+
+
+def verify_spec(no_verify: bool, samples: list[str] | None, bgr: bool, count: int = 16,
+                eval_file: str | None = None) -> VerifySpec:
+    return VerifySpec(not no_verify, assignments(samples, "--sample"), count, bgr,
+                      Path(eval_file) if eval_file else None)
+
+
+def chosen_mode(mode: Mode | None, fp16: bool, dynamic: bool, int8: bool) -> str:
+    """``--mode X``, or one of its shortcut flags; two different choices are an error."""
+    chosen = {m for m, on in (("fp16", fp16), ("dynamic", dynamic), ("int8", int8)) if on}
+    if mode is not None:
+        chosen.add(mode.value)
+    if len(chosen) > 1:
+        raise UserError(f"choose one mode, not {' and '.join(sorted(chosen))}")
+    return chosen.pop() if chosen else "float32"

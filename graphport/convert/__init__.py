@@ -1,0 +1,1 @@
+"""TFLite conversion: the source, the converter per mode, calibration data, the op report."""

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from graphport.errors import UserError
-from graphport.export import values as vals
-from graphport.export.prepare import SignatureTensor
+from graphport.spec import values as vals
+from graphport.spec.options import CalibrationSpec
+from graphport.spec.signature import SignatureTensor
 from graphport.verify.samples import IMAGE_SUFFIXES, concrete_shape
 
 RANDOM = "random"
@@ -89,7 +90,7 @@ def _images(directory: Path, inputs: list[SignatureTensor], limit: int, mean: fl
     files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise UserError(f"--calib {directory}: no images in it ({', '.join(IMAGE_SUFFIXES)})")
-    from graphport.tf_runtime import tensorflow
+    from graphport.backend.runtime import tensorflow
 
     tf = tensorflow()
     height, width, channels = shape[-3], shape[-2], shape[-1]
@@ -108,13 +109,17 @@ def _images(directory: Path, inputs: list[SignatureTensor], limit: int, mean: fl
     return samples
 
 
-def load_calibration(spec: str, inputs: list[SignatureTensor], limit: int = 100,
-                     mean: float = 0.0, std: float = 1.0, bgr: bool = False,
-                     seed: int = 0) -> Calibration:
-    """Representative samples from ``spec``: a folder of images, .npy, .npz, or 'random'."""
+def load_calibration(spec: CalibrationSpec, inputs: list[SignatureTensor], seed: int = 0
+                     ) -> Calibration:
+    """Representative samples from ``spec.data``: a folder of images, .npy, .npz, or
+    'random'."""
+    if spec.data is None:
+        raise UserError("--int8 needs calibration data: --calib DIR|FILE.npy|FILE.npz",
+                        "or --calib random to calibrate on random data (not recommended)")
+    limit, mean, std, bgr = spec.samples, spec.mean, spec.std, spec.bgr
     if limit < 1:
         raise UserError("--calib-samples must be at least 1")
-    if spec == RANDOM:
+    if spec.data == RANDOM:
         rng = np.random.default_rng(seed)
         samples = []
         for _ in range(limit):
@@ -128,7 +133,7 @@ def load_calibration(spec: str, inputs: list[SignatureTensor], limit: int = 100,
             samples.append(sample)
         return Calibration(samples, RANDOM, f"RANDOM data ({limit} samples, seed {seed}): "
                                             "quantization ranges do not reflect real inputs")
-    path = Path(spec)
+    path = Path(spec.data)
     if not path.exists():
         raise UserError(f"--calib {path}: no such file or directory",
                         "pass an image folder, a .npy/.npz file, or 'random'")

@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from graphport.backend.runtime import tensorflow
 from graphport.convert.calibration import Calibration
 from graphport.convert.signature import add_signature
 from graphport.convert.source import SourceModel
 from graphport.errors import ConversionError
+from graphport.passes.pipeline import repairing_pass
 
 
 def _select_ops_in(message: str) -> dict[str, list[str]]:
@@ -28,8 +30,6 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
                          strict: bool = False, select_ops: bool = False,
                          calibration: Calibration | None = None) -> Any:
     """A TFLiteConverter for ``source`` set up for one mode."""
-    from graphport.tf_runtime import tensorflow
-
     tf = tensorflow()
     converter = source.converter()
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -91,8 +91,6 @@ def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops:
 
 def _repair_status(op: str, source: SourceModel) -> str:
     """Which repair pass covers ``op``, and whether it ran and why it did not help."""
-    from graphport.passes.pipeline import repairing_pass
-
     name = repairing_pass(op)
     if name is None:
         return "[no graphport repair exists for it]"

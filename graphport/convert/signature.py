@@ -9,7 +9,7 @@ from __future__ import annotations
 import flatbuffers
 from ai_edge_litert import schema_py_generated as schema
 
-from graphport.export.prepare import SignatureTensor
+from graphport.spec.signature import SignatureTensor
 
 
 def add_signature(model: bytes, inputs: list[SignatureTensor], outputs: list[SignatureTensor],

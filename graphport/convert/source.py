@@ -18,10 +18,14 @@ from typing import Any
 import numpy as np
 
 from graphport.errors import UserError
-from graphport.export.prepare import SignatureTensor
 from graphport.graph import load, oplists
+from graphport.graph.safety import ensure_safe
 from graphport.graph.tensors import dtype_name, shape_list
-from graphport.safety import ensure_safe
+from graphport.graph.types import GraphProto, TFGraphDef
+from graphport.passes.base import TFLITE, PassResult
+from graphport.passes.frontend import prepare_for_export
+from graphport.spec.options import GraphSpec
+from graphport.spec.signature import SignatureTensor
 
 SIGNATURE = "serving_default"
 
@@ -32,21 +36,21 @@ class SourceModel:
 
     inputs: list[SignatureTensor]
     outputs: list[SignatureTensor]
-    graph_def: Any = None
+    graph_def: TFGraphDef = None
     saved_model: Path | None = None
-    rewrites: list[Any] = field(default_factory=list)  # repair passes run on a frozen graph
-    # The graph before repairs (graphport's schema): what parity runs as the source, so a
-    # repair cannot hide a difference. None when no pass changed anything.
-    unrepaired: Any = None
+    rewrites: list[PassResult] = field(default_factory=list)  # passes run on a frozen graph
+    # The graph before repairs: what parity runs as the source, so a repair cannot hide a
+    # difference. None when no pass changed anything.
+    unrepaired: GraphProto = None
 
     def converter(self) -> Any:
         """A fresh TFLiteConverter for this source."""
-        from graphport.tf_runtime import tensorflow
+        from graphport.backend.runtime import tensorflow
 
         tf = tensorflow()
         if self.saved_model is not None:
             return tf.lite.TFLiteConverter.from_saved_model(str(self.saved_model))
-        from graphport.export.tf_graph import import_graph
+        from graphport.backend.tf_graph import import_graph
 
         graph = import_graph(self.graph_def)
         return tf.compat.v1.lite.TFLiteConverter(
@@ -62,14 +66,14 @@ class SourceModel:
     def runner(self) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
         """A function running the source in TensorFlow on one sample (keyed by signature
         input); loading happens once, so repeated calls can be timed."""
-        from graphport.tf_runtime import tensorflow
+        from graphport.backend.runtime import tensorflow
 
         tf = tensorflow()
         if self.saved_model is not None:
             signature = tf.saved_model.load(str(self.saved_model)).signatures[SIGNATURE]
             return lambda s: {k: v.numpy() for k, v in signature(
                 **{k: tf.constant(v) for k, v in s.items()}).items()}
-        from graphport.export.tf_graph import import_graph, to_tf
+        from graphport.backend.tf_graph import import_graph, to_tf
 
         graph = import_graph(self.graph_def if self.unrepaired is None
                              else to_tf(self.unrepaired))
@@ -103,25 +107,25 @@ def _saved_model_signature(directory: Path, allow_unsafe_ops: bool
 
 
 @contextmanager
-def source_model(model: Path, graph_options: dict[str, Any], allow_unsafe_ops: bool
-                 ) -> Iterator[SourceModel]:
+def source_model(model: Path, spec: GraphSpec) -> Iterator[SourceModel]:
     """The model to convert: the user's SavedModel, or a frozen graph prepared for export."""
     kind = load.detect_format(model)
     if kind == load.TFLITE:
         raise UserError(f"{model} is already a TFLite model",
                         "pass the frozen graph or SavedModel it came from")
     if kind == load.SAVED_MODEL:
-        if any(v for k, v in graph_options.items() if k != "passes"):
+        if spec.names_signature():
             raise UserError("--inputs/--outputs/--set/--input-shapes apply to frozen graphs",
                             "a SavedModel's signature already fixes them")
-        inputs, outputs = _saved_model_signature(model, allow_unsafe_ops)
+        if spec.passes:
+            raise UserError("--passes applies to frozen graphs: a SavedModel is converted as it "
+                            "is", "repair the frozen graph it came from instead")
+        inputs, outputs = _saved_model_signature(model, spec.allow_unsafe_ops)
         yield SourceModel(inputs, outputs, saved_model=model)
         return
-    from graphport.export.export_graph import prepare_for_export
-    from graphport.export.tf_graph import to_tf
+    from graphport.backend.tf_graph import to_tf
 
-    prepared = prepare_for_export(load.read_graph_def(model), **graph_options,
-                                  allow_unsafe_ops=allow_unsafe_ops,
+    prepared = prepare_for_export(load.read_graph_def(model), spec, TFLITE,
                                   action="convert and run this graph")
     graph_def = to_tf(prepared.graph)
     prepared.graph = None  # the converted graph is held once, as TensorFlow's GraphDef

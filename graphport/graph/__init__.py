@@ -1,0 +1,1 @@
+"""Reading and analysing graphs without TensorFlow: schema, loading, anatomy, edits, checks."""

@@ -81,10 +81,23 @@ class GraphAnatomy:
 
 
 @cache
-def registered_ops() -> frozenset[str]:
-    """Op types registered in the supported TensorFlow (from scripts/make_op_list.py)."""
+def _op_list() -> dict[str, bool]:
+    """Op type -> stateful, for every op registered in the supported TensorFlow (written by
+    scripts/make_op_list.py)."""
     text = resources.files("graphport").joinpath("data/tf_ops.txt").read_text()
-    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+    return {line.split()[0]: line.endswith(" stateful") for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
+def registered_ops() -> frozenset[str]:
+    """Op types registered in the supported TensorFlow."""
+    return frozenset(_op_list())
+
+
+def is_stateful(op: str) -> bool:
+    """Whether TensorFlow's OpDef marks ``op`` stateful (random, I/O, variables); an op it
+    does not know counts as stateful."""
+    return _op_list().get(op, True)
 
 
 def _is_training_knob(name: str, dtype: str, shape: list[int] | None) -> bool:

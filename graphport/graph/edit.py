@@ -7,12 +7,14 @@ check and the wrapper both work on exactly the graph that will run.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from graphport.graph.nodes import parse_input
 from graphport.graph.schema import DATA_TYPES, GraphDef
+from graphport.graph.tensors import dtype_enum
 
 _NUMPY_TO_DTYPE = {
     np.dtype(np.float32): "DT_FLOAT", np.dtype(np.float64): "DT_DOUBLE",
@@ -43,6 +45,19 @@ def make_const(node: Any, value: np.ndarray) -> None:
     for d in value.shape:
         tensor.tensor_shape.dim.add(size=d)
     tensor.tensor_content = value.tobytes()
+
+
+def add_node(graph: Any, name: str, op: str, inputs: Iterable[str] = (),
+             types: dict[str, str | int] | None = None, ints: dict[str, int] | None = None
+             ) -> Any:
+    """Append a node. ``types``: type attributes as dtype names (``float``) or DataType
+    values taken from another node; ``ints``: integer attributes (``N``)."""
+    node = graph.node.add(name=name, op=op, input=list(inputs))
+    for key, dtype in (types or {}).items():
+        node.attr[key].type = dtype_enum(dtype) if isinstance(dtype, str) else dtype
+    for key, value in (ints or {}).items():
+        node.attr[key].i = value
+    return node
 
 
 def pin_inputs(graph: Any, values: dict[str, np.ndarray]) -> None:

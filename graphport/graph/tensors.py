@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from graphport.graph.schema import DTYPE_NAMES
+from graphport.graph.schema import DATA_TYPES, DTYPE_NAMES
 
 _NUMPY: dict[str, Any] = {
     "float": np.float32, "double": np.float64, "int32": np.int32, "uint8": np.uint8,
@@ -30,6 +30,12 @@ _VALUE_FIELD = {
 def dtype_name(enum_value: int) -> str:
     """TensorFlow's short name for a DataType value (``float``, ``int32``, ``float_ref``...)."""
     return DTYPE_NAMES.get(enum_value, f"dtype_{enum_value}")
+
+
+def dtype_enum(name: str) -> int:
+    """The DataType value of a short dtype name (``float`` -> DT_FLOAT), from the schema's
+    table, so no module writes magic numbers."""
+    return DATA_TYPES[f"DT_{name.upper()}"]
 
 
 def shape_list(shape: Any) -> list[int] | None:

@@ -1,1 +1,1 @@
-"""Graph repairs: one pass per module, registered by name (see base.py)."""
+"""Graph rewrites: the pass interface, registry, pipeline and front end; passes in rewrites/."""

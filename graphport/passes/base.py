@@ -1,8 +1,10 @@
-"""The interface every graph repair implements, and the registry that names them.
+"""The interface every graph rewrite implements.
 
-Modelled on TensorFlow's graph_transforms (named transforms run in order) and tf2onnx's
-rewriters (one module per rewrite). A pass finds its matches, rewrites each one, and says how
-many it matched and changed; the pipeline prunes dead nodes after every pass.
+Modelled on TensorFlow's graph_transforms (named transforms with parameters, run in order) and
+tf2onnx's rewriters (one module per rewrite). A pass lives in its own module under
+``passes/rewrites/`` and is named after it; ``matches`` finds where it applies without
+TensorFlow, ``rewrite`` changes one match in place. The pipeline checks the graph after every
+pass and rolls a pass back when it broke the graph.
 """
 
 from __future__ import annotations
@@ -11,64 +13,69 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from graphport.graph.index import NodeIndex
+from graphport.graph.types import GraphProto
+
+SAVEDMODEL = "savedmodel"
+TFLITE = "tflite"
+TARGETS = (SAVEDMODEL, TFLITE)
+
 
 @dataclass
 class PassResult:
-    """What one pass did to one graph."""
+    """What one pass did to one graph; ``error`` is set when its result was rolled back."""
 
     name: str
     matched: int = 0
     changed: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-class GraphPass(ABC):
-    """A rewrite of graphport's GraphDef that keeps the numbers the graph computes."""
-
-    name: ClassVar[str]
-    summary: ClassVar[str]
-    # TF op types this pass removes when it fully applies: the converter's "needs Select ops"
-    # error names them, so graphport can say which pass would have been needed.
-    repairs: ClassVar[frozenset[str]] = frozenset()
-
-    @abstractmethod
-    def matches(self, graph: Any) -> list[Any]:
-        """The places in ``graph`` this pass applies to (nodes or patterns)."""
-
-    @abstractmethod
-    def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
-        """Rewrite one match in place; False when it turned out not to apply."""
-
-    def run(self, graph: Any, context: PassContext) -> PassResult:
-        result = PassResult(self.name)
-        for match in self.matches(graph):
-            result.matched += 1
-            if self.rewrite(graph, match, context):
-                result.changed += 1
-        return result
+    params: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
 
 @dataclass
 class PassContext:
-    """What passes may need beyond the graph: the fetch nodes, and a place for notes."""
+    """What a pass may use beyond the graph: its parameters, and a place for notes."""
 
-    fetches: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
         self.notes.append(text)
 
-    def take_notes(self) -> list[str]:
-        taken, self.notes = self.notes, []
-        return taken
 
+class GraphPass(ABC):
+    """A rewrite of graphport's GraphDef that keeps the numbers the graph computes.
 
-REGISTRY: dict[str, type[GraphPass]] = {}
+    Class attributes: ``summary`` (one line for ``rewrite --list``); ``repairs``, the TF op
+    types it removes when it fully applies (the converter's "needs Select ops" error names
+    them); ``targets``, the exports it serves; ``params``, its parameters with defaults (set
+    with ``--passes name(key=value)``)."""
 
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    repairs: ClassVar[frozenset[str]] = frozenset()
+    targets: ClassVar[frozenset[str]] = frozenset(TARGETS)
+    params: ClassVar[dict[str, Any]] = {}
 
-def register(cls: type[GraphPass]) -> type[GraphPass]:
-    """Class decorator: make a pass available by its name."""
-    if cls.name in REGISTRY:
-        raise ValueError(f"two passes named {cls.name}")
-    REGISTRY[cls.name] = cls
-    return cls
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = cls.__module__.rsplit(".", 1)[-1]
+
+    @abstractmethod
+    def matches(self, index: NodeIndex) -> list[Any]:
+        """The places this pass may apply to (nodes or patterns). Must not import TensorFlow:
+        the pipeline calls it to decide whether a graph needs copying at all."""
+
+    @abstractmethod
+    def rewrite(self, graph: GraphProto, match: Any, context: PassContext) -> bool:
+        """Rewrite one match in place; False when it turned out not to apply."""
+
+    def run(self, graph: GraphProto, matches: list[Any], context: PassContext) -> PassResult:
+        """Rewrite each match (found on the graph as it was before this pass)."""
+        result = PassResult(self.name)
+        for match in matches:
+            result.matched += 1
+            if self.rewrite(graph, match, context):
+                result.changed += 1
+        return result

@@ -11,10 +11,6 @@ from graphport.graph.schema import GraphDef
 from graphport.graph.tensors import tensor_to_numpy
 
 
-def nodes_by_name(graph: Any) -> dict[str, Any]:
-    return {node.name: node for node in graph.node}
-
-
 def const_value(node: Any, by_name: dict[str, Any], depth: int = 4) -> np.ndarray | None:
     """The value of a Const, looking through Identity nodes; None if it is not constant."""
     while node is not None and node.op == "Identity" and depth > 0 and node.input and \

@@ -1,60 +1,169 @@
-"""Run graph repairs in order, by name, pruning what each pass left dead."""
+"""The pass registry and the pipeline that runs passes in order.
+
+The registry is the ``passes/rewrites`` package: every module there holds one pass, named after
+the module. The pipeline runs the passes asked for, checks the graph after each one (dangling
+inputs, TF1 frame membership) and rolls back a pass that broke it or crashed, reporting it with
+the nodes involved, so a pass can never make a graph worse; then it prunes what the pass left
+dead.
+"""
 
 from __future__ import annotations
 
 import importlib
+import inspect
+import pkgutil
+import re
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from graphport.errors import UserError
-from graphport.graph.edit import prune
-from graphport.passes.base import REGISTRY, PassContext, PassResult
+from graphport.errors import GraphportError, UserError
+from graphport.graph.edit import copy_graph, prune
+from graphport.graph.index import NodeIndex
+from graphport.graph.integrity import check_graph
+from graphport.graph.types import GraphProto
+from graphport.passes import rewrites
+from graphport.passes.base import TARGETS, GraphPass, PassContext, PassResult
 
-# Importing a pass module registers it; the order here is the default pipeline's order:
-# leftovers first (dropout masks need keep_prob folded, so fold runs before and after),
-# then the op repairs.
-_MODULES = ("strip_leftovers", "fold_constants", "nms_v4", "crop_and_resize", "tensor_array",
-            "branch_constants")
+# The default pipeline, in order: fold first (dropout masks need keep_prob folded), strip
+# training leftovers, then the op repairs, fold again what they exposed, and last give cond
+# branches their own constants. Passes not meant for a target are skipped there.
 DEFAULT_PIPELINE = ("fold_constants", "strip_training_leftovers", "tensor_array_to_concat",
                     "nms_v4", "crop_and_resize", "fold_constants", "branch_constants")
+_CALL = re.compile(r"^\s*(\w+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 
 
-def available() -> dict[str, Any]:
-    """All registered passes by name."""
-    for module in _MODULES:
-        importlib.import_module(f"graphport.passes.{module}")
-    return dict(REGISTRY)
+@dataclass(frozen=True)
+class PassCall:
+    """One pass to run, with its parameters (the defaults updated by the user's values)."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        given = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.name}({given})" if given else self.name
 
 
-def resolve(names: list[str] | None) -> list[str]:
-    """The passes to run: the default pipeline, or the user's list checked against the registry."""
+@cache
+def available() -> dict[str, type[GraphPass]]:
+    """Every pass by name: the GraphPass subclass each module of passes/rewrites defines."""
+    found: dict[str, type[GraphPass]] = {}
+    for info in pkgutil.iter_modules(rewrites.__path__):
+        module = importlib.import_module(f"{rewrites.__name__}.{info.name}")
+        classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
+                   if issubclass(c, GraphPass) and c.__module__ == module.__name__]
+        if len(classes) != 1:
+            raise RuntimeError(f"{module.__name__} must define exactly one GraphPass")
+        found[info.name] = classes[0]
+    return found
+
+
+def _parameter(name: str, key: str, text: str, default: Any) -> Any:
+    """A parameter value parsed as the type of its default."""
+    text = text.strip()
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1")
+        return type(default)(text) if default is not None else text
+    except ValueError:
+        raise UserError(f"--passes {name}({key}={text}): expected "
+                        f"{type(default).__name__}") from None
+
+
+def parse_call(text: str) -> PassCall:
+    """``name`` or ``name(key=value, ...)`` checked against the registry."""
+    passes = available()
+    found = _CALL.match(text)
+    if found is None or found.group(1) not in passes:
+        name = found.group(1) if found else text
+        raise UserError(f"--passes: unknown {name}",
+                        f"available: {', '.join(sorted(passes))}")
+    name, arguments = found.group(1), found.group(2) or ""
+    declared = passes[name].params
+    params: dict[str, Any] = {}
+    for item in filter(str.strip, arguments.split(",")):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in declared:
+            known = ", ".join(declared) or "none"
+            raise UserError(f"--passes {text}: {key!r} is not a parameter of {name}",
+                            f"its parameters: {known}")
+        params[key] = _parameter(name, key, value, declared[key])
+    return PassCall(name, params)
+
+
+def resolve(names: list[str] | None, target: str) -> list[PassCall]:
+    """The passes to run for ``target``: the default pipeline's passes that serve it, or the
+    user's list, checked against the registry and the target."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}")
     passes = available()
     if names is None:
-        return list(DEFAULT_PIPELINE)
-    unknown = [n for n in names if n not in passes]
-    if unknown:
-        raise UserError(f"--passes: unknown {', '.join(unknown)}",
-                        f"available: {', '.join(sorted(passes))}")
-    return names
+        return [PassCall(n) for n in DEFAULT_PIPELINE if target in passes[n].targets]
+    calls = [parse_call(name) for name in names]
+    wrong = [c.name for c in calls if target not in passes[c.name].targets]
+    if wrong:
+        raise UserError(f"--passes: {', '.join(wrong)} cannot be used for {target} export",
+                        f"{'they serve' if len(wrong) > 1 else 'it serves'} "
+                        f"{', '.join(sorted(passes[wrong[0]].targets))} only")
+    return calls
 
 
-def run_pipeline(graph: Any, names: list[str], fetch_nodes: list[str]
-                 ) -> tuple[Any, list[PassResult]]:
-    """Apply the named passes in order; returns the repaired graph and what each pass did."""
+def needs_repair(graph: GraphProto, calls: list[PassCall]) -> bool:
+    """Cheap check (no TensorFlow) before copying a graph: does any pass match anything?"""
     passes = available()
-    context = PassContext(fetch_nodes)
+    index = NodeIndex.of(graph)
+    return any(passes[name]().matches(index) for name in dict.fromkeys(c.name for c in calls))
+
+
+def _run_checked(graph: GraphProto, call: PassCall, fetch_nodes: list[str]
+                 ) -> tuple[GraphProto, PassResult]:
+    """One pass on ``graph``; its result, or the graph as it was when the pass broke it."""
+    cls = available()[call.name]
+    graph_pass = cls()
+    matches = graph_pass.matches(NodeIndex.of(graph))
+    if not matches:
+        return graph, PassResult(call.name, params=call.params)
+    context = PassContext({**cls.params, **call.params})
+    before = copy_graph(graph)
+    problems_before = set(check_graph(before))
+    try:
+        result = graph_pass.run(graph, matches, context)
+    except GraphportError:
+        raise
+    except Exception as error:  # a bug in the pass: the graph goes on without it
+        return before, PassResult(call.name, len(matches), params=call.params,
+                                  error=f"it crashed ({type(error).__name__}: {error})")
+    result.notes.extend(context.notes)
+    result.params = call.params
+    if not result.changed:
+        return graph, result
+    graph = prune(graph, fetch_nodes)
+    new = [p for p in check_graph(graph) if p not in problems_before]
+    if new:
+        listed = "; ".join(str(p) for p in new[:5])
+        more = f" and {len(new) - 5} more" if len(new) > 5 else ""
+        result.error = f"its result failed the graph check ({listed}{more})"
+        return before, result
+    return graph, result
+
+
+def run_pipeline(graph: GraphProto, calls: list[PassCall], fetch_nodes: list[str]
+                 ) -> tuple[GraphProto, list[PassResult]]:
+    """Apply the passes in order; returns the repaired graph and what each pass did. A pass
+    that crashes or breaks the graph is rolled back (its ``error`` says why, a graphport bug
+    to report) and the rest go on."""
     results = []
-    for name in names:
-        result = passes[name]().run(graph, context)
-        result.notes.extend(context.take_notes())
+    for call in calls:
+        graph, result = _run_checked(graph, call, fetch_nodes)
+        if result.error:
+            result.notes.append(f"rolled back: {result.error} (a graphport bug; please report "
+                                "it with the graph)")
         results.append(result)
-        graph = prune(graph, fetch_nodes)
     return graph, results
-
-
-def needs_repair(graph: Any, names: list[str]) -> bool:
-    """Cheap check before copying a graph: does any of the passes match anything?"""
-    passes = available()
-    return any(passes[name]().matches(graph) for name in dict.fromkeys(names))
 
 
 def repairing_pass(op: str) -> str | None:

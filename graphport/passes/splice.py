@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from graphport.backend.runtime import tensorflow
 from graphport.graph.nodes import parse_input
 from graphport.graph.schema import NodeDef
 from graphport.passes.graph_util import frame_anchor
-from graphport.tf_runtime import tensorflow
 
 
 def splice(graph: Any, node: Any, input_specs: list[tuple[int, Any]],

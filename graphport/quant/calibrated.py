@@ -8,18 +8,27 @@ calibration and runs the quantizer itself, as tf.lite.experimental.QuantizationD
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from graphport.backend import compat
+from graphport.backend.runtime import tensorflow
 from graphport.convert.calibration import Calibration
 from graphport.convert.converter import configured_converter, run_converter, with_signature
 from graphport.convert.source import SourceModel
 from graphport.graph.tflite_model import CONTROL_FLOW_OPS, parse_tflite
 from graphport.quant.int8_weights import int8_weights
+from graphport.quant.layers import Layer, renamed_from
 
-if TYPE_CHECKING:
-    from graphport.quant.keep_float import KeepFloat
+
+class FloatChoice(Protocol):
+    """What the quantizer needs of a --keep-float choice (quant/keep_float.py's KeepFloat)."""
+
+    ops: tuple[str, ...]
+    nodes: tuple[str, ...]
+    int8_weights: tuple[str, ...]
+
+    def __bool__(self) -> bool: ...
 
 # Ops that only convert between float and int8, or run other subgraphs: never layers.
 _NO_COMPUTE = frozenset({"QUANTIZE", "DEQUANTIZE"}) | CONTROL_FLOW_OPS
@@ -29,29 +38,6 @@ _SAME_SCALE = frozenset({
     "STRIDED_SLICE", "GATHER", "SPLIT", "SPLIT_V", "CONCATENATION", "DEPTH_TO_SPACE",
     "SPACE_TO_DEPTH", "RESIZE_NEAREST_NEIGHBOR", "TILE", "BROADCAST_TO", "PACK", "UNPACK",
     "SELECT", "SELECT_V2"})
-
-
-def renamed_from(name: str, original: str) -> bool:
-    """Whether a tensor of a quantized model is ``original`` of the calibrated one: the
-    quantizer keeps names but may append digits to keep them unique."""
-    return name.startswith(original) and (name == original or name[len(original):].isdigit())
-
-
-@dataclass(frozen=True)
-class Layer:
-    """An op of the calibrated model the quantizer may quantize."""
-
-    subgraph: int  # 0: the main graph; others: while/if bodies
-    index: int  # in its subgraph
-    op: str
-    tensor: str  # its output tensor's name: what the quantizer's node denylist matches
-    reads: tuple[str, ...] = ()  # names of the activation tensors it reads
-    in_loop: bool = False  # in a while body (or called from one): runs once per iteration
-
-    @property
-    def tf_nodes(self) -> list[str]:
-        """The TF nodes fused into this op (the tensor name joins them with ';')."""
-        return [part for part in self.tensor.split(";") if part]
 
 
 class CalibratedModel:
@@ -109,24 +95,17 @@ class CalibratedModel:
                         frontier.append(reader)
         return kept
 
-    def quantize(self, keep: KeepFloat | None = None, io: str | None = None,
+    def quantize(self, keep: FloatChoice | None = None, io: str | None = None,
                  debug: bool = False) -> bytes:
         """Full int8 with ``keep`` left in float; ``io`` makes inputs/outputs integer;
         ``debug`` adds a NumericVerify op after each quantized op (layer error measurement)."""
-        from graphport.tf_runtime import tensorflow
-
         tf = tensorflow()
-        from tensorflow.lite.python import convert as tf_convert  # the quantizer's only entry
-        from tensorflow.lite.python.lite import _deduplicate_readonly_buffers
-
         io_type = tf.as_dtype(io) if io else tf.float32
-        data = tf_convert.mlir_quantize(
-            self.data, input_data_type=io_type, output_data_type=io_type,
-            enable_numeric_verify=debug,
-            denylisted_ops=list(keep.ops) if keep else None,
-            denylisted_nodes=list(keep.nodes) if keep else None)
+        data = compat.mlir_quantize(self.data, io_type, debug,
+                                    list(keep.ops) if keep else None,
+                                    list(keep.nodes) if keep else None)
         # What the converter does after quantizing: shared constant buffers stored once.
-        data = bytes(_deduplicate_readonly_buffers(data))
+        data = compat.deduplicate_buffers(data)
         if keep and keep.int8_weights and not debug:
             chosen = keep.int8_weights
             data, _ = int8_weights(data, lambda _op, name: any(renamed_from(name, node)
@@ -137,7 +116,6 @@ class CalibratedModel:
 def calibrate(source: SourceModel, calibration: Calibration, select_ops: bool = False
               ) -> CalibratedModel:
     """Run the converter up to calibration: conversion and representative data, no quantizing."""
-    converter: Any = configured_converter(source, "int8", select_ops=select_ops,
-                                          calibration=calibration)
-    converter._experimental_calibrate_only = True  # the switch QuantizationDebugger uses
+    converter = compat.calibrate_only(configured_converter(source, "int8", select_ops=select_ops,
+                                                           calibration=calibration))
     return CalibratedModel(run_converter(converter, source, False, select_ops), source)

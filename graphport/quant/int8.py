@@ -12,12 +12,11 @@ import numpy as np
 from graphport.convert.calibration import Calibration
 from graphport.convert.source import SourceModel
 from graphport.errors import ConversionError, UserError
+from graphport.progress import Progress
 from graphport.quant.autotune import Target, Tuning, autotune
 from graphport.quant.calibrated import calibrate
 from graphport.quant.keep_float import KeepFloat, resolve_keep_float
 from graphport.quant.layer_errors import LayerError, layer_errors
-
-Progress = Callable[[str], None]
 
 
 @dataclass

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 
 from graphport.errors import UserError
-from graphport.quant.calibrated import CalibratedModel, Layer, renamed_from
+from graphport.quant.calibrated import CalibratedModel
+from graphport.quant.layers import Layer, renamed_from
 
 _OP_TYPE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from graphport.backend import compat
 from graphport.graph.tflite_model import parse_tflite
-from graphport.quant.calibrated import Layer, renamed_from
+from graphport.quant.layers import Layer, renamed_from
 from graphport.verify.tflite_runner import TFLiteRunner
 
 _VERIFY_OP = "NumericVerify"
@@ -111,7 +112,7 @@ def _mark_unrun(interpreter: Any, index: int, subgraph: int) -> None:
     wrapper takes the subgraph."""
     current = _read(interpreter, index, subgraph)
     if current.size and current.dtype.kind == "f":
-        interpreter._interpreter.SetTensor(index, np.full_like(current, np.nan), subgraph)
+        compat.set_tensor(interpreter, index, np.full_like(current, np.nan), subgraph)
 
 
 def layer_errors(debug_model: bytes, samples: Iterable[dict[str, np.ndarray]],
@@ -137,8 +138,8 @@ def layer_errors(debug_model: bytes, samples: Iterable[dict[str, np.ndarray]],
         for op in verify:
             quantized_tensor, float_tensor = op.inputs[:2]
             quantized = _read(interpreter, quantized_tensor.index, op.subgraph)
-            scale, zero_point = interpreter._get_tensor_details(
-                quantized_tensor.index, op.subgraph)["quantization"]
+            scale, zero_point = compat.tensor_quantization(interpreter, quantized_tensor.index,
+                                                           op.subgraph)
             sums[op.subgraph, op.index].add(
                 _read(interpreter, float_tensor.index, op.subgraph),
                 (quantized.astype(np.float64) - zero_point) * scale)
@@ -148,8 +149,8 @@ def layer_errors(debug_model: bytes, samples: Iterable[dict[str, np.ndarray]],
     for op in verify:
         quantized_tensor = op.inputs[0]
         layer = _layer_for(quantized_tensor.name, op.subgraph, layers)
-        scale, zero_point = interpreter._get_tensor_details(
-            quantized_tensor.index, op.subgraph)["quantization"]
+        scale, zero_point = compat.tensor_quantization(interpreter, quantized_tensor.index,
+                                                       op.subgraph)
         values, max_abs, rms, ratio = sums[op.subgraph, op.index].result()
         if not values:
             continue  # its subgraph never ran on these samples

@@ -1,0 +1,1 @@
+"""Human views of results: rich tables and Markdown."""

@@ -1,0 +1,1 @@
+"""Checking results against their source: inputs, parity, the LiteRT runner, latency."""

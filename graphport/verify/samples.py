@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from graphport.errors import UserError
-from graphport.export import values as vals
-from graphport.export.prepare import SignatureTensor
+from graphport.spec import values as vals
+from graphport.spec.signature import SignatureTensor
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 UNKNOWN_DIM = 64  # size given to an unknown dimension (batch dimensions get 1)
@@ -23,7 +23,7 @@ def concrete_shape(shape: list[int]) -> list[int]:
 def load_image(path: Path, shape: list[int] | None, bgr: bool = False) -> np.ndarray:
     """Decode an image (with TensorFlow) to float32 0..255, RGB (or BGR), batched if the input
     is 4-D."""
-    from graphport.tf_runtime import tensorflow
+    from graphport.backend.runtime import tensorflow
 
     tf = tensorflow()
     try:

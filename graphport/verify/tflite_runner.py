@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from graphport.backend import compat
 from graphport.errors import ConversionError
 
 
@@ -78,7 +79,7 @@ class TFLiteRunner:
     def _outputs_with_empty(self) -> dict[str, np.ndarray]:
         """Outputs read one by one: LiteRT refuses to hand out a dynamic tensor with zero
         elements (no detections, say), which is a valid result, not an error."""
-        subgraph = getattr(self.runner, "_subgraph_index", 0)
+        subgraph = compat.runner_subgraph(self.runner)
         out = {}
         for key, detail in self.runner.get_output_details().items():
             if 0 in detail["shape"]:

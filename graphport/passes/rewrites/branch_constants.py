@@ -12,34 +12,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphport.graph.edit import add_node
+from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
-from graphport.passes.base import GraphPass, PassContext, register
-from graphport.passes.graph_util import const_value, input_node, nodes_by_name, unique_name
+from graphport.passes.base import TFLITE, GraphPass, PassContext
+from graphport.passes.graph_util import const_value, input_node, unique_name
 
 _SWITCH = ("Switch", "RefSwitch")
 
 
-@register
 class BranchConstants(GraphPass):
-    name = "branch_constants"
     summary = "constants switched into a TF1 cond branch become constants of that branch"
+    targets = frozenset({TFLITE})
 
-    def matches(self, graph: Any) -> list[Any]:
-        by_name = nodes_by_name(graph)
-        return [n for n in graph.node if n.op in _SWITCH and n.input
+    def matches(self, index: NodeIndex) -> list[Any]:
+        by_name = index.nodes
+        return [n for n in index.graph.node if n.op in _SWITCH and n.input
                 and const_value(input_node(n, 0, by_name), by_name) is not None]
 
     def rewrite(self, graph: Any, switch: Any, context: PassContext) -> bool:
-        by_name = nodes_by_name(graph)
-        source = input_node(switch, 0, by_name)
+        index = NodeIndex.of(graph)
+        source = input_node(switch, 0, index.nodes)
         while source.op == "Identity":  # const_value looked through these
-            source = input_node(source, 0, by_name)
+            source = input_node(source, 0, index.nodes)
         readers: dict[int, list[tuple[Any, int]]] = {}
-        for node in graph.node:
-            for position, item in enumerate(node.input):
-                name, index, control = parse_input(item)
-                if name == switch.name and not control:
-                    readers.setdefault(index, []).append((node, position))
+        for reader in index.readers(switch.name):
+            readers.setdefault(reader.index, []).append((reader.node, reader.position))
         for branch, uses in readers.items():
             name = unique_name(graph, f"{switch.name}/graphport_const_{branch}")
             copy = graph.node.add(name=name, op="Const")
@@ -58,9 +56,7 @@ def _pivot(graph: Any, predicate: str, branch: int) -> str:
     switch, pivot = f"{base}/graphport_switch", f"{base}/graphport_pivot_{branch}"
     names = {n.name for n in graph.node}
     if switch not in names:
-        node = graph.node.add(name=switch, op="Switch", input=[predicate, predicate])
-        node.attr["T"].type = 10  # DT_BOOL
+        add_node(graph, switch, "Switch", [predicate, predicate], types={"T": "bool"})
     if pivot not in names:
-        node = graph.node.add(name=pivot, op="Identity", input=[f"{switch}:{branch}"])
-        node.attr["T"].type = 10
+        add_node(graph, pivot, "Identity", [f"{switch}:{branch}"], types={"T": "bool"})
     return f"^{pivot}"

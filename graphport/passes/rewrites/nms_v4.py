@@ -12,24 +12,25 @@ from typing import Any
 
 import numpy as np
 
-from graphport.passes.base import GraphPass, PassContext, register
+from graphport.graph.index import NodeIndex
+from graphport.graph.tensors import dtype_enum
+from graphport.passes.base import TFLITE, GraphPass, PassContext
 from graphport.passes.splice import splice
 
-_FLOAT = 1  # DT_FLOAT
-_INT32 = 3
+_FLOAT = dtype_enum("float")
+_INT32 = dtype_enum("int32")
 
 
-@register
 class NmsToV4(GraphPass):
-    name = "nms_v4"
     summary = "NonMaxSuppressionV2/V3 -> padded NonMaxSuppressionV4 + slice to the valid count"
     repairs = frozenset({"NonMaxSuppressionV2", "NonMaxSuppressionV3"})
+    targets = frozenset({TFLITE})
 
-    def matches(self, graph: Any) -> list[Any]:
-        return [n for n in graph.node if n.op in ("NonMaxSuppressionV2", "NonMaxSuppressionV3")]
+    def matches(self, index: NodeIndex) -> list[Any]:
+        return [n for n in index.graph.node if n.op in self.repairs]
 
     def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
-        from graphport.tf_runtime import tensorflow
+        from graphport.backend.runtime import tensorflow
 
         tf = tensorflow()
         box_type = match.attr["T"].type if "T" in match.attr else _FLOAT

@@ -6,14 +6,15 @@ TF1 graphs (v1 while loops, Switch/Merge, TensorArrays) run through
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from graphport.export.prepare import PreparedGraph
+from graphport.backend.runtime import tensorflow
 from graphport.graph.nodes import canonical_tensor
 from graphport.graph.schema import DATA_TYPES
-from graphport.tf_runtime import tensorflow
+from graphport.graph.types import GraphProto, TFGraphDef
 
 
 def tf_dtype(name: str) -> Any:
@@ -21,13 +22,13 @@ def tf_dtype(name: str) -> Any:
     return tensorflow().as_dtype(DATA_TYPES[f"DT_{name.upper()}"])
 
 
-def to_tf(graph: Any) -> Any:
+def to_tf(graph: GraphProto) -> TFGraphDef:
     """graphport's GraphDef as TensorFlow's (same wire format)."""
     tf = tensorflow()
     return tf.compat.v1.GraphDef.FromString(graph.SerializeToString())
 
 
-def import_graph(graph_def: Any) -> Any:
+def import_graph(graph_def: TFGraphDef) -> Any:
     """A TensorFlow GraphDef imported into a fresh tf.Graph (for shapes, dtypes, sessions;
     importing runs nothing)."""
     tf = tensorflow()
@@ -42,7 +43,7 @@ def get_tensor(tf_graph: Any, name: str) -> Any:
     return tf_graph.get_tensor_by_name(canonical_tensor(name))
 
 
-def tensor_info_fn(graph: Any) -> Any:
+def tensor_info_fn(graph: GraphProto) -> Callable[[str], tuple[int, list[int] | None]]:
     """A function giving (DataType enum, shape) of any tensor, importing the graph once."""
     tf_graph = import_graph(to_tf(graph))
 
@@ -55,29 +56,7 @@ def tensor_info_fn(graph: Any) -> Any:
     return info
 
 
-def concrete_function(prepared: PreparedGraph) -> Any:
-    """A tf.function with the signature's names and shapes, serving the prepared graph."""
-    tf = tensorflow()
-    graph_def = to_tf(prepared.graph)
-    wrapped = tf.compat.v1.wrap_function(
-        lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
-    g = wrapped.graph
-    pruned = wrapped.prune(
-        feeds=[g.get_tensor_by_name(t.tensor) for t in prepared.inputs],
-        fetches={t.key: g.get_tensor_by_name(t.tensor) for t in prepared.outputs},
-    )
-    specs = [tf.TensorSpec(None if t.shape is None else [None if d < 0 else d for d in t.shape],
-                           tf_dtype(t.dtype), name=t.key)
-             for t in prepared.inputs]
-
-    @tf.function(input_signature=specs)
-    def serve(*args: Any) -> dict[str, Any]:
-        return pruned(*args)
-
-    return serve
-
-
-def run_graph(graph_def: Any, feeds: dict[str, np.ndarray], fetches: list[str]
+def run_graph(graph_def: TFGraphDef, feeds: dict[str, np.ndarray], fetches: list[str]
               ) -> list[np.ndarray]:
     """Run a TF1 GraphDef in a session, feeding any tensors (placeholders or cut points)."""
     tf = tensorflow()

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
-from graphport.passes.base import GraphPass, PassContext, register
+from graphport.passes.base import GraphPass, PassContext
 from graphport.passes.graph_util import (
     const_value,
     drop_control_edges,
     input_node,
-    nodes_by_name,
     remove_nodes,
     rewire,
 )
@@ -38,14 +38,12 @@ def _is_uniform_01(node: Any, by_name: dict[str, Any]) -> bool:
     return node is not None and node.op == "RandomUniform"
 
 
-@register
 class StripTrainingLeftovers(GraphPass):
-    name = "strip_training_leftovers"
     summary = ("CheckNumerics, Assert, Print, StopGradient, Identity chains, dropout with "
                "rate 0")
 
-    def matches(self, graph: Any) -> list[Any]:
-        by_name = nodes_by_name(graph)
+    def matches(self, index: NodeIndex) -> list[Any]:
+        graph, by_name = index.graph, index.nodes
         found = [n for n in graph.node if n.op in _PASS_THROUGH]
         found += [n for n in graph.node if self._chained_identity(n, by_name)]
         found += [n for n in graph.node if self._always_true_mask(n, by_name)]
@@ -108,7 +106,7 @@ class StripTrainingLeftovers(GraphPass):
             remove_nodes(graph, {match.name})
             return True
         if match.op == "Identity":
-            by_name = nodes_by_name(graph)
+            by_name = NodeIndex.of(graph).nodes
             match.input[0] = by_name[parse_input(match.input[0])[0]].input[0]
             return True
         return self._drop_mask(graph, match, context)

@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 
 from graphport.errors import UserError
-from graphport.export import values as vals
 from graphport.graph import edit, oplists
 from graphport.graph.anatomy import find_inputs, find_outputs, registered_ops
 from graphport.graph.nodes import parse_input, tensor_name
 from graphport.graph.tensors import dtype_name, tensor_to_numpy
+from graphport.graph.types import GraphProto
+from graphport.spec import values as vals
+from graphport.spec.options import GraphSpec
 
 # (tensor name) -> (DataType enum, shape or None); needs TensorFlow, so it is passed in.
 TensorInfoFn = Callable[[str], tuple[int, "list[int] | None"]]
@@ -39,13 +41,11 @@ class SignatureTensor:
 class PreparedGraph:
     """The edited graph plus what the signature feeds, fetches and pins."""
 
-    graph: Any
+    graph: GraphProto
     inputs: list[SignatureTensor]
     outputs: list[SignatureTensor]
     pinned: dict[str, np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    rewrites: list[Any] = field(default_factory=list)  # PassResult of each repair pass
-    unrepaired: Any = None  # the graph before repairs, kept when a pass changed something
 
 
 def signature_key(name: str, taken: set[str]) -> str:
@@ -60,13 +60,6 @@ def signature_key(name: str, taken: set[str]) -> str:
         unique, n = f"{key}_{n}", n + 1
     taken.add(unique)
     return unique
-
-
-def split_names(text: str | None) -> list[str] | None:
-    """``a,b`` -> ['a', 'b']; None or empty -> None (use the discovered ones)."""
-    if not text:
-        return None
-    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _unknown_name(option: str, name: str, candidates: list[str]) -> UserError:
@@ -126,17 +119,12 @@ def _check_runnable(graph: Any) -> None:
                         "load the library that defines them, or cut them away with --outputs")
 
 
-def prepare_graph(
-    graph: Any,
-    inputs: list[str] | None = None,
-    outputs: list[str] | None = None,
-    set_values: dict[str, str] | None = None,
-    input_shapes: dict[str, str] | None = None,
-    tensor_info: TensorInfoFn | None = None,
-) -> PreparedGraph:
+def prepare_graph(graph: GraphProto, spec: GraphSpec | None = None,
+                  tensor_info: TensorInfoFn | None = None) -> PreparedGraph:
     """Resolve names, pin values, cut and prune; raise UserError for anything the user must fix."""
-    set_values = set_values or {}
-    input_shapes = input_shapes or {}
+    spec = spec or GraphSpec()
+    inputs, outputs = spec.inputs, spec.outputs
+    set_values, input_shapes = spec.set_values, spec.input_shapes
     nodes = {node.name: node for node in graph.node}
     placeholders = {i.name: i for i in find_inputs(graph)}
     # By default every placeholder is an input, except those pinned by --set and training

@@ -11,22 +11,19 @@ input for the same reason.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from graphport.export.tf_graph import get_tensor, import_graph, to_tf
 from graphport.graph import oplists
-from graphport.graph.edit import make_const
+from graphport.graph.anatomy import is_stateful
+from graphport.graph.edit import make_const, prune
+from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
-from graphport.passes.base import GraphPass, PassContext, PassResult, register
+from graphport.graph.tensors import dtype_enum
+from graphport.passes.base import GraphPass, PassContext, PassResult
 from graphport.passes.graph_util import frame_anchor, rewire, unique_name
 
-MAX_FOLDED_ELEMENTS = 1 << 24  # do not turn a Fill/Tile into a giant constant
-# Folding re-materialises weights; transforms of big constants (a conv kernel's Squeeze or
-# Transpose) are left to the TFLite converter, which folds them too. Dequantize of quantized
-# weights is the exception: it is why legacy graphs need this pass.
-MAX_FOLDED_INPUT_BYTES = 1 << 22
 # Static shapes need TensorFlow's shape inference over the whole graph; in graphs above this
 # size without TF1 loops (where they matter for typing loop variables) the converter folds them.
 STATIC_SHAPE_GRAPH_BYTES = 64 << 20
@@ -37,14 +34,7 @@ _FOLDABLE_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int32, np.i
                                           np.int8, np.int16, np.uint16, np.bool_, np.float16)}
 
 
-def _stateful(op: str) -> bool:
-    from tensorflow.python.framework import op_def_registry
-
-    op_def = op_def_registry.get(op)
-    return op_def is None or op_def.is_stateful
-
-
-def _input_bytes(node: Any, by_name: dict[str, Any], pure: set[str]) -> int:
+def _input_bytes(node: Any, by_name: dict[str, Any]) -> int:
     """Bytes of the constants a foldable node reads (directly or through foldable nodes)."""
     total, seen, stack = 0, set(), [node]
     while stack:
@@ -63,8 +53,6 @@ def _input_bytes(node: Any, by_name: dict[str, Any], pure: set[str]) -> int:
 def _folding_subgraph(graph: Any, frontier: list[Any]) -> Any:
     """Just the nodes the frontier is computed from (constants and foldable ops), so a large
     graph is not imported into TensorFlow to fold a few small tensors."""
-    from graphport.graph.edit import prune
-
     return prune(graph, [node.name for node in frontier])
 
 
@@ -75,26 +63,32 @@ def _wants_static_shapes(graph: Any) -> bool:
         any(n.op in oplists.TF1_CONTROL_FLOW_OPS for n in graph.node)
 
 
-@register
 class FoldConstants(GraphPass):
-    name = "fold_constants"
     summary = "fold all-constant subgraphs (Dequantize, arithmetic) and static shapes"
+    # max_elements: no Fill/Tile becomes a giant constant. max_input_bytes: folding
+    # re-materialises weights, so transforms of big constants (a conv kernel's Squeeze or
+    # Transpose) are left to the TFLite converter, which folds them too; Dequantize of
+    # quantized weights is the exception: it is why legacy graphs need this pass.
+    params: ClassVar[dict[str, Any]] = {"max_elements": 1 << 24, "max_input_bytes": 1 << 22}
 
-    def matches(self, graph: Any) -> list[Any]:
-        """Frontier nodes of all-constant subgraphs, then static Shape/Size/Rank nodes."""
-        frontier, _ = self._plan(graph)
-        if not _wants_static_shapes(graph):
+    def matches(self, index: NodeIndex) -> list[Any]:
+        """Frontier nodes of all-constant subgraphs, then the Shape/Size/Rank nodes whose
+        input's static shape may be known (TensorFlow's shape inference decides in run)."""
+        frontier, _ = self._plan(index, self.params["max_input_bytes"])
+        if not _wants_static_shapes(index.graph):
             return frontier
-        shapes = self._static_shapes(graph, import_graph(to_tf(graph)))
-        return frontier + [node for node, _ in shapes]
+        folded = {n.name for n in frontier}
+        return frontier + [n for n in index.graph.node if n.op in _SHAPE_OPS and n.input
+                           and n.name not in folded]
 
-    def run(self, graph: Any, context: PassContext) -> PassResult:
+    def run(self, graph: Any, matches: list[Any], context: PassContext) -> PassResult:
         """Evaluate every frontier node in one TensorFlow run, then rewrite them one by one."""
-        from graphport.tf_runtime import tensorflow
+        from graphport.backend.runtime import tensorflow
+        from graphport.backend.tf_graph import import_graph, to_tf
 
         tf = tensorflow()
         result = PassResult(self.name)
-        frontier, outputs = self._plan(graph)
+        frontier, outputs = self._plan(NodeIndex.of(graph), context.params["max_input_bytes"])
         static_shapes = _wants_static_shapes(graph)
         if not frontier and not static_shapes:
             return result  # nothing to fold: skip importing a possibly huge graph
@@ -104,21 +98,23 @@ class FoldConstants(GraphPass):
                    for node in frontier for k in outputs[node.name]}
         with tf.compat.v1.Session(graph=tf_graph) as session:
             values = session.run(fetches) if fetches else {}
-        matches = [(node, {k: np.asarray(values[f"{node.name}:{k}"])
-                           for k in outputs[node.name]}, False) for node in frontier]
+        matches_with_values = [(node, {k: np.asarray(values[f"{node.name}:{k}"])
+                                       for k in outputs[node.name]}, False)
+                               for node in frontier]
         if static_shapes:
-            matches += [(node, {0: value}, True) for node, value in
+            matches_with_values += [(node, {0: value}, True) for node, value in
                          self._static_shapes(graph, tf_graph)]
-        for match in matches:
+        for folded in matches_with_values:
             result.matched += 1
-            if self.rewrite(graph, match, context):
+            if self.rewrite(graph, folded, context):
                 result.changed += 1
         return result
 
     def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
         """Replace one node's read outputs by constants; ``match`` is (node, values, is_shape)."""
         node, values, is_shape = match
-        if not values or any(a.dtype not in _FOLDABLE_DTYPES or a.size > MAX_FOLDED_ELEMENTS
+        limit = context.params["max_elements"]
+        if not values or any(a.dtype not in _FOLDABLE_DTYPES or a.size > limit
                              for a in values.values()):
             return False
         if list(values) == [0]:
@@ -134,9 +130,9 @@ class FoldConstants(GraphPass):
         return True
 
     @staticmethod
-    def _plan(graph: Any) -> tuple[list[Any], dict[str, list[int]]]:
+    def _plan(index: NodeIndex, max_input_bytes: int) -> tuple[list[Any], dict[str, list[int]]]:
         """The frontier of foldable nodes and, for each, the outputs other nodes read."""
-        by_name = {node.name: node for node in graph.node}
+        graph, by_name = index.graph, index.nodes
         pure = {n.name for n in graph.node if n.op == "Const"
                 and not any(i.startswith("^") for i in n.input)}
         # Identity of a constant (a frozen variable's "read") passes the constant through:
@@ -158,7 +154,7 @@ class FoldConstants(GraphPass):
                 if node.name in foldable or node.op in _NOT_FOLDED or not node.input:
                     continue
                 sources = [parse_input(i)[0] for i in node.input]
-                if all(s in pure or s in foldable for s in sources) and not _stateful(node.op):
+                if all(s in pure or s in foldable for s in sources) and not is_stateful(node.op):
                     foldable.add(node.name)
                     changed = True
         read: dict[str, set[int]] = {}
@@ -168,12 +164,14 @@ class FoldConstants(GraphPass):
                 if name in foldable and node.name not in foldable:
                     read.setdefault(name, set()).add(-1 if control else index)
         frontier = [by_name[name] for name in read
-                    if _input_bytes(by_name[name], by_name, pure) <= MAX_FOLDED_INPUT_BYTES
+                    if _input_bytes(by_name[name], by_name) <= max_input_bytes
                     or by_name[name].op == "Dequantize"]
         return frontier, {n.name: sorted(i for i in read[n.name] if i >= 0) for n in frontier}
 
     @staticmethod
     def _static_shapes(graph: Any, tf_graph: Any) -> list[tuple[Any, np.ndarray]]:
+        from graphport.backend.tf_graph import get_tensor
+
         found = []
         for node in graph.node:
             if node.op not in _SHAPE_OPS or not node.input:
@@ -182,8 +180,8 @@ class FoldConstants(GraphPass):
             if not tensor.shape.is_fully_defined():
                 continue
             dims = tensor.shape.as_list()
-            out_type = np.int64 if "out_type" in node.attr and node.attr["out_type"].type == 9 \
-                else np.int32
+            out_type = np.int64 if "out_type" in node.attr and \
+                node.attr["out_type"].type == dtype_enum("int64") else np.int32
             value = {"Shape": np.array(dims, out_type), "Size": np.array(np.prod(dims), out_type),
                      "Rank": np.array(len(dims), np.int32)}[node.op]
             found.append((node, value))

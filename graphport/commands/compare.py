@@ -11,12 +11,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graphport.commands.tflite import convert_source
 from graphport.convert.calibration import load_calibration
 from graphport.convert.converter import convert
+from graphport.convert.reference import reference_samples
 from graphport.convert.source import source_model
-from graphport.convert.tflite import convert_source, reference_samples
 from graphport.errors import GraphportError, UserError
+from graphport.graph import load
+from graphport.progress import Progress, or_silent
+from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.verify.latency import Latency, measure, tflite_inputs
+from graphport.verify.tflite_runner import TFLiteRunner
 
 # name -> (converter mode, integer I/O type)
 VARIANTS: dict[str, tuple[str, str | None]] = {
@@ -68,29 +73,20 @@ def compare_variants(
     model: str | os.PathLike[str],
     variants: list[str] | None = None,
     output_dir: str | os.PathLike[str] | None = None,
-    calib: str | None = None,
-    calib_samples: int = 100,
-    mean: float = 0.0,
-    std: float = 1.0,
-    bgr: bool = False,
-    eval_file: str | os.PathLike[str] | None = None,
+    graph: GraphSpec | None = None,
+    calibration: CalibrationSpec | None = None,
+    verify: VerifySpec | None = None,
     threads: int | None = None,
     runs: int = 50,
     warmup: int = 5,
-    parity_samples: int = 16,
-    inputs: list[str] | None = None,
-    outputs: list[str] | None = None,
-    set_values: dict[str, str] | None = None,
-    input_shapes: dict[str, str] | None = None,
-    allow_unsafe_ops: bool = False,
     overwrite: bool = False,
-    passes: list[str] | None = None,
-    samples: dict[str, str] | None = None,
-    progress: Any = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Build and measure each variant; a variant that fails is reported in its row."""
-    step = progress or (lambda _message: None)
+    step = or_silent(progress)
     model = Path(model)
+    calib = calibration or CalibrationSpec()
+    check = verify or VerifySpec()
     names = variants or list(VARIANTS)
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -104,16 +100,14 @@ def compare_variants(
         raise UserError(f"-o {directory} already exists", "pass --overwrite to replace its models")
     if not directory.absolute().parent.is_dir():
         raise UserError(f"-o {directory}: directory {directory.absolute().parent} does not exist")
-    graph_options = {"inputs": inputs, "outputs": outputs, "set_values": set_values,
-                     "input_shapes": input_shapes, "passes": passes}
     step("preparing the model")
-    with source_model(model, graph_options, allow_unsafe_ops) as source:
+    with source_model(model, graph or GraphSpec()) as source:
         directory.mkdir(exist_ok=True)
-        calibration = None
-        if calib:
+        samples = None
+        if calib.data:
             step("loading calibration data")
-            calibration = load_calibration(calib, source.inputs, calib_samples, mean, std, bgr)
-        sample = reference_samples(source, calibration, 1, samples, bgr)[0][0]
+            samples = load_calibration(calib, source.inputs)
+        sample = reference_samples(source, samples, 1, check.given, check.bgr)[0][0]
         step("timing the TensorFlow source")
         source_call = source.runner()
         source_latency = measure(lambda: source_call(sample), runs, warmup)
@@ -128,14 +122,12 @@ def compare_variants(
             rows.append(row)
             step(f"building {name}")
             try:
-                if mode == "int8" and calibration is None:
+                if mode == "int8" and samples is None:
                     raise UserError("needs calibration data (--calib)")
                 result = convert_source(
                     source, directory / f"{model.stem}.{name}.tflite", mode, io,
-                    calibration=calibration if mode == "int8" else None,
-                    parity_samples=parity_samples,
-                    eval_file=Path(eval_file) if eval_file else None, overwrite=True,
-                    float_size=float_size, samples=samples, bgr=bgr)
+                    calibration=samples if mode == "int8" else None, verify=check,
+                    overwrite=True, float_size=float_size)
             except GraphportError as error:
                 row.error = error.message
                 continue
@@ -154,8 +146,6 @@ def compare_variants(
             row.runnable = result.parity["status"] != "not runnable"
             if row.runnable:
                 step(f"timing {name}")
-                from graphport.verify.tflite_runner import TFLiteRunner
-
                 runner = TFLiteRunner(Path(result.path).read_bytes(), threads=threads)
                 row.latency_ms = _latency_json(measure(lambda r=runner: r(sample), runs, warmup))
     return {
@@ -172,9 +162,6 @@ def compare_variants(
 def bench_tflite(path: str | os.PathLike[str], threads: int | None = None, runs: int = 50,
                  warmup: int = 5) -> dict[str, Any]:
     """Latency of one .tflite model with ai-edge-litert on random inputs of its own shapes."""
-    from graphport.graph import load
-    from graphport.verify.tflite_runner import TFLiteRunner
-
     path = Path(path)
     if load.detect_format(path) != load.TFLITE:
         raise UserError(f"{path} is not a .tflite model", "bench takes a TFLite flatbuffer")

@@ -14,16 +14,6 @@ _NUMPY = {"float": np.float32, "double": np.float64, "int32": np.int32, "int64":
           "bool": np.bool_, "half": np.float16}
 
 
-def split_assignment(text: str, option: str, sep: str = "=") -> tuple[str, str]:
-    """``NAME=VALUE`` -> (NAME, VALUE), or a UserError naming the option."""
-    name, found, value = text.partition(sep)
-    if not found or not name.strip() or not value.strip():
-        raise UserError(f"{option} {text!r}: expected NAME{sep}VALUE",
-                        f"for example {option} min_size{sep}40" if sep == "=" else
-                        f"for example {option} input{sep}1,224,224,3")
-    return name.strip(), value.strip()
-
-
 def numpy_dtype(dtype: str) -> type:
     """The numpy type for a TensorFlow dtype name graphport can feed."""
     if dtype not in _NUMPY:

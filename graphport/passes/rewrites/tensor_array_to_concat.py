@@ -21,15 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from graphport.export.tf_graph import get_tensor, import_graph, to_tf
-from graphport.graph.edit import make_const
+from graphport.graph.edit import add_node, make_const
+from graphport.graph.index import NodeIndex, Reader
 from graphport.graph.nodes import parse_input
-from graphport.graph.tensors import dtype_name, shape_list
-from graphport.passes.base import GraphPass, PassContext, register
-from graphport.passes.graph_util import const_value, frame_anchor, nodes_by_name, unique_name
+from graphport.graph.tensors import dtype_enum, dtype_name, shape_list
+from graphport.passes.base import TFLITE, GraphPass, PassContext
+from graphport.passes.graph_util import const_value, frame_anchor, unique_name
 
 _NUMPY = {"float": np.float32, "int32": np.int32, "int64": np.int64, "double": np.float64}
 _LOOP_CHAIN = ("Enter", "Merge", "Switch", "Identity", "NextIteration", "Exit")
+
+
+def _triples(readers: list[Reader]) -> list[tuple[Any, int, int]]:
+    return [(r.node, r.position, r.index) for r in readers]
 
 
 @dataclass
@@ -38,23 +42,6 @@ class _Accumulation:
     write: Any  # TensorArrayWriteV3 inside the loop
     concat: Any  # TensorArrayConcatV3 after the loop
     init_enter: Any  # Enter of the flow
-
-
-def _consumers(graph: Any) -> dict[str, list[tuple[Any, int, int]]]:
-    """node name -> [(consumer, input position, output index read)]"""
-    found: dict[str, list[tuple[Any, int, int]]] = {}
-    for node in graph.node:
-        for position, item in enumerate(node.input):
-            name, index, control = parse_input(item)
-            if not control:
-                found.setdefault(name, []).append((node, position, index))
-    return found
-
-
-def _through_enters(node: Any, by_name: dict[str, Any]) -> Any:
-    while node is not None and node.op == "Enter":
-        node = by_name.get(parse_input(node.input[0])[0])
-    return node
 
 
 def _is_counter_from_zero(index_node: Any, by_name: dict[str, Any]) -> bool:
@@ -101,22 +88,21 @@ def _reads_input_values(node: Any, by_name: dict[str, Any]) -> bool:
     return False
 
 
-@register
 class TensorArrayToConcat(GraphPass):
-    name = "tensor_array_to_concat"
     summary = "TF1 TensorArray write-per-iteration + concat -> loop-carried ConcatV2"
     repairs = frozenset({"TensorArrayV3", "TensorArrayWriteV3", "TensorArrayConcatV3"})
+    targets = frozenset({TFLITE})
 
-    def matches(self, graph: Any) -> list[Any]:
-        return [node for node in graph.node if node.op == "TensorArrayV3"]
+    def matches(self, index: NodeIndex) -> list[Any]:
+        return [node for node in index.graph.node if node.op == "TensorArrayV3"]
 
     def _pattern(self, graph: Any, array: Any, context: PassContext) -> _Accumulation | None:
-        by_name = nodes_by_name(graph)
-        users = _consumers(graph)
+        nodes = NodeIndex.of(graph)
+        by_name = nodes.nodes
         writes, concats, enters, others = [], [], [], []
-        for consumer, _position, index in users.get(array.name, []):
+        for consumer, _position, index in _triples(nodes.readers(array.name)):
             if consumer.op == "Enter" and index == 0:
-                for user, position, _ in users.get(consumer.name, []):
+                for user, position, _ in _triples(nodes.readers(consumer.name)):
                     (writes if user.op == "TensorArrayWriteV3" and position == 0 else others
                      ).append(user)
             elif consumer.op == "Enter" and index == 1:
@@ -130,7 +116,7 @@ class TensorArrayToConcat(GraphPass):
             why = f"also used by {', '.join(sorted({o.op for o in others}))}"
         elif len(writes) != 1 or len(concats) != 1 or len(enters) != 1:
             why = "needs exactly one write in a loop and one concat after it"
-        elif any(index == 1 for _, _, index in users.get(concats[0].name, [])):
+        elif any(r.index == 1 for r in nodes.readers(concats[0].name)):
             why = "the concat's lengths output is used"
         elif not _is_counter_from_zero(by_name.get(parse_input(writes[0].input[1])[0]),
                                        by_name):
@@ -149,6 +135,8 @@ class TensorArrayToConcat(GraphPass):
         if np_type is None:
             context.note(f"{match.name}: not repairable (dtype {dtype_name(dtype)})")
             return False
+        from graphport.backend.tf_graph import get_tensor, import_graph, to_tf
+
         tf_graph = import_graph(to_tf(graph))
         element = shape_list(match.attr["element_shape"].shape)
         if element is None:  # infer_shape=False arrays: take the written value's static shape
@@ -177,7 +165,7 @@ class TensorArrayToConcat(GraphPass):
         write.ClearField("attr")
         write.attr["T"].type = dtype
         write.attr["N"].i = 2
-        write.attr["Tidx"].type = 3  # DT_INT32
+        write.attr["Tidx"].type = dtype_enum("int32")
 
         concat = pattern.concat
         exit_flow = concat.input[1]
@@ -201,8 +189,10 @@ class TensorArrayToConcat(GraphPass):
         min(rows(where(a == a)), 0) for the first element ``a`` of a run-time value that enters
         the same loop: always 0, but only known when the graph runs.
         """
+        from graphport.backend.tf_graph import get_tensor
+
         frame = enter.attr["frame_name"].s
-        by_name = nodes_by_name(graph)
+        by_name = NodeIndex.of(graph).nodes
         source = None
         for node in graph.node:
             if node.op == "Enter" and node.attr["frame_name"].s == frame and node is not enter:
@@ -231,22 +221,19 @@ class TensorArrayToConcat(GraphPass):
             node.input.append(anchor)
             return node.name
 
-        def op(suffix: str, kind: str, inputs: list[str], **types: int) -> str:
-            node = graph.node.add(name=unique_name(graph, f"{base}/{suffix}"), op=kind,
-                                  input=inputs)
-            for key, value in types.items():
-                node.attr[key].type = value
-            return node.name
+        def op(suffix: str, kind: str, inputs: list[str], **types: str | int) -> str:
+            return add_node(graph, unique_name(graph, f"{base}/{suffix}"), kind, inputs,
+                            types=types).name
 
-        int32 = 3
+        int32 = "int32"
         flat = op("flat", "Reshape", [source, const("minus_one", np.array([-1], np.int32))],
                   T=source_type, Tshape=int32)
         first = op("first", "Slice", [flat, const("begin", np.array([0], np.int32)),
                                       const("one", np.array([1], np.int32))],
                    T=source_type, Index=int32)
         same = op("same", "Equal", [first, first], T=source_type)
-        where = op("where", "Where", [same], T=10)  # DT_BOOL
-        shape = op("shape", "Shape", [where], T=9, out_type=int32)  # Where gives int64
+        where = op("where", "Where", [same], T="bool")
+        shape = op("shape", "Shape", [where], T="int64", out_type=int32)  # Where gives int64
         count = op("count", "Slice", [shape, const("zero_1d", np.array([0], np.int32)),
                                       const("one_1d", np.array([1], np.int32))],
                    T=int32, Index=int32)
@@ -261,7 +248,7 @@ class TensorArrayToConcat(GraphPass):
     @staticmethod
     def _retype_loop_chain(graph: Any, enter: Any, dtype: int) -> None:
         """The flow was a float scalar: give its Enter/Merge/Switch/... chain the data dtype."""
-        users = _consumers(graph)
+        users = NodeIndex.of(graph)
         seen: set[str] = set()
         frontier = [enter]
         while frontier:
@@ -271,4 +258,4 @@ class TensorArrayToConcat(GraphPass):
             seen.add(node.name)
             if "T" in node.attr:
                 node.attr["T"].type = dtype
-            frontier.extend(user for user, _, _ in users.get(node.name, []))
+            frontier.extend(reader.node for reader in users.readers(node.name))

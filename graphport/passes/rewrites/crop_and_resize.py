@@ -11,26 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphport.passes.base import GraphPass, PassContext, register
-from graphport.passes.graph_util import const_value, input_node, nodes_by_name
+from graphport.graph.index import NodeIndex
+from graphport.graph.tensors import dtype_enum
+from graphport.passes.base import TFLITE, GraphPass, PassContext
+from graphport.passes.graph_util import const_value, input_node
 from graphport.passes.splice import splice
 
-_FLOAT = 1
-_INT32 = 3
+_FLOAT = dtype_enum("float")
+_INT32 = dtype_enum("int32")
 
 
-@register
 class DecomposeCropAndResize(GraphPass):
-    name = "crop_and_resize"
     summary = "bilinear CropAndResize -> gathers and arithmetic (builtin-convertible)"
     repairs = frozenset({"CropAndResize"})
+    targets = frozenset({TFLITE})
 
-    def matches(self, graph: Any) -> list[Any]:
-        return [n for n in graph.node if n.op == "CropAndResize"]
+    def matches(self, index: NodeIndex) -> list[Any]:
+        return [n for n in index.graph.node if n.op == "CropAndResize"]
 
     def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
         method = match.attr["method"].s.decode() if "method" in match.attr else "bilinear"
-        crop = const_value(input_node(match, 3, nodes_by_name(graph)), nodes_by_name(graph))
+        by_name = NodeIndex.of(graph).nodes
+        crop = const_value(input_node(match, 3, by_name), by_name)
         if method != "bilinear" or crop is None:
             context.note(f"{match.name}: not repairable ("
                          f"{'method ' + method if method != 'bilinear' else 'crop size varies'})")
@@ -51,7 +53,7 @@ class DecomposeCropAndResize(GraphPass):
 
 def _axis(start: Any, end: Any, size: Any, crop: int) -> tuple[Any, Any, Any, Any, Any]:
     """Sample positions along one axis for every box: [N, crop] floor/ceil indices, lerp, mask."""
-    from graphport.tf_runtime import tensorflow
+    from graphport.backend.runtime import tensorflow
 
     tf = tensorflow()
     last = size - 1.0
@@ -71,7 +73,7 @@ def _axis(start: Any, end: Any, size: Any, crop: int) -> tuple[Any, Any, Any, An
 
 def _crop_and_resize(image: Any, boxes: Any, box_index: Any, crop_h: int, crop_w: int,
                      extrapolation: float) -> Any:
-    from graphport.tf_runtime import tensorflow
+    from graphport.backend.runtime import tensorflow
 
     tf = tensorflow()
     image = tf.cast(image, tf.float32)

@@ -144,7 +144,7 @@ def inspect_model(path: str | os.PathLike[str], check_tflite: bool = False) -> d
     else:
         data = _inspect_graph_def(path, kind)
     if check_tflite and kind != load.TFLITE:
-        from graphport.export.tflite_check import check_tflite_support
+        from graphport.convert.support import check_tflite_support
 
         data["tflite_support"] = check_tflite_support(path, data)
     return data

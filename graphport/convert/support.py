@@ -12,7 +12,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from graphport.convert.converter import convert
+from graphport.convert.source import source_model
 from graphport.errors import ConversionError, GraphportError
+from graphport.graph.tflite_model import parse_tflite
+from graphport.passes.pipeline import repairing_pass
+from graphport.spec.options import GraphSpec
 
 BUILTIN = "builtin"
 SELECT = "needs TF Select"
@@ -21,9 +26,6 @@ FAILED = "fails"
 
 def _select_ops(source: Any, path: Path) -> tuple[bool, str | None, set[str] | None]:
     """(builtin only?, converter message, Flex op types or None when even Select fails)."""
-    from graphport.convert.converter import convert
-    from graphport.graph.tflite_model import parse_tflite
-
     try:
         convert(source, "float32")
         return True, None, set()
@@ -40,13 +42,11 @@ def _select_ops(source: Any, path: Path) -> tuple[bool, str | None, set[str] | N
 def check_tflite_support(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     """Per op type of the graph: BUILTIN, SELECT or FAILED, the pass that repairs each Select
     op, and whether the default repairs make the whole graph builtin-only."""
-    from graphport.convert.source import source_model
-    from graphport.passes.pipeline import repairing_pass
 
     tf_ops = sorted(set(data["ops"]) | set(data.get("function_ops", {})))
     path = Path(path)
     try:
-        with source_model(path, {"passes": []}, allow_unsafe_ops=False) as source:
+        with source_model(path, GraphSpec(passes=[])) as source:
             builtin_only, message, flex = _select_ops(source, path)
         if flex is None:
             failed = set(re.findall(r"\b([A-Z]\w+)\b", message or "")) & set(tf_ops)
@@ -56,7 +56,7 @@ def check_tflite_support(path: Path, data: dict[str, Any]) -> dict[str, Any]:
         report = {"builtin_only": builtin_only, "error": message, "ops": ops,
                   "repairs": {op: repairing_pass(op) for op, s in ops.items() if s != BUILTIN}}
         if not builtin_only and data["format"] != "saved_model":
-            with source_model(path, {}, allow_unsafe_ops=False) as repaired:
+            with source_model(path, GraphSpec()) as repaired:
                 after, after_message, after_flex = _select_ops(repaired, path)
             report["after_repairs"] = {
                 "builtin_only": after, "error": after_message,

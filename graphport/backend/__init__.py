@@ -1,0 +1,1 @@
+"""The TensorFlow side: the quiet import, the GraphDef bridge, private APIs in one place."""

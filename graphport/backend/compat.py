@@ -1,0 +1,55 @@
+"""Every private TensorFlow and LiteRT API graphport relies on, in one place.
+
+Each is used because no public API does the job (named below); tests/test_compat.py calls each
+one, so an upgrade that removes or renames it fails loudly there instead of deep in a command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def mlir_quantize(model: bytes, io_type: Any, debug: bool, denylisted_ops: list[str] | None,
+                  denylisted_nodes: list[str] | None) -> bytes:
+    """Quantize a calibrated model (TF's quantizer entry point; the public converter only runs
+    it inside ``convert()``, once, with no denylists by node)."""
+    from tensorflow.lite.python import convert as tf_convert
+
+    return bytes(tf_convert.mlir_quantize(
+        model, input_data_type=io_type, output_data_type=io_type,
+        enable_numeric_verify=debug, denylisted_ops=denylisted_ops,
+        denylisted_nodes=denylisted_nodes))
+
+
+def deduplicate_buffers(model: bytes) -> bytes:
+    """Store identical constant buffers once, as ``convert()`` does after quantizing."""
+    from tensorflow.lite.python.lite import _deduplicate_readonly_buffers
+
+    return bytes(_deduplicate_readonly_buffers(model))
+
+
+def calibrate_only(converter: Any) -> Any:
+    """Make ``converter.convert()`` stop after calibration (the switch TF's
+    QuantizationDebugger uses), so the quantizer can run many times on one calibration."""
+    if not hasattr(converter, "_experimental_calibrate_only"):
+        raise AttributeError("TFLiteConverter has no _experimental_calibrate_only")
+    converter._experimental_calibrate_only = True
+    return converter
+
+
+def set_tensor(interpreter: Any, index: int, value: np.ndarray, subgraph: int) -> None:
+    """Set a tensor of any subgraph (the public ``set_tensor`` reaches subgraph 0 only)."""
+    interpreter._interpreter.SetTensor(index, value, subgraph)
+
+
+def tensor_quantization(interpreter: Any, index: int, subgraph: int) -> tuple[float, int]:
+    """(scale, zero point) of a tensor of any subgraph (the public details cover subgraph 0)."""
+    scale, zero_point = interpreter._get_tensor_details(index, subgraph)["quantization"]
+    return float(scale), int(zero_point)
+
+
+def runner_subgraph(runner: Any) -> int:
+    """The subgraph a signature runner calls (not exposed publicly); 0 when unknown."""
+    return int(getattr(runner, "_subgraph_index", 0))

@@ -1,0 +1,1 @@
+"""One module per command: the Python API the CLI and notebooks call."""

@@ -1,0 +1,71 @@
+"""One index over a GraphDef's nodes and edges, shared by the analyses and the passes, so no
+module keeps its own name map or consumer table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphport.graph.nodes import parse_input
+from graphport.graph.types import GraphProto, NodeProto
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One data input of ``node``: position ``position`` reads output ``index`` of a node."""
+
+    node: NodeProto
+    position: int
+    index: int
+
+
+@dataclass
+class NodeIndex:
+    """Nodes by name and who reads each node, built in one sweep. An index describes the graph
+    as it was when built: a pass that edits the graph builds a new one (``NodeIndex.of``)."""
+
+    graph: GraphProto
+    nodes: dict[str, NodeProto] = field(default_factory=dict)
+    _readers: dict[str, list[Reader]] = field(default_factory=dict)
+    _control_readers: dict[str, list[NodeProto]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, graph: GraphProto) -> NodeIndex:
+        index = cls(graph)
+        for node in graph.node:
+            index.nodes[node.name] = node
+        for node in graph.node:
+            for position, item in enumerate(node.input):
+                name, output, control = parse_input(item)
+                if control:
+                    index._control_readers.setdefault(name, []).append(node)
+                else:
+                    index._readers.setdefault(name, []).append(Reader(node, position, output))
+        return index
+
+    def get(self, name: str) -> NodeProto | None:
+        """The node called ``name`` (an input string such as ``x:1`` or ``^x`` works too)."""
+        return self.nodes.get(parse_input(name)[0])
+
+    def input_node(self, node: NodeProto, position: int) -> NodeProto | None:
+        """The node producing ``node``'s input at ``position``."""
+        return self.get(node.input[position]) if position < len(node.input) else None
+
+    def readers(self, name: str) -> list[Reader]:
+        """Data inputs reading any output of node ``name``."""
+        return self._readers.get(name, [])
+
+    def control_readers(self, name: str) -> list[NodeProto]:
+        """Nodes with a ``^name`` control input."""
+        return self._control_readers.get(name, [])
+
+    def consumers(self, name: str) -> set[str]:
+        """Names of the nodes that read node ``name`` (data or control)."""
+        return {r.node.name for r in self.readers(name)} | \
+            {n.name for n in self.control_readers(name)}
+
+    def unique_name(self, base: str) -> str:
+        """``base``, or ``base_1``, ``base_2``... whichever no node has; reserves it."""
+        name, n = base, 1
+        while name in self.nodes:
+            name, n = f"{base}_{n}", n + 1
+        return name

@@ -1,0 +1,55 @@
+"""The graph every exporter starts from: the signature resolved (spec/signature.py), the
+unsafe-ops policy applied, then the repair passes for the export's target run. Shared by
+to-savedmodel, tflite, compare, rewrite and inspect --check-tflite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphport.graph import edit
+from graphport.graph.nodes import parse_input
+from graphport.graph.safety import ensure_safe
+from graphport.graph.types import GraphProto
+from graphport.passes.base import PassResult
+from graphport.passes.pipeline import needs_repair, resolve, run_pipeline
+from graphport.spec.options import GraphSpec
+from graphport.spec.signature import PreparedGraph, prepare_graph
+
+
+@dataclass
+class RepairedGraph(PreparedGraph):
+    """A prepared graph after the repairs: what each pass did, and the graph before them
+    (kept only when a pass changed something: parity runs it as the reference)."""
+
+    rewrites: list[PassResult] = field(default_factory=list)
+    unrepaired: GraphProto = None
+
+
+def prepare_for_export(graph: GraphProto, spec: GraphSpec, target: str,
+                       action: str = "export and run this graph") -> RepairedGraph:
+    """Resolve the signature, refuse unsafe graphs, then repair for ``target`` (``savedmodel``
+    or ``tflite``). Imports TensorFlow only to cut at a non-placeholder tensor or to run
+    passes."""
+    tensor_info = None
+    placeholders = {n.name for n in graph.node if n.op.startswith("Placeholder")}
+    if spec.inputs and any(parse_input(name)[0] not in placeholders or parse_input(name)[1] != 0
+                           for name in spec.inputs):
+        from graphport.backend.tf_graph import tensor_info_fn
+
+        tensor_info = tensor_info_fn(graph)
+    prepared = RepairedGraph(**vars(prepare_graph(graph, spec, tensor_info)))
+    ensure_safe(prepared.graph, spec.allow_unsafe_ops, action)
+    calls = resolve(spec.passes, target)
+    if calls:
+        fetches = [parse_input(t.tensor)[0] for t in prepared.outputs]
+        before = prepared.graph
+        # Keep the unrepaired graph (parity runs it) only when some pass has work to do, so a
+        # large graph that needs no repair is not copied.
+        if needs_repair(before, calls):
+            prepared.graph, prepared.rewrites = run_pipeline(edit.copy_graph(before), calls,
+                                                             fetches)
+            if any(r.changed and not r.error for r in prepared.rewrites):
+                prepared.unrepaired = before
+        else:
+            prepared.rewrites = [PassResult(c.name, params=c.params) for c in calls]
+    return prepared

@@ -1,0 +1,1 @@
+"""What a user asks for, parsed and checked: option groups, values, the signature."""
