@@ -1,5 +1,8 @@
 """Shared paths and helpers. ../shared/graphs/mtcnn.pb is always present in CI: tests that need
-it fail there if it is missing, and skip only on a developer machine without it."""
+it fail there if it is missing, and skip only on a developer machine without it.
+
+Tests that run TensorFlow or LiteRT carry the ``tf`` mark; the rest form the fast tier
+(``scripts/test --fast``), and a test left unmarked that imports TensorFlow fails."""
 
 from __future__ import annotations
 
@@ -17,6 +20,16 @@ MTCNN = SHARED / "mtcnn.pb"
 FACES = SHARED / "faces.png"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_stays_tensorflow_free(request: pytest.FixtureRequest) -> object:
+    """An unmarked test must not import TensorFlow (checked when it was not loaded before)."""
+    loaded_before = "tensorflow" in sys.modules
+    yield
+    if not loaded_before and request.node.get_closest_marker("tf") is None:
+        assert "tensorflow" not in sys.modules, \
+            f"{request.node.nodeid} imports TensorFlow: mark it @pytest.mark.tf"
 
 
 def _shared_file(path: Path) -> Path:

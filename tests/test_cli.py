@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
+import pytest
 from conftest import FIXTURES, run_cli
 
 import graphport
@@ -37,6 +39,7 @@ def _tensorflow_loaded_after(argv: list[str]) -> bool:
     return "TF-LOADED" in result.stdout
 
 
+@pytest.mark.tf
 def test_help_and_inspect_do_not_import_tensorflow() -> None:
     assert not _tensorflow_loaded_after(["--help"])
     assert not _tensorflow_loaded_after(["inspect", "--json", str(FIXTURES / "digits_cnn.pb")])
@@ -55,3 +58,30 @@ def test_api_is_importable_without_tensorflow() -> None:
     code = "import sys, graphport; graphport.inspect_model; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False"
+
+
+def test_one_mode_option_with_its_shortcuts() -> None:
+    help_text = run_cli("tflite", "--help").stdout
+    assert "--mode" in help_text and "float32|fp16|dynamic|int8" in help_text
+    both = run_cli("tflite", FIXTURES / "digits_cnn.pb", "--mode", "fp16", "--int8")
+    assert both.returncode == 2 and "choose one mode, not fp16 and int8" in both.stderr
+    same = run_cli("tflite", FIXTURES / "digits_cnn.pb", "--mode", "int8", "--int8",
+                   "-o", "/nonexistent/x.tflite")
+    assert same.returncode == 2 and "choose one mode" not in same.stderr  # an alias agrees
+
+
+def test_one_name_for_skipping_verification() -> None:
+    for command in ("to-savedmodel", "tflite"):
+        assert "--no-verify" in run_cli(command, "--help").stdout
+        # the old tflite spelling is still accepted (the missing file is the error, not it)
+        result = run_cli(command, "missing.pb", "--no-parity")
+        assert result.returncode == 2 and "missing.pb" in result.stderr, result.stderr
+
+
+def test_rewrite_list_json_describes_every_pass() -> None:
+    result = run_cli("rewrite", "--list", "--json")
+    passes = {p["name"]: p for p in json.loads(result.stdout)}
+    assert passes["fold_constants"]["params"] == {"max_elements": 1 << 24,
+                                                  "max_input_bytes": 1 << 22}
+    assert passes["nms_v4"]["targets"] == ["tflite"]
+    assert passes["strip_training_leftovers"]["targets"] == ["savedmodel", "tflite"]

@@ -12,6 +12,9 @@ from conftest import FIXTURES, run_cli
 from graphport.commands.compare import bench_tflite, compare_variants
 from graphport.spec.options import CalibrationSpec, VerifySpec
 
+pytestmark = pytest.mark.tf
+
+
 DIGITS = FIXTURES / "digits_cnn.pb"
 CALIB = FIXTURES / "digits_calib.npz"
 TEST = FIXTURES / "digits_test.npz"

@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import FIXTURES, ROOT
 
 from graphport.backend.tf_graph import run_graph, to_tf
 from graphport.graph.load import read_graph_def
 
 
+@pytest.mark.tf
 def test_fixtures_script_reproduces_committed_files(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_fixtures.py"),
                              "--out", str(tmp_path)], capture_output=True, text=True,
@@ -31,6 +33,7 @@ def test_committed_fixtures_are_small() -> None:
         assert path.stat().st_size < 512 * 1024, path
 
 
+@pytest.mark.tf
 def test_digits_model_is_trained_on_real_data() -> None:
     """Accuracy on the held-out split, computed here from the labels, matches the sidecar."""
     data = np.load(FIXTURES / "digits_test.npz")

@@ -31,6 +31,7 @@ def test_mtcnn_inputs_and_outputs_exactly(mtcnn: Path) -> None:
     assert not any(w["level"] == "error" for w in data["warnings"])
 
 
+@pytest.mark.tf
 def test_mtcnn_counts_match_tensorflow(mtcnn: Path) -> None:
     """Op histogram and constant sizes against TensorFlow's own parser and tf.make_ndarray."""
     tf = tensorflow()
@@ -108,6 +109,7 @@ def test_bool_switch_without_default_gets_a_set_suggestion() -> None:
     assert "--inputs x " in data["next_command"]
 
 
+@pytest.mark.tf
 def test_saved_model_directory(digits_savedmodel: Path) -> None:
     data = inspect_model(digits_savedmodel)
     assert data["format"] == "saved_model"
@@ -120,6 +122,7 @@ def test_saved_model_directory(digits_savedmodel: Path) -> None:
     assert data["next_command"] == f"graphport tflite {digits_savedmodel}"
 
 
+@pytest.mark.tf
 def test_tflite_file_against_the_interpreter(digits_tflite: Path) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
@@ -135,6 +138,7 @@ def test_tflite_file_against_the_interpreter(digits_tflite: Path) -> None:
     assert list(data["signatures"]) == ["serving_default"]
 
 
+@pytest.mark.tf
 def test_check_tflite_on_mtcnn_names_the_select_ops(mtcnn: Path) -> None:
     support = inspect_model(mtcnn, check_tflite=True)["tflite_support"]
     assert not support["builtin_only"]
@@ -147,6 +151,7 @@ def test_check_tflite_on_mtcnn_names_the_select_ops(mtcnn: Path) -> None:
     assert support["after_repairs"]["builtin_only"]
 
 
+@pytest.mark.tf
 def test_check_tflite_on_a_builtin_graph() -> None:
     support = inspect_model(FIXTURES / "resnet_v2_small.pb", check_tflite=True)["tflite_support"]
     assert support["builtin_only"] and support["error"] is None
@@ -191,6 +196,7 @@ def _bad_files(tmp: Path, mtcnn: Path, saved_model: Path) -> list[tuple[Path, st
     return written
 
 
+@pytest.mark.tf
 def test_bad_inputs_get_one_line_errors(tmp_path: Path, mtcnn: Path,
                                         digits_savedmodel: Path) -> None:
     for path, message in _bad_files(tmp_path, mtcnn, digits_savedmodel):

@@ -5,9 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 from graphport.graph.anatomy import is_stateful, registered_ops
+
+pytestmark = pytest.mark.tf
+
 
 
 def test_op_list_matches_installed_tensorflow() -> None:

@@ -21,6 +21,8 @@ from graphport.passes.pipeline import DEFAULT_PIPELINE, PassCall, available, res
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.spec.signature import prepare_graph
 
+pytestmark = pytest.mark.tf
+
 LEGACY = FIXTURES / "legacy_ops.pb"
 
 
@@ -179,6 +181,7 @@ def test_mtcnn_becomes_builtin_only_and_finds_the_reference_faces(
     assert out["prob"].shape == (6,)
     np.testing.assert_allclose(out["box"], reference[:, 1:], atol=1.0)
     np.testing.assert_allclose(out["prob"], reference[:, 0], atol=1e-4)
+
 
 
 def test_rewrite_command_writes_a_repaired_graph(mtcnn: Path, tmp_path: Path) -> None:

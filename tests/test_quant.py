@@ -18,6 +18,8 @@ from graphport.quant.int8 import QuantOptions, TargetNotMet
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.verify.tflite_runner import TFLiteRunner
 
+pytestmark = pytest.mark.tf
+
 OUTLIER = FIXTURES / "digits_outlier.pb"
 DIGITS = FIXTURES / "digits_cnn.pb"
 CALIB = FIXTURES / "digits_calib.npz"

@@ -63,6 +63,7 @@ def _assert_clean_failure(result: subprocess.CompletedProcess[str], code: int, m
     assert sorted(p.name for p in out.iterdir()) == [], "output left behind"
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_bad_model_files(command: str, tmp_path: Path, mtcnn: Path,
                          digits_savedmodel: Path) -> None:
@@ -79,6 +80,7 @@ def test_bad_model_files(command: str, tmp_path: Path, mtcnn: Path,
                                                                       "custom_op.pbtxt")
 
 
+@pytest.mark.tf
 def test_bad_options(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -111,6 +113,7 @@ def test_bad_options(tmp_path: Path) -> None:
         assert suggestion in result.stderr
 
 
+@pytest.mark.tf
 def test_output_paths(tmp_path: Path) -> None:
     pyramid = FIXTURES / "pyramid.pb"
     missing_dir = run_cli("to-savedmodel", pyramid, "-o", tmp_path / "nope" / "sm")
@@ -134,6 +137,7 @@ def _as_nobody(command: list[str], tmp_path: Path) -> list[str]:
     return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
 
 
+@pytest.mark.tf
 def test_unwritable_output_directory(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -154,6 +158,7 @@ def test_file_too_large_for_protobuf(tmp_path: Path) -> None:
     assert result.returncode == 2 and "over protobuf's 2 GiB limit" in result.stderr
 
 
+@pytest.mark.tf
 def test_disk_full_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from graphport.commands.tflite import convert_tflite
 
@@ -180,6 +185,7 @@ def _interrupt(args: list[str], cwd: Path, ready: Callable[[], bool]) -> subproc
     return process
 
 
+@pytest.mark.tf
 def test_ctrl_c_during_savedmodel_export_leaves_nothing(tmp_path: Path, mtcnn: Path) -> None:
     process = _interrupt(["to-savedmodel", mtcnn, "--inputs", "input,thresholds", "--set",
                           "min_size=20", "--set", "factor=0.9", "-o", "sm"], tmp_path,
@@ -188,6 +194,7 @@ def test_ctrl_c_during_savedmodel_export_leaves_nothing(tmp_path: Path, mtcnn: P
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.tf
 def test_ctrl_c_during_tflite_conversion_leaves_nothing(tmp_path: Path) -> None:
     process = _interrupt(["tflite", FIXTURES / "resnet_v2_small.pb", "--int8", "--calib",
                           "random", "--calib-samples", "400", "-o", "r.tflite"], tmp_path,
@@ -196,6 +203,7 @@ def test_ctrl_c_during_tflite_conversion_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("command", [
     ["to-savedmodel", "-o", "sm"],
     ["to-savedmodel", "-o", "sm", "--no-verify"],

@@ -7,6 +7,9 @@ import pytest
 from graphport.backend.runtime import tensorflow
 from graphport.graph import schema
 
+pytestmark = pytest.mark.tf
+
+
 
 def _tf_descriptor(name: str) -> object:
     tensorflow()

@@ -17,6 +17,8 @@ from graphport.commands.tflite import convert_tflite
 from graphport.errors import ConversionError, UserError
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 
+pytestmark = pytest.mark.tf
+
 DIGITS = FIXTURES / "digits_cnn.pb"
 CALIB = FIXTURES / "digits_calib.npz"
 TEST = FIXTURES / "digits_test.npz"
@@ -32,6 +34,7 @@ def _interpreter(path: str) -> object:
         OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
     interpreter.allocate_tensors()
     return interpreter
+
 
 
 def _check_report_against_interpreter(result: object) -> None:

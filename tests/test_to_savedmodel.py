@@ -20,6 +20,8 @@ from graphport.graph import edit
 from graphport.graph.load import read_graph_def
 from graphport.spec.options import GraphSpec, VerifySpec
 
+pytestmark = pytest.mark.tf
+
 MTCNN_SPEC = GraphSpec(["input", "thresholds"], set_values={"min_size": "40", "factor": "0.709"})
 
 

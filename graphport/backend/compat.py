@@ -51,5 +51,5 @@ def tensor_quantization(interpreter: Any, index: int, subgraph: int) -> tuple[fl
 
 
 def runner_subgraph(runner: Any) -> int:
-    """The subgraph a signature runner calls (not exposed publicly); 0 when unknown."""
-    return int(getattr(runner, "_subgraph_index", 0))
+    """The subgraph a signature runner calls (not exposed publicly)."""
+    return int(runner._subgraph_index)

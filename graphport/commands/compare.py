@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import platform
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,7 @@ def compare_variants(
             if row.runnable:
                 step(f"timing {name}")
                 runner = TFLiteRunner(Path(result.path).read_bytes(), threads=threads)
-                row.latency_ms = _latency_json(measure(lambda r=runner: r(sample), runs, warmup))
+                row.latency_ms = _latency_json(measure(partial(runner, sample), runs, warmup))
     return {
         "model": str(model),
         "output_dir": str(directory),

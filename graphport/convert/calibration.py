@@ -123,7 +123,7 @@ def load_calibration(spec: CalibrationSpec, inputs: list[SignatureTensor], seed:
         rng = np.random.default_rng(seed)
         samples = []
         for _ in range(limit):
-            sample = {}
+            sample: dict[str, np.ndarray] = {}
             for tensor in inputs:
                 if tensor.shape is None:
                     raise UserError(f"--calib random: input {tensor.key} has unknown rank",

@@ -53,7 +53,7 @@ def check_tflite_support(path: Path, data: dict[str, Any]) -> dict[str, Any]:
             ops = {op: FAILED if op in failed else "unknown" for op in tf_ops}
         else:
             ops = {op: SELECT if op in flex else BUILTIN for op in tf_ops}
-        report = {"builtin_only": builtin_only, "error": message, "ops": ops,
+        report: dict[str, Any] = {"builtin_only": builtin_only, "error": message, "ops": ops,
                   "repairs": {op: repairing_pass(op) for op, s in ops.items() if s != BUILTIN}}
         if not builtin_only and data["format"] != "saved_model":
             with source_model(path, GraphSpec()) as repaired:

@@ -64,7 +64,6 @@ TF1_CONTROL_FLOW_OPS = frozenset({
 FUNCTIONAL_CONTROL_FLOW_OPS = frozenset({
     "While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase",
 })
-FUNCTION_CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 
 # Input names that are usually training switches, to be pinned when exporting.
 TRAINING_KNOB_WORDS = ("keep_prob", "dropout", "is_training", "phase_train", "training",

@@ -10,6 +10,8 @@ field number here against TensorFlow's generated classes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 _F = descriptor_pb2.FieldDescriptorProto
@@ -233,7 +235,7 @@ _POOL = descriptor_pool.DescriptorPool()
 _POOL.Add(_build_file())
 
 
-def message_class(name: str) -> type:
+def message_class(name: str) -> Any:
     """The protobuf class for one of the modelled messages, e.g. ``message_class("GraphDef")``."""
     return message_factory.GetMessageClass(_POOL.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
 

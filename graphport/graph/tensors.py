@@ -74,14 +74,14 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
     shape = shape_list(tensor.tensor_shape) or []
     count = math.prod(shape)
     if dtype == "string":
-        values = np.array(list(tensor.string_val), dtype=object)
-        return values.reshape(shape) if values.size == count else values
+        strings = np.array(list(tensor.string_val), dtype=object)
+        return strings.reshape(shape) if strings.size == count else strings
     np_type = _NUMPY.get(dtype)
     if np_type is None:
         raise ValueError(f"cannot decode a tensor of dtype {dtype}")
     if tensor.tensor_content:
         return np.frombuffer(tensor.tensor_content, dtype=np_type).reshape(shape).copy()
-    values = list(getattr(tensor, _VALUE_FIELD[dtype]))
+    values: list[Any] = list(getattr(tensor, _VALUE_FIELD[dtype]))
     if dtype in ("half", "bfloat16"):
         array = np.array(values, dtype=np.uint16).view(np_type)
     elif dtype.startswith("complex"):

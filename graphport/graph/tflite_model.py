@@ -108,7 +108,7 @@ def read_tflite(path: str | Path) -> TFLiteModel:
     return parse_tflite(Path(path).read_bytes(), Path(path))
 
 
-def parse_tflite(data: bytes, path: Path) -> TFLiteModel:
+def parse_tflite(data: bytes, path: Path | str) -> TFLiteModel:
     """Parse flatbuffer bytes (``path`` only names them in messages and the result)."""
     if data[4:8] != b"TFL3":
         raise UserError(f"{path} is not a TFLite model (no TFL3 identifier)",
@@ -144,7 +144,7 @@ def parse_tflite(data: bytes, path: Path) -> TFLiteModel:
     constant_bytes = sum(len(b.data) for b in model.buffers or [] if b.data is not None)
     constant_bytes += sum(b.size for b in model.buffers or [] if b.data is None and b.size)
     return TFLiteModel(
-        path=path,
+        path=Path(path),
         size_bytes=len(data),
         operators=operators,
         inputs=[_tensor_info(main, t) for t in main.inputs],

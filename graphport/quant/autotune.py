@@ -4,12 +4,12 @@ real on the same samples, so the trade-off table is the curve, not an estimate."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from graphport.errors import UserError
+from graphport.progress import Progress, or_silent
 from graphport.quant.calibrated import CalibratedModel
 from graphport.quant.int8_weights import HYBRID_OPS
 from graphport.quant.keep_float import KeepFloat
@@ -101,13 +101,13 @@ class _Measure:
 def autotune(model: CalibratedModel, base: KeepFloat, ranking: list[LayerError],
              io: str | None, target: Target, samples: list[dict[str, np.ndarray]],
              reference: list[dict[str, np.ndarray]], latency_sample: dict[str, np.ndarray],
-             progress: Callable[[str], None] | None = None
+             progress: Progress | None = None
              ) -> tuple[Tuning, bytes | None, KeepFloat]:
     """Greedy search from ``base`` (the user's own --keep-float) along ``ranking`` (worst
     first), then, once the target is met, int8 weights for each layer it put in float while the
     target holds. Returns the table, the chosen model's bytes (None if the target is not met)
     and its float set."""
-    step = progress or (lambda _message: None)
+    step = or_silent(progress)
     run = _Measure(model, io, target, samples, reference, latency_sample)
     layers = {layer.tensor: layer for layer in model.layers}
     # Pass-through ops (pooling, reshape) show float rounding only: no reason to keep them.

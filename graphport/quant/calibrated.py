@@ -24,10 +24,12 @@ from graphport.quant.layers import Layer, renamed_from
 class FloatChoice(Protocol):
     """What the quantizer needs of a --keep-float choice (quant/keep_float.py's KeepFloat)."""
 
-    ops: tuple[str, ...]
-    nodes: tuple[str, ...]
-    int8_weights: tuple[str, ...]
-
+    @property
+    def ops(self) -> tuple[str, ...]: ...
+    @property
+    def nodes(self) -> tuple[str, ...]: ...
+    @property
+    def int8_weights(self) -> tuple[str, ...]: ...
     def __bool__(self) -> bool: ...
 
 # Ops that only convert between float and int8, or run other subgraphs: never layers.
@@ -62,7 +64,7 @@ class CalibratedModel:
         """Every op that computes on float activations, main graph and control-flow bodies."""
         operators = self._parsed.operators
         looped: set[int] = set()
-        calls = {op.subgraph: set() for op in operators}
+        calls: dict[int, set[int]] = {op.subgraph: set() for op in operators}
         for op in operators:
             calls[op.subgraph].update(op.calls)
             if op.loops:

@@ -12,7 +12,7 @@ import numpy as np
 from graphport.convert.calibration import Calibration
 from graphport.convert.source import SourceModel
 from graphport.errors import ConversionError, UserError
-from graphport.progress import Progress
+from graphport.progress import Progress, or_silent
 from graphport.quant.autotune import Target, Tuning, autotune
 from graphport.quant.calibrated import calibrate
 from graphport.quant.keep_float import KeepFloat, resolve_keep_float
@@ -87,7 +87,7 @@ def quantize_int8(source: SourceModel, calibration: Calibration, options: QuantO
     chosen float layers or tune to the target (``reference()``: the source's outputs on
     ``samples``, asked for only then). Raises TargetNotMet when the target is out of
     reach, with every step measured."""
-    step = progress or (lambda _message: None)
+    step = or_silent(progress)
     step("calibrating")
     model = calibrate(source, calibration, select_ops)
     keep = resolve_keep_float(options.keep_float, model)

@@ -14,7 +14,7 @@ The numbers per layer, over all samples:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ import numpy as np
 
 from graphport.backend import compat
 from graphport.graph.tflite_model import parse_tflite
+from graphport.progress import Progress
 from graphport.quant.layers import Layer, renamed_from
 from graphport.verify.tflite_runner import TFLiteRunner
 
@@ -116,7 +117,7 @@ def _mark_unrun(interpreter: Any, index: int, subgraph: int) -> None:
 
 
 def layer_errors(debug_model: bytes, samples: Iterable[dict[str, np.ndarray]],
-                 layers: list[Layer], progress: Callable[[str], None] | None = None
+                 layers: list[Layer], progress: Progress | None = None
                  ) -> list[LayerError]:
     """Run the debug model on ``samples`` and rank its quantized layers, worst first.
 

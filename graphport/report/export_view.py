@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from graphport.progress import Progress, silent
 from graphport.report.numbers import optional
 from graphport.verify.parity import OutputParity
 
 
 @contextmanager
-def progress_reporter(console: Console, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+def progress_reporter(console: Console, quiet: bool = False) -> Iterator[Progress]:
     """A step callback that shows a spinner with the current step on a terminal's stderr;
     silent when quiet or when stderr is a pipe or file, so logs hold only results and errors."""
     if quiet or not console.is_terminal:
-        yield lambda message: None
+        yield silent
         return
     with console.status("starting") as status:
         yield lambda message: status.update(message)

@@ -67,6 +67,7 @@ def generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
 def _generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
     """Seeded data: floats in [0, 1), integers in [0, 10), bools False. Scalars are knobs
     (sizes, factors, counts) where a random value can send a loop far: they get 0.5 or 1."""
+    assert tensor.shape is not None  # generate() refused unknown ranks
     shape = concrete_shape(tensor.shape)
     np_type = vals.numpy_dtype(tensor.dtype)
     if not shape and np.dtype(np_type).kind in "fiu":

@@ -130,9 +130,9 @@ class FoldConstants(GraphPass):
         return True
 
     @staticmethod
-    def _plan(index: NodeIndex, max_input_bytes: int) -> tuple[list[Any], dict[str, list[int]]]:
+    def _plan(nodes: NodeIndex, max_input_bytes: int) -> tuple[list[Any], dict[str, list[int]]]:
         """The frontier of foldable nodes and, for each, the outputs other nodes read."""
-        graph, by_name = index.graph, index.nodes
+        graph, by_name = nodes.graph, nodes.nodes
         pure = {n.name for n in graph.node if n.op == "Const"
                 and not any(i.startswith("^") for i in n.input)}
         # Identity of a constant (a frozen variable's "read") passes the constant through:
@@ -172,7 +172,7 @@ class FoldConstants(GraphPass):
     def _static_shapes(graph: Any, tf_graph: Any) -> list[tuple[Any, np.ndarray]]:
         from graphport.backend.tf_graph import get_tensor
 
-        found = []
+        found: list[tuple[Any, np.ndarray]] = []
         for node in graph.node:
             if node.op not in _SHAPE_OPS or not node.input:
                 continue
@@ -182,7 +182,11 @@ class FoldConstants(GraphPass):
             dims = tensor.shape.as_list()
             out_type = np.int64 if "out_type" in node.attr and \
                 node.attr["out_type"].type == dtype_enum("int64") else np.int32
-            value = {"Shape": np.array(dims, out_type), "Size": np.array(np.prod(dims), out_type),
-                     "Rank": np.array(len(dims), np.int32)}[node.op]
+            if node.op == "Shape":
+                value = np.array(dims, out_type)
+            elif node.op == "Size":
+                value = np.array(np.prod(dims), out_type)
+            else:
+                value = np.array(len(dims), np.int32)
             found.append((node, value))
         return found

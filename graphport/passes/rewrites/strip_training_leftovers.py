@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
 from graphport.passes.base import GraphPass, PassContext
@@ -32,7 +34,8 @@ def _is_uniform_01(node: Any, by_name: dict[str, Any]) -> bool:
         if sum(c is not None for c in constants) != 1:
             return False
         k = 0 if constants[0] is not None else 1
-        if constants[k].size == 0 or not (constants[k] == neutral).all():
+        constant = constants[k]
+        if constant is None or constant.size == 0 or not np.all(constant == neutral):
             return False
         node = operands[1 - k]
     return node is not None and node.op == "RandomUniform"

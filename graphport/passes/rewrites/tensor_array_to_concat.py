@@ -99,7 +99,10 @@ class TensorArrayToConcat(GraphPass):
     def _pattern(self, graph: Any, array: Any, context: PassContext) -> _Accumulation | None:
         nodes = NodeIndex.of(graph)
         by_name = nodes.nodes
-        writes, concats, enters, others = [], [], [], []
+        writes: list[Any] = []
+        concats: list[Any] = []
+        enters: list[Any] = []
+        others: list[Any] = []
         for consumer, _position, index in _triples(nodes.readers(array.name)):
             if consumer.op == "Enter" and index == 0:
                 for user, position, _ in _triples(nodes.readers(consumer.name)):
