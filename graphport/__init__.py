@@ -5,7 +5,7 @@ The CLI is a thin layer over these functions, so notebooks can call them directl
     import graphport
     report = graphport.inspect_model("mtcnn.pb")
     result = graphport.convert_tflite("digits.pb", "digits.tflite", mode="int8",
-                                      calib="calib.npz")
+                                      calibration=graphport.CalibrationSpec("calib.npz"))
 
 Importing graphport does not import TensorFlow; the functions that need it import it themselves.
 """
@@ -19,6 +19,9 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first use, so `import graphport` is cheap)
 _API = {
+    "GraphSpec": "graphport.spec.options",
+    "CalibrationSpec": "graphport.spec.options",
+    "VerifySpec": "graphport.spec.options",
     "inspect_model": "graphport.commands.inspect",
     "to_savedmodel": "graphport.commands.to_savedmodel",
     "convert_tflite": "graphport.commands.tflite",
