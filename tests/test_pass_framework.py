@@ -94,7 +94,6 @@ def test_node_index_and_builders() -> None:
     assert {r.node.name for r in index.readers("merge")} == {"less", "switch"}
     assert [(r.node.name, r.position, r.index) for r in index.readers("switch")] == \
         [("body", 0, 1), ("exit", 0, 0)]
-    assert index.unique_name("body") == "body_1" and index.unique_name("new") == "new"
     assert index.nodes["merge"].attr["T"].type == DATA_TYPES["DT_FLOAT"]
     assert index.nodes["merge"].attr["N"].i == 2
 

@@ -15,6 +15,7 @@ from graphport.cli import options as opt
 from graphport.cli.output import err, out, print_json
 from graphport.errors import GraphportError, UserError
 from graphport.spec.names import split_names
+from graphport.spec.options import CalibrationSpec
 
 app = typer.Typer(
     name="graphport",
@@ -158,7 +159,7 @@ def tflite(
         check_target(Path(report), overwrite=True, option="--report")
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
                           allow_unsafe_ops)
-    calibration = opt.calibration_spec(calib, calib_samples, mean, std, bgr)
+    calibration = CalibrationSpec(calib, calib_samples, mean, std, bgr)
     check = opt.verify_spec(no_verify, samples, bgr, parity_samples, eval_file)
     quant = QuantOptions(split_names(keep_float) or [], debug_quant, target_agreement,
                          target_error)
@@ -219,7 +220,7 @@ def compare(
         check_target(Path(markdown_file), overwrite=True, option="--markdown")
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
                           allow_unsafe_ops)
-    calibration = opt.calibration_spec(calib, calib_samples, mean, std, bgr)
+    calibration = CalibrationSpec(calib, calib_samples, mean, std, bgr)
     check = opt.verify_spec(False, samples, bgr, eval_file=eval_file)
     with progress_reporter(err(), quiet=json_out) as step:
         data = compare_variants(Path(model), split_names(variants),

@@ -9,7 +9,7 @@ import typer
 
 from graphport.errors import UserError
 from graphport.spec.names import split_assignment, split_names
-from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
+from graphport.spec.options import GraphSpec, VerifySpec
 
 
 class Mode(str, Enum):
@@ -77,11 +77,6 @@ def graph_spec(inputs: str | None, outputs: str | None, set_values: list[str] | 
                      assignments(set_values, "--set"),
                      assignments(input_shapes, "--input-shapes", ":"),
                      [] if no_rewrite else split_names(passes), allow_unsafe_ops)
-
-
-def calibration_spec(calib: str | None, samples: int, mean: float, std: float, bgr: bool
-                     ) -> CalibrationSpec:
-    return CalibrationSpec(calib, samples, mean, std, bgr)
 
 
 def verify_spec(no_verify: bool, samples: list[str] | None, bgr: bool, count: int = 16,

@@ -42,14 +42,6 @@ class NodeIndex:
                     index._readers.setdefault(name, []).append(Reader(node, position, output))
         return index
 
-    def get(self, name: str) -> NodeProto | None:
-        """The node called ``name`` (an input string such as ``x:1`` or ``^x`` works too)."""
-        return self.nodes.get(parse_input(name)[0])
-
-    def input_node(self, node: NodeProto, position: int) -> NodeProto | None:
-        """The node producing ``node``'s input at ``position``."""
-        return self.get(node.input[position]) if position < len(node.input) else None
-
     def readers(self, name: str) -> list[Reader]:
         """Data inputs reading any output of node ``name``."""
         return self._readers.get(name, [])
@@ -57,15 +49,3 @@ class NodeIndex:
     def control_readers(self, name: str) -> list[NodeProto]:
         """Nodes with a ``^name`` control input."""
         return self._control_readers.get(name, [])
-
-    def consumers(self, name: str) -> set[str]:
-        """Names of the nodes that read node ``name`` (data or control)."""
-        return {r.node.name for r in self.readers(name)} | \
-            {n.name for n in self.control_readers(name)}
-
-    def unique_name(self, base: str) -> str:
-        """``base``, or ``base_1``, ``base_2``... whichever no node has; reserves it."""
-        name, n = base, 1
-        while name in self.nodes:
-            name, n = f"{base}_{n}", n + 1
-        return name
