@@ -56,6 +56,20 @@ def time_limit(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def prepare_outcome(path: Path, seconds: int = 10) -> str:
+    """The exporters' front end on a (mutated) graph, without TensorFlow: 'ok' or 'clean
+    error'; anything else (a crash, a hang) propagates."""
+    from graphport.graph.load import read_graph_def
+    from graphport.spec.signature import prepare_graph
+
+    with time_limit(seconds):
+        try:
+            prepare_graph(read_graph_def(path))
+        except UserError:
+            return "clean error"
+    return "ok"
+
+
 def inspect_outcome(path: Path, seconds: int = 10) -> str:
     """'ok' or 'clean error'; anything else (a crash, a hang) propagates."""
     from graphport.commands.inspect import inspect_model

@@ -7,9 +7,13 @@ Tests that run TensorFlow or LiteRT carry the ``tf`` mark; the rest form the fas
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,3 +108,60 @@ def digits_tflite(digits_savedmodel: Path, tmp_path_factory: pytest.TempPathFact
     path = tmp_path_factory.mktemp("tfl") / "digits.tflite"
     path.write_bytes(tf.lite.TFLiteConverter.from_saved_model(str(digits_savedmodel)).convert())
     return path
+
+
+@contextmanager
+def memory_bound(extra: int = 2 << 30) -> Iterator[None]:
+    """Let this process map at most ``extra`` more bytes while the block runs, so a test of a
+    memory blow-up fails with MemoryError instead of swapping the machine."""
+    pages = int(Path("/proc/self/statm").read_text().split()[0])
+    limit = pages * resource.getpagesize() + extra
+    previous = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, previous[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, previous)
+
+
+def limited_memory(limit: int) -> Callable[[], None]:
+    """A preexec_fn for subprocesses: at most ``limit`` bytes of address space."""
+    return lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def malformed_graphs(directory: Path) -> dict[str, tuple[Path, str]]:
+    """Small graphs TensorFlow would refuse, built without it: name -> (file, node to name)."""
+    from graphport.graph.edit import add_node
+    from graphport.graph.schema import GraphDef
+
+    def base() -> Any:
+        graph = GraphDef()
+        graph.versions.producer = 27
+        add_node(graph, "x", "Placeholder", types={"dtype": "float"})
+        return graph
+
+    cycle = base()
+    add_node(cycle, "a", "Add", ["x", "b"], types={"T": "float"})
+    add_node(cycle, "b", "Relu", ["a"], types={"T": "float"})
+    add_node(cycle, "y", "Identity", ["b"], types={"T": "float"})
+    dangling = base()
+    add_node(dangling, "y", "Add", ["x", "nowhere:0"], types={"T": "float"})
+    missing = base()
+    add_node(missing, "w", "Placeholder")  # no dtype
+    add_node(missing, "y", "Add", ["x", "w"], types={"T": "float"})
+    huge = base()
+    const = add_node(huge, "splat", "Const", types={"dtype": "float"})
+    tensor = const.attr["value"].tensor
+    tensor.dtype = 1
+    for size in (100000, 100000, 100):
+        tensor.tensor_shape.dim.add(size=size)
+    tensor.float_val.append(1.0)
+    add_node(huge, "y", "Add", ["x", "splat"], types={"T": "float"})
+    directory.mkdir(parents=True, exist_ok=True)
+    found = {}
+    for name, graph, node in (("cycle", cycle, "a"), ("dangling", dangling, "y"),
+                              ("missing_attr", missing, "w"), ("huge_constant", huge, "splat")):
+        path = directory / f"{name}.pb"
+        path.write_bytes(graph.SerializeToString())
+        found[name] = (path, node)
+    return found

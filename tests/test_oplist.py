@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from graphport.graph.anatomy import is_stateful, registered_ops
+from graphport.graph.anatomy import is_stateful, op_list, registered_ops
 
 pytestmark = pytest.mark.tf
 
@@ -21,9 +21,10 @@ def test_op_list_matches_installed_tensorflow() -> None:
     result = subprocess.run([sys.executable, "-c", code, str(ROOT / "scripts")],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.splitlines()
-    assert registered_ops() == frozenset(line.split()[0] for line in lines)
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert registered_ops() == frozenset(name for name, *_ in lines)
     assert {op for op in registered_ops() if is_stateful(op)} == \
-        {line.split()[0] for line in lines if line.endswith(" stateful")}
+        {name for name, *marks in lines if "stateful" in marks}
     assert "CropAndResize" in registered_ops()
     assert is_stateful("RandomUniform") and not is_stateful("Add")
+    assert op_list()["Conv2D"].required_attrs == ("T", "padding", "strides")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, malformed_graphs, run_cli
 
 from graphport.errors import ConversionError, UserError
 from graphport.spec.options import VerifySpec
@@ -44,6 +44,8 @@ def _corpus(tmp: Path, mtcnn: Path, saved_model: Path) -> list[tuple[str, Path, 
         path = tmp / name
         path.write_bytes(content)
         cases.append((name, path, message))
+    for name, (path, node) in malformed_graphs(tmp / "malformed").items():
+        cases.append((f"malformed_{name}", path, f"the graph is malformed: {node}"))
     not_a_model = tmp / "plain_dir"
     not_a_model.mkdir()
     cases += [("saved_model.pb", saved_model / "saved_model.pb", "pass the SavedModel directory"),
@@ -70,14 +72,15 @@ def test_bad_model_files(command: str, tmp_path: Path, mtcnn: Path,
     out = tmp_path / "out"
     out.mkdir()
     for case, path, message in _corpus(tmp_path / "corpus", mtcnn, digits_savedmodel):
-        if command == "inspect" and case in ("unfrozen", "custom_op.pbtxt"):
-            continue  # inspect reports these as findings (tested in test_inspect)
+        if command == "inspect" and (case in ("unfrozen", "custom_op.pbtxt")
+                                     or case.startswith("malformed_")):
+            continue  # inspect reports these as findings (test_inspect, test_output_safety)
         if command != "inspect" and case == "saved_model.pb":
             message = "SavedModel's saved_model.pb"
         result = run_cli(*COMMANDS[command](path, out))
         _assert_clean_failure(result, 2, message, out)
-        assert str(path) in result.stderr.splitlines()[0] or case in ("unfrozen",
-                                                                      "custom_op.pbtxt")
+        assert str(path) in result.stderr.splitlines()[0] or case in (
+            "unfrozen", "custom_op.pbtxt") or case.startswith("malformed_")
 
 
 @pytest.mark.tf

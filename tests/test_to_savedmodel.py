@@ -213,9 +213,15 @@ def test_existing_output_needs_overwrite(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="already exists"):
         to_savedmodel(FIXTURES / "resnet_v2_small.pb", target)
     assert (target / "keep.txt").exists()
-    to_savedmodel(FIXTURES / "resnet_v2_small.pb", target, overwrite=True)
-    assert (target / "saved_model.pb").exists() and not (target / "keep.txt").exists()
-    assert _leftovers(tmp_path) == ["sm"]
+    # a folder graphport did not write is never replaced, even with --overwrite
+    with pytest.raises(UserError, match="left untouched"):
+        to_savedmodel(FIXTURES / "resnet_v2_small.pb", target, overwrite=True)
+    assert _leftovers(target) == ["keep.txt"]
+    (target / "keep.txt").unlink()
+    to_savedmodel(FIXTURES / "resnet_v2_small.pb", tmp_path / "sm2")
+    to_savedmodel(FIXTURES / "resnet_v2_small.pb", tmp_path / "sm2", overwrite=True)  # its own
+    assert (tmp_path / "sm2" / "saved_model.pb").exists()
+    assert _leftovers(tmp_path) == ["sm", "sm2"]
 
 
 def test_cli_json_summary(tmp_path: Path) -> None:

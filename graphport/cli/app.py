@@ -2,6 +2,7 @@
 (graphport.commands). Each command imports its module when it runs, so `graphport --help` and
 `inspect` never load what only conversion needs."""
 
+import signal
 import sys
 import tempfile
 import traceback
@@ -92,6 +93,7 @@ def to_savedmodel_command(
     with progress_reporter(err(), quiet=json_out) as step:
         result = to_savedmodel(Path(graph), Path(output) if output else None, spec, check,
                                signature=signature, overwrite=overwrite, progress=step)
+    _outputs_in_place()
     if json_out:
         print_json(result.to_json())
     else:
@@ -126,7 +128,8 @@ def tflite(
     allow_unsafe_ops: opt.AllowUnsafeOps = False,
     no_verify: opt.NoVerify = False,
     samples: opt.Samples = None,
-    parity_samples: int = typer.Option(16, "--parity-samples", help="Samples for parity."),
+    parity_samples: int = typer.Option(16, "--parity-samples", min=1,
+                                       help="Samples for parity."),
     eval_file: opt.EvalFile = None,
     overwrite: opt.Overwrite = False,
     no_size_ratio: bool = typer.Option(False, "--no-size-ratio",
@@ -169,6 +172,7 @@ def tflite(
                 Path(model), Path(output) if output else None, chosen, io, strict, select_ops,
                 spec, calibration, check, quant, overwrite=overwrite,
                 size_ratio=not no_size_ratio, progress=step)
+        _outputs_in_place()
     except TargetNotMet as failure:  # the measured curve is the answer to "why not"
         if json_out:
             print_json({"error": failure.message, "quant": failure.outcome.to_json()})
@@ -226,6 +230,7 @@ def compare(
         data = compare_variants(Path(model), split_names(variants),
                                 Path(output) if output else None, spec, calibration, check,
                                 threads, runs, overwrite=overwrite, progress=step)
+    _outputs_in_place()
     if markdown_file:
         write_markdown(Path(markdown_file), data)
     if json_out:
@@ -270,6 +275,7 @@ def rewrite(
     with progress_reporter(err(), quiet=json_out) as step:
         result = rewrite_graph(Path(graph), Path(output), spec, overwrite=overwrite,
                                progress=step)
+    _outputs_in_place()
     if json_out:
         print_json(result)
     else:
@@ -283,7 +289,7 @@ def bench(
     model: str = typer.Argument(..., metavar="MODEL", help="A .tflite model."),
     threads: opt.Threads = None,
     runs: opt.Runs = 50,
-    warmup: int = typer.Option(5, "--warmup", help="Untimed warm-up runs."),
+    warmup: int = typer.Option(5, "--warmup", min=0, help="Untimed warm-up runs."),
     json_out: opt.Json = False,
 ) -> None:
     """Latency of a .tflite model with ai-edge-litert (median and p90)."""
@@ -295,6 +301,12 @@ def bench(
         print_json(data)
     else:
         render_bench(out(), data)
+
+
+def _outputs_in_place() -> None:
+    """The command's outputs are written: from here a Ctrl-C (while the report prints, or
+    TensorFlow shuts down) must not turn the success into exit code 130."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _report_crash(error: BaseException) -> int:
@@ -314,6 +326,10 @@ def main() -> None:
         native_log.divert_native_output()
     try:
         app(prog_name="graphport")
+    except SystemExit as done:  # typer turns Ctrl-C inside a command into exit code 130
+        if done.code == 130:
+            err().print("interrupted; nothing written", markup=False)
+        raise
     except GraphportError as error:
         if debug:
             traceback.print_exc()
@@ -321,8 +337,8 @@ def main() -> None:
         if error.hint:
             err().print(f"hint: {error.hint}", markup=False)
         sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        err().print("error: interrupted; no output was written", markup=False)
+    except KeyboardInterrupt:  # outside typer's own handling (before a command started)
+        err().print("interrupted; nothing written", markup=False)
         sys.exit(130)
     except Exception as error:  # an internal bug: short message, traceback to a file
         if debug:

@@ -47,7 +47,8 @@ NoVerify = Annotated[bool, typer.Option(
 Bgr = Annotated[bool, typer.Option("--bgr", help="Images in BGR order (MTCNN, Caffe models).")]
 Calib = Annotated[str | None, typer.Option(
     "--calib", help="Calibration data: image folder, .npy, .npz, or 'random'.")]
-CalibSamples = Annotated[int, typer.Option("--calib-samples", help="Calibration samples.")]
+CalibSamples = Annotated[int, typer.Option("--calib-samples", min=1,
+                                           help="Calibration samples.")]
 Mean = Annotated[float, typer.Option("--mean", help="Image calibration: subtract this...")]
 Std = Annotated[float, typer.Option("--std", help="...then divide by this.")]
 EvalFile = Annotated[str | None, typer.Option(
@@ -56,8 +57,8 @@ Output = Annotated[str | None, typer.Option(
     "-o", "--output", help="Where to write the result (default: named after the model, "
                            "beside it).")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
-Threads = Annotated[int | None, typer.Option("--threads", help="Interpreter threads.")]
-Runs = Annotated[int, typer.Option("--runs", help="Timed runs.")]
+Threads = Annotated[int | None, typer.Option("--threads", min=1, help="Interpreter threads.")]
+Runs = Annotated[int, typer.Option("--runs", min=1, help="Timed runs.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
 
 

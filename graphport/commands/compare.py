@@ -17,8 +17,9 @@ from graphport.convert.calibration import load_calibration
 from graphport.convert.converter import convert
 from graphport.convert.reference import reference_samples
 from graphport.convert.source import source_model
-from graphport.errors import GraphportError, UserError
+from graphport.errors import ConversionError, GraphportError, UserError
 from graphport.graph import load
+from graphport.outputs import DIRECTORY, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.verify.latency import Latency, measure, tflite_inputs
@@ -95,15 +96,12 @@ def compare_variants(
                         f"choose from {', '.join(VARIANTS)}")
     if runs < 1:
         raise UserError("--runs must be at least 1")
-    directory = Path(output_dir) if output_dir else model.with_name(
-        (model.name if model.is_dir() else model.stem) + "_variants")
-    if directory.exists() and not overwrite:
-        raise UserError(f"-o {directory} already exists", "pass --overwrite to replace its models")
-    if not directory.absolute().parent.is_dir():
-        raise UserError(f"-o {directory}: directory {directory.absolute().parent} does not exist")
+    stem = model.name if model.is_dir() else model.stem
+    directory = check_target(output_path(output_dir, f"{stem}_variants", DIRECTORY), overwrite,
+                             kind=DIRECTORY)
     step("preparing the model")
-    with source_model(model, graph or GraphSpec()) as source:
-        directory.mkdir(exist_ok=True)
+    with source_model(model, graph or GraphSpec()) as source, \
+            atomic_path(directory, overwrite, directory=True) as building:
         samples = None
         if calib.data:
             step("loading calibration data")
@@ -126,7 +124,7 @@ def compare_variants(
                 if mode == "int8" and samples is None:
                     raise UserError("needs calibration data (--calib)")
                 result = convert_source(
-                    source, directory / f"{model.stem}.{name}.tflite", mode, io,
+                    source, building / f"{stem}.{name}.tflite", mode, io,
                     calibration=samples if mode == "int8" else None, verify=check,
                     overwrite=True, float_size=float_size)
             except GraphportError as error:
@@ -135,8 +133,8 @@ def compare_variants(
             if name == "float":
                 float_size = result.size_bytes
             summary = result.summary
-            row.path, row.size_bytes, row.zipped_bytes = (result.path, result.size_bytes,
-                                                          result.zipped_bytes)
+            row.path = str(directory / Path(result.path).name)
+            row.size_bytes, row.zipped_bytes = result.size_bytes, result.zipped_bytes
             row.ratio_to_float = result.size_bytes / float_size if float_size else None
             row.ops = {"int8": summary["int8"], "float": summary["float"],
                        "flex": summary["flex"] + summary["custom"]}
@@ -149,6 +147,9 @@ def compare_variants(
                 step(f"timing {name}")
                 runner = TFLiteRunner(Path(result.path).read_bytes(), threads=threads)
                 row.latency_ms = _latency_json(measure(partial(runner, sample), runs, warmup))
+        if not any(row.path for row in rows):
+            raise ConversionError("every variant failed: " + "; ".join(
+                f"{row.name}: {row.error}" for row in rows) + "; nothing was written")
     return {
         "model": str(model),
         "output_dir": str(directory),

@@ -13,6 +13,7 @@ from typing import Any
 
 from graphport.graph import load, oplists
 from graphport.graph.anatomy import Finding, analyze_graph, find_unsafe_ops, shell_quote
+from graphport.graph.integrity import check_graph
 from graphport.graph.tensors import dtype_name, shape_list
 
 
@@ -33,10 +34,20 @@ def _suggest_to_savedmodel(path: Path, data: dict[str, Any]) -> str:
 
 
 def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
-    anatomy = analyze_graph(load.read_graph_def(path))
+    graph = load.read_graph_def(path)
+    anatomy = analyze_graph(graph)
     data = {"format": kind, "path": str(path), "size_bytes": path.stat().st_size,
             **anatomy.to_json()}
-    data["next_command"] = _suggest_to_savedmodel(path, data)
+    problems = check_graph(graph)
+    data["invalid_graph"] = [vars(p) for p in problems]
+    if problems:  # TensorFlow cannot load it: no command to suggest
+        listed = "; ".join(str(p) for p in problems[:5])
+        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        data["warnings"].insert(0, {"level": "error", "code": "invalid_graph",
+                                    "message": f"malformed graph: {listed}{more}"})
+        data["next_command"] = None
+    else:
+        data["next_command"] = _suggest_to_savedmodel(path, data)
     return data
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from graphport.graph.load import read_graph_def
-from graphport.outputs import atomic_path, check_target
+from graphport.outputs import FILE, atomic_path, check_target, output_path
 from graphport.passes.base import TFLITE
 from graphport.passes.frontend import prepare_for_export
 from graphport.passes.pipeline import DEFAULT_PIPELINE, available
@@ -29,7 +29,8 @@ def rewrite_graph(graph_path: str | os.PathLike[str], output: str | os.PathLike[
     """Run the passes for ``target`` (the default pipeline unless ``graph.passes`` names
     others) and write the repaired GraphDef atomically."""
     step = or_silent(progress)
-    target_path = check_target(Path(output), overwrite)
+    name = f"{Path(graph_path).stem}.repaired.pb"
+    target_path = check_target(output_path(output, name, FILE), overwrite)
     step("reading graph")
     original = read_graph_def(graph_path)
     before = len(original.node)

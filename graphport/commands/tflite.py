@@ -16,7 +16,7 @@ from graphport.convert.reference import evaluate, load_eval, quant_samples, refe
 from graphport.convert.source import SourceModel, source_model
 from graphport.errors import ConversionError, UserError
 from graphport.graph.tflite_model import parse_tflite
-from graphport.outputs import atomic_path, check_target
+from graphport.outputs import FILE, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
 from graphport.quant.int8 import QuantOptions, quantize_int8
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
@@ -50,11 +50,11 @@ class TFLiteResult:
         return asdict(self)
 
 
-def default_output(model: Path, mode: str, io: str | None) -> Path:
+def default_name(model: Path, mode: str, io: str | None) -> str:
     """``model.pb`` -> ``model.int8.tflite`` (``model.int8-uint8io.tflite`` with integer I/O)."""
     suffix = mode + (f"-{io}io" if io else "")
     stem = model.name if model.is_dir() else model.stem
-    return model.with_name(f"{stem}.{suffix}.tflite")
+    return f"{stem}.{suffix}.tflite"
 
 
 # ------------------------------------------------------------------ the command
@@ -92,7 +92,9 @@ def convert_source(
     quant: QuantOptions | None = None,
     progress: Progress | None = None,
 ) -> TFLiteResult:
-    """Convert an opened source in one mode, write ``target`` atomically, report and check it.
+    """Convert an opened source in one mode, report and check it, then write ``target``
+    atomically: inputs are validated before any work and nothing is written unless everything
+    before the write succeeded.
 
     ``float_size`` (bytes of the float32 model) saves the reference conversion when known;
     ``quant`` (int8) keeps layers in float, measures layer errors or tunes to a target."""
@@ -102,6 +104,8 @@ def convert_source(
     warnings = [f"calibrated on {calibration.description}"] if (
         calibration is not None and calibration.is_random) else []
     eval_data = load_eval(check.eval_file, source) if check.eval_file else None
+    parity_inputs, described = reference_samples(
+        source, calibration, check.count, check.given, check.bgr) if check.enabled else ([], "")
     started = time.perf_counter()
     step(f"converting ({mode}{', calibrating' if calibration else ''})")
     outcome = None
@@ -129,11 +133,7 @@ def convert_source(
                               f"{listing}; nothing was written",
                               "drop --strict to allow the float fallback")
     report_s = time.perf_counter() - report_start
-    write_start = time.perf_counter()
-    with atomic_path(target, overwrite, directory=False) as temp:
-        temp.write_bytes(data)
     timings["conversion_s"] = conversion_s
-    timings["write_s"] = time.perf_counter() - write_start
     report_start = time.perf_counter()
     zipped = zipped_size(data)
     if mode == "float32":
@@ -156,9 +156,7 @@ def convert_source(
         runner = TFLiteRunner(data)
         if check.enabled:
             step("checking parity with the source")
-            inputs, described = reference_samples(source, calibration, check.count, check.given,
-                                                  check.bgr)
-            outputs = agreement(source.run(inputs), [runner(s) for s in inputs])
+            outputs = agreement(source.run(parity_inputs), [runner(s) for s in parity_inputs])
             parity_report = {"status": "checked", "samples": described,
                              "outputs": [asdict(r) for r in outputs]}
             if not any(o.compared for o in outputs):
@@ -169,6 +167,10 @@ def convert_source(
             eval_report = evaluate(eval_data, source, runner)
         timings["parity_s"] = time.perf_counter() - parity_start
 
+    write_start = time.perf_counter()
+    with atomic_path(target, overwrite, directory=False) as temp:
+        temp.write_bytes(data)
+    timings["write_s"] = time.perf_counter() - write_start
     return TFLiteResult(
         path=str(target), mode=mode, io=io, size_bytes=len(data),
         zipped_bytes=zipped, float_size_bytes=float_size,
@@ -207,8 +209,7 @@ def convert_tflite(
     check_mode(mode, io, strict, calib.data, quant)
     if calib.data and mode != "int8":
         raise UserError("--calib is only used with --int8")
-    target = Path(output) if output else default_output(model, mode, io)
-    check_target(target, overwrite)
+    target = check_target(output_path(output, default_name(model, mode, io), FILE), overwrite)
     step("preparing and repairing the model")
     started = time.perf_counter()
     with source_model(model, graph or GraphSpec()) as source:

@@ -15,7 +15,7 @@ from graphport.errors import ConversionError
 from graphport.export.savedmodel import run_saved_model, write_saved_model
 from graphport.graph.load import read_graph_def
 from graphport.graph.types import GraphProto
-from graphport.outputs import atomic_path, check_target
+from graphport.outputs import DIRECTORY, atomic_path, check_target, output_path
 from graphport.passes.base import SAVEDMODEL
 from graphport.passes.frontend import prepare_for_export
 from graphport.progress import Progress, or_silent
@@ -49,11 +49,6 @@ def plain_value(value: np.ndarray) -> Any:
     if value.dtype.kind == "f":
         return np.array([float(str(x)) for x in value.ravel()]).reshape(value.shape).tolist()
     return value.tolist()
-
-
-def default_output_dir(graph_path: Path) -> Path:
-    """``model.pb`` -> ``model_savedmodel`` beside it."""
-    return graph_path.with_name(graph_path.stem + "_savedmodel")
 
 
 def run_original(graph: GraphProto, prepared: PreparedGraph, samples: dict[str, np.ndarray]
@@ -102,8 +97,8 @@ def to_savedmodel(
     step = or_silent(progress)
     spec, check = graph or GraphSpec(), verify or VerifySpec()
     graph_path = Path(graph_path)
-    target = Path(output_dir) if output_dir else default_output_dir(graph_path)
-    check_target(target, overwrite)
+    target = check_target(output_path(output_dir, f"{graph_path.stem}_savedmodel", DIRECTORY),
+                          overwrite, kind=DIRECTORY)
     step("reading graph")
     original = read_graph_def(graph_path)
     step("preparing and repairing the graph")

@@ -12,7 +12,7 @@ from graphport.errors import UserError
 from graphport.spec import values as vals
 from graphport.spec.options import CalibrationSpec
 from graphport.spec.signature import SignatureTensor
-from graphport.verify.samples import IMAGE_SUFFIXES, concrete_shape
+from graphport.verify.samples import IMAGE_SUFFIXES, check_memory, concrete_shape
 
 RANDOM = "random"
 
@@ -120,6 +120,9 @@ def load_calibration(spec: CalibrationSpec, inputs: list[SignatureTensor], seed:
     if limit < 1:
         raise UserError("--calib-samples must be at least 1")
     if spec.data == RANDOM:
+        check_memory(inputs, limit, "--calib random",
+                     "calibrate on fewer samples (--calib-samples N), smaller shapes "
+                     "(--input-shapes), or real data")
         rng = np.random.default_rng(seed)
         samples = []
         for _ in range(limit):

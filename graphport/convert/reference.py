@@ -28,7 +28,7 @@ def reference_samples(source: SourceModel, calibration: Calibration | None, coun
     if calibration is not None and not calibration.is_random:
         return calibration.samples[:count], f"{min(count, len(calibration.samples))} " \
                                             f"calibration samples"
-    samples = [sample_inputs(source.inputs, seed=seed)[0] for seed in range(count)]
+    samples = [sample_inputs(source.inputs, seed=seed, count=count)[0] for seed in range(count)]
     shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in samples[0].items())
     return samples, f"{count} generated samples (random, seeds 0..{count - 1}: {shapes})"
 

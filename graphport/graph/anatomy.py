@@ -80,24 +80,39 @@ class GraphAnatomy:
         return data
 
 
+@dataclass(frozen=True)
+class OpInfo:
+    """What graphport knows of a registered op without TensorFlow."""
+
+    stateful: bool
+    required_attrs: tuple[str, ...]
+
+
 @cache
-def _op_list() -> dict[str, bool]:
-    """Op type -> stateful, for every op registered in the supported TensorFlow (written by
-    scripts/make_op_list.py)."""
+def op_list() -> dict[str, OpInfo]:
+    """Every op registered in the supported TensorFlow (written by scripts/make_op_list.py)."""
     text = resources.files("graphport").joinpath("data/tf_ops.txt").read_text()
-    return {line.split()[0]: line.endswith(" stateful") for line in text.splitlines()
-            if line and not line.startswith("#")}
+    found = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, *marks = line.split()
+        required = next((m.removeprefix("requires=") for m in marks
+                         if m.startswith("requires=")), "")
+        found[name] = OpInfo("stateful" in marks, tuple(filter(None, required.split(","))))
+    return found
 
 
 def registered_ops() -> frozenset[str]:
     """Op types registered in the supported TensorFlow."""
-    return frozenset(_op_list())
+    return frozenset(op_list())
 
 
 def is_stateful(op: str) -> bool:
     """Whether TensorFlow's OpDef marks ``op`` stateful (random, I/O, variables); an op it
     does not know counts as stateful."""
-    return _op_list().get(op, True)
+    info = op_list().get(op)
+    return info is None or info.stateful
 
 
 def _is_training_knob(name: str, dtype: str, shape: list[int] | None) -> bool:

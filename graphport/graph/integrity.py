@@ -1,25 +1,34 @@
 """Structural checks a graph must pass before TensorFlow will import or run it, done without
-TensorFlow: every input names a node, and every node is fed from one TF1 frame (the rule
-TensorFlow enforces with "has inputs from different frames"). The pass pipeline runs them after
-every pass, so a pass that breaks a graph is caught and named, not shipped."""
+TensorFlow: every input names a node, no cycle outside TF1 loops' back edges, every node carries
+the attributes its op requires, no constant declares more than protobuf could ever hold, and
+every node is fed from one TF1 frame (the rule TensorFlow enforces with "has inputs from
+different frames"). `inspect` reports them as ``invalid_graph``, every exporter refuses such a
+graph, and the pass pipeline runs them after every pass, so a pass that breaks a graph is caught
+and named, not shipped."""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
 
+from graphport.graph.anatomy import op_list
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
+from graphport.graph.tensors import dtype_name, itemsize, num_elements, shape_list
 from graphport.graph.types import GraphProto
 
 ROOT_FRAME = ""
+# A constant that declares more bytes than a protobuf message can hold (2 GiB) can only be a
+# splat of a few stored values; materialising it is a memory bomb, not a model.
+MAX_DECLARED_BYTES = 2**31
 _ENTER = ("Enter", "RefEnter")
 _EXIT = ("Exit", "RefExit")
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One defect: ``kind`` is ``dangling_input`` or ``mixed_frames``."""
+    """One defect: ``kind`` is ``dangling_input``, ``cycle``, ``missing_attr``,
+    ``huge_constant`` or ``mixed_frames``."""
 
     kind: str
     node: str
@@ -34,6 +43,89 @@ def dangling_inputs(index: NodeIndex) -> list[Problem]:
     return [Problem("dangling_input", node.name, f"input {item!r} names no node")
             for node in index.graph.node for item in node.input
             if parse_input(item)[0] not in index.nodes]
+
+
+def missing_attrs(index: NodeIndex) -> list[Problem]:
+    """Nodes of known ops without an attribute the op requires (one with no default)."""
+    ops = op_list()
+    problems = []
+    for node in index.graph.node:
+        info = ops.get(node.op)
+        missing = [a for a in info.required_attrs if a not in node.attr] if info else []
+        if missing:
+            problems.append(Problem("missing_attr", node.name,
+                                    f"{node.op} without its required attr "
+                                    f"{', '.join(repr(a) for a in missing)}"))
+    return problems
+
+
+def huge_constants(index: NodeIndex) -> list[Problem]:
+    """Constants whose declared shape holds more bytes than any real weight could."""
+    problems = []
+    for node in index.graph.node:
+        if node.op != "Const" or "value" not in node.attr:
+            continue
+        tensor = node.attr["value"].tensor
+        count = num_elements(shape_list(tensor.tensor_shape)) or 0
+        size = count * max(itemsize(dtype_name(tensor.dtype)), 1)
+        if size > MAX_DECLARED_BYTES:
+            problems.append(Problem("huge_constant", node.name,
+                                    f"constant declares {count:,} elements ({size:,} bytes)"))
+    return problems
+
+
+def cycles(index: NodeIndex) -> list[Problem]:
+    """Nodes on a cycle that is not a TF1 loop (whose only back edge runs NextIteration ->
+    Merge): Tarjan's strongly connected components, iteratively."""
+    edges: dict[str, list[str]] = {name: [] for name in index.nodes}
+    for node in index.graph.node:
+        for item in node.input:
+            source = parse_input(item)[0]
+            back_edge = node.op in ("Merge", "RefMerge") and source in index.nodes and \
+                index.nodes[source].op in ("NextIteration", "RefNextIteration")
+            if source in index.nodes and not back_edge:
+                edges[source].append(node.name)
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    problems = []
+    for root in edges:
+        if root in order:
+            continue
+        work = [(root, 0)]
+        while work:
+            name, position = work.pop()
+            if position == 0:
+                order[name] = low[name] = len(order)
+                stack.append(name)
+                on_stack.add(name)
+            successors = edges[name]
+            if position < len(successors):
+                work.append((name, position + 1))
+                nxt = successors[position]
+                if nxt not in order:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[name] = min(low[name], order[nxt])
+                continue
+            if low[name] == order[name]:
+                members = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    members.append(member)
+                    if member == name:
+                        break
+                if len(members) > 1 or name in edges[name]:
+                    listed = ", ".join(sorted(members)[:5])
+                    more = f" and {len(members) - 5} more" if len(members) > 5 else ""
+                    problems.append(Problem("cycle", min(members),
+                                            f"{len(members)} node(s) in a cycle: {listed}{more}"))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[name])
+    return problems
 
 
 def frames(index: NodeIndex) -> tuple[dict[str, str], list[Problem]]:
@@ -75,6 +167,7 @@ def frames(index: NodeIndex) -> tuple[dict[str, str], list[Problem]]:
 
 
 def check_graph(graph: GraphProto) -> list[Problem]:
-    """Every defect above, in graph order; an empty list for a sound graph."""
+    """Every defect above; an empty list for a sound graph."""
     index = NodeIndex.of(graph)
-    return dangling_inputs(index) + frames(index)[1]
+    return (dangling_inputs(index) + cycles(index) + missing_attrs(index)
+            + huge_constants(index) + frames(index)[1])

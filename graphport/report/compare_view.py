@@ -51,6 +51,7 @@ def render_compare(console: Console, data: dict[str, Any]) -> None:
     console.print(table)
     for line in _header(data):
         console.print(line, markup=False)
+    console.print(f"wrote the variants to {data['output_dir']}", markup=False)
 
 
 def markdown(data: dict[str, Any]) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from graphport.report.numbers import ROW_LIMIT, cut_text, more_note
+
 _LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -35,7 +37,7 @@ def _io_table(title: str, rows: list[dict[str, Any]]) -> Table:
     extra = any(r.get("default") is not None or r.get("op") for r in rows)
     if extra:
         table.add_column("op / default")
-    for r in rows:
+    for r in rows[:ROW_LIMIT]:
         cells = [r["key"]] if has_key else []
         cells += [r["name"], str(r.get("dtype") or "?"), _shape(r.get("shape"))]
         if extra:
@@ -46,15 +48,23 @@ def _io_table(title: str, rows: list[dict[str, Any]]) -> Table:
                 note += " [yellow](training switch?)[/]"
             cells.append(note.strip())
         table.add_row(*cells)
+    _note_cut(table, len(rows))
     return table
+
+
+def _note_cut(table: Table, total: int) -> None:
+    note = more_note(total)
+    if note:
+        table.add_row(note, *[""] * (len(table.columns) - 1))
 
 
 def _counts_table(title: str, counts: dict[str, int]) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("op")
     table.add_column("count", justify="right")
-    for op, count in counts.items():
+    for op, count in list(counts.items())[:ROW_LIMIT]:
         table.add_row(op, str(count))
+    _note_cut(table, len(counts))
     return table
 
 
@@ -82,10 +92,11 @@ def render_inspect(console: Console, data: dict[str, Any]) -> None:
         console.print(f"  {const['name']}  {const['dtype']} {_shape(const['shape'])}  "
                       f"{_human_bytes(const['bytes'])}", markup=False)
     if data.get("cut_points"):
-        console.print("candidate cut points: " + ", ".join(data["cut_points"]))
+        console.print(cut_text("candidate cut points: " + ", ".join(data["cut_points"])),
+                      markup=False)
     if data["unsafe_ops"]:
-        console.print("[bold red]unsafe ops:[/] " + ", ".join(
-            f"{u['name']} ({u['op']}, {u['kind']})" for u in data["unsafe_ops"]))
+        console.print("[bold red]unsafe ops:[/] " + cut_text(", ".join(
+            f"{u['name']} ({u['op']}, {u['kind']})" for u in data["unsafe_ops"])))
     support = data.get("tflite_support")
     if support and not support["ops"]:
         console.print(f"TFLite converter check: {support['error']}", markup=False)
@@ -108,7 +119,8 @@ def render_inspect(console: Console, data: dict[str, Any]) -> None:
             console.print(f"after graphport's default repairs, builtin ops only: {verdict}",
                           markup=False)
     for w in data["warnings"]:
-        console.print(f"[{_LEVEL_STYLE[w['level']]}]{w['level']}[/]: {w['message']}")
+        console.print(f"[{_LEVEL_STYLE[w['level']]}]{w['level']}[/]: "
+                      f"{cut_text(w['message'])}")
     if data.get("next_command"):
         console.print("\nnext:", style="bold")
-        console.print(f"  {data['next_command']}", markup=False)
+        console.print(f"  {cut_text(data['next_command'])}", markup=False)

@@ -12,7 +12,10 @@ from rich.table import Table
 
 from graphport.outputs import atomic_path
 from graphport.quant.layer_errors import SENSITIVE
-from graphport.report.numbers import optional
+from graphport.report.numbers import more_note, optional
+
+# A model's operators are the report's point: many more than other tables, still bounded.
+OPERATOR_LIMIT = 1000
 
 _COMPUTE_STYLE = {"int8": "green", "float": "yellow", "hybrid": "yellow", "flex": "red",
                   "custom": "red", "boundary": "cyan"}
@@ -33,13 +36,16 @@ def render_tflite(console: Console, result: Any) -> None:
     table = Table(title=f"Operators of {result.path}", title_justify="left")
     for column in ("#", "op", "compute", "inputs", "outputs", "TF nodes"):
         table.add_column(column)
-    for row in result.operators:
+    for row in result.operators[:OPERATOR_LIMIT]:
         style = _COMPUTE_STYLE.get(row["compute"], "")
         index = f"{row['subgraph']}:{row['index']}" if row["subgraph"] else str(row["index"])
         compute = row["compute"] + (" (chosen)" if row["chosen"] else "")
         table.add_row(index, row["op"], f"[{style}]{compute}[/]" if style else compute,
                       ",".join(row["inputs"]), ",".join(row["outputs"]),
                       "; ".join(row["tf_nodes"][:3]))
+    note = more_note(len(result.operators), OPERATOR_LIMIT)
+    if note:
+        table.add_row("", note, "", "", "", "")
     console.print(table)
     from graphport.report.export_view import render_rewrites
 
@@ -83,6 +89,7 @@ def render_tflite(console: Console, result: Any) -> None:
                       f"(top-1 agreement {e['top1_agreement']:.2%})", markup=False)
     for warning in result.warnings:
         console.print(f"[bold red]warning[/]: {warning}")
+    console.print(f"wrote {result.path}", markup=False)
 
 
 def _layer_name(tensor: str) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 from graphport.errors import UserError
 from graphport.graph import edit, oplists
 from graphport.graph.anatomy import find_inputs, find_outputs, registered_ops
+from graphport.graph.integrity import check_graph
 from graphport.graph.nodes import parse_input, tensor_name
 from graphport.graph.tensors import dtype_name, tensor_to_numpy
 from graphport.graph.types import GraphProto
@@ -122,6 +123,13 @@ def _check_runnable(graph: Any) -> None:
 def prepare_graph(graph: GraphProto, spec: GraphSpec | None = None,
                   tensor_info: TensorInfoFn | None = None) -> PreparedGraph:
     """Resolve names, pin values, cut and prune; raise UserError for anything the user must fix."""
+    problems = check_graph(graph)
+    if problems:
+        listed = "; ".join(str(p) for p in problems[:3])
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise UserError(f"the graph is malformed: {listed}{more}",
+                        "the file is damaged or not a graph TensorFlow wrote; graphport "
+                        "inspect lists every problem")
     spec = spec or GraphSpec()
     inputs, outputs = spec.inputs, spec.outputs
     set_values, input_shapes = spec.set_values, spec.input_shapes

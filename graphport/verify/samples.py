@@ -12,6 +12,10 @@ from graphport.spec.signature import SignatureTensor
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 UNKNOWN_DIM = 64  # size given to an unknown dimension (batch dimensions get 1)
+# Generated inputs may take at most this share of the memory available now (and 4 GiB), so a
+# declared shape such as [100000, 784] is refused with an estimate instead of dying later.
+MEMORY_SHARE = 0.25
+MEMORY_CAP = 4 << 30
 
 
 def concrete_shape(shape: list[int]) -> list[int]:
@@ -72,22 +76,70 @@ def _generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
     np_type = vals.numpy_dtype(tensor.dtype)
     if not shape and np.dtype(np_type).kind in "fiu":
         return np.array(0.5 if np.dtype(np_type).kind == "f" else 1, dtype=np_type)
+    if np.dtype(np_type) in (np.float32, np.float64):
+        return rng.random(shape, dtype=np_type)  # made in the input's dtype, not via float64
     if np.dtype(np_type).kind == "f":
-        return rng.random(shape).astype(np_type)
+        return rng.random(shape, dtype=np.float32).astype(np_type)
     if np.dtype(np_type).kind in "iu":
         return rng.integers(0, 10, shape).astype(np_type)
     return np.zeros(shape, dtype=np_type)
 
 
+def _available_memory() -> int:
+    """Bytes the system says are available (MemAvailable), or the cap where it does not say."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return MEMORY_CAP * 4
+
+
+def memory_budget() -> int:
+    return min(MEMORY_CAP, int(_available_memory() * MEMORY_SHARE))
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_memory(tensors: list[SignatureTensor], count: int, what: str, helps: str) -> None:
+    """Refuse, before allocating anything, inputs whose estimated size exceeds the budget."""
+    per_sample = 0
+    for tensor in tensors:
+        if tensor.shape is None:
+            continue  # refused with its own message when generated
+        elements = int(np.prod(concrete_shape(tensor.shape), dtype=np.float64))
+        per_sample += elements * np.dtype(vals.numpy_dtype(tensor.dtype)).itemsize
+    total, budget = per_sample * count, memory_budget()
+    if total > budget:
+        shapes = ", ".join(f"{t.key} {vals.format_shape(concrete_shape(t.shape))}"
+                           for t in tensors if t.shape is not None)
+        raise UserError(f"{what} would take about {_human(total)} ({count} x {shapes}): more "
+                        f"than the {_human(budget)} graphport allows itself here", helps)
+
+
 def sample_inputs(inputs: list[SignatureTensor], given: dict[str, str] | None = None,
-                  seed: int = 0, bgr: bool = False) -> tuple[dict[str, np.ndarray], list[str]]:
-    """One sample per signature input, keyed by signature key, and notes on what was generated."""
+                  seed: int = 0, bgr: bool = False, count: int = 1
+                  ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """One sample per signature input, keyed by signature key, and notes on what was generated.
+    ``count``: how many such samples the caller will make (for the memory estimate)."""
     given = given or {}
     known = {t.key for t in inputs} | {t.source.split(":")[0] for t in inputs}
     for name in given:
         if name not in known:
             raise UserError(f"--sample {name}: not a signature input",
                             f"the inputs are {', '.join(t.key for t in inputs)}")
+    generated = [t for t in inputs
+                 if not (given.get(t.key) or given.get(t.source.split(":")[0]))]
+    check_memory(generated, count, "generated verification inputs",
+                 "give real inputs with --sample NAME=FILE, fewer with --parity-samples N, "
+                 "smaller shapes with --input-shapes, or skip with --no-verify")
     rng = np.random.default_rng(seed)
     samples, notes = {}, []
     for tensor in inputs:
