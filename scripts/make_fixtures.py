@@ -480,6 +480,89 @@ def build_legacy_ops(out: Path) -> dict[str, float]:
     return {}
 
 
+# ---------------------------------------------------------------- 6. patterns of others' graphs
+
+def build_foreign_patterns(out: Path) -> dict[str, float]:
+    """Patterns seen in graphs written by others, each in a few KB: an early (producer 0)
+    placeholder whose `shape {}` means unknown, a PlaceholderWithDefault side input fed from the
+    image path (TF-for-Poets), a tf.map_fn loop with TensorArray scatter/read/gather and an
+    Assert anchoring constants inside the while frame (Object Detection API postprocessing), a
+    graph whose source output is NaN for part of its inputs, and a scalar string input holding
+    a WAV file (speech commands)."""
+    rng = np.random.RandomState(SEED + 6)
+
+    graph = tf.Graph()
+    with graph.as_default():
+        image = v1.placeholder(tf.float32, [None, None, None, 3], name="image")
+        kernel = tf.constant(rng.normal(0, 0.3, (3, 3, 3, 4)).astype(np.float32))
+        conv = tf.nn.relu(tf.nn.conv2d(image, kernel, [1, 2, 2, 1], "SAME"))
+        tf.reduce_mean(conv, [1, 2], name="score")
+        legacy = graph.as_graph_def()
+    legacy.versions.producer = 0
+    for node in legacy.node:
+        if node.op == "Placeholder":  # what TF 1.0 wrote for a shape it did not know
+            node.attr["shape"].shape.Clear()
+    _write(out, "legacy_shape", legacy, {
+        "inputs": [{"name": "image", "dtype": "float32", "shape": None}],
+        "outputs": [{"name": "score", "dtype": "float32", "shape": [-1, 4]}],
+        "description": "producer 0: `shape {}` on the placeholder means unknown rank"})
+
+    graph = tf.Graph()
+    with graph.as_default():
+        image = v1.placeholder(tf.float32, [1, 8, 8, 3], name="input")
+        bottleneck = tf.reshape(tf.reduce_mean(image, [1, 2]), [1, 3])
+        side = v1.placeholder_with_default(bottleneck, [None, 3],
+                                           name="input_1/BottleneckInputPlaceholder")
+        weights = tf.constant(rng.normal(0, 1, (3, 5)).astype(np.float32))
+        tf.nn.softmax(tf.matmul(side, weights), name="final_result")
+        optional = graph.as_graph_def()
+    _write(out, "optional_input", optional, _sidecar(
+        optional, ["input", "input_1/BottleneckInputPlaceholder"], ["final_result"],
+        description="TF-for-Poets: a PlaceholderWithDefault side input fed from the image"))
+
+    graph = tf.Graph()
+    with graph.as_default():
+        boxes = v1.placeholder(tf.float32, [2, 8, 4], name="boxes")
+        scores = v1.placeholder(tf.float32, [2, 8], name="scores")
+
+        def per_image(args: Any) -> Any:
+            b, s = args
+            check = tf.debugging.Assert(tf.reduce_all(s >= 0.0), [s])
+            with tf.control_dependencies([check]):  # constants anchored on the Assert
+                b = tf.reshape(b, tf.stack([-1, 4]))
+            b = tf.clip_by_value(b, 0.0, 1.0)
+            keep = tf.raw_ops.NonMaxSuppressionV2(boxes=b, scores=s, max_output_size=4,
+                                                  iou_threshold=0.5)
+            kept = tf.gather(s, keep)
+            return tf.pad(kept, [[0, 4 - tf.shape(kept)[0]]])
+
+        tf.identity(tf.map_fn(per_image, (boxes, scores), dtype=tf.float32), name="kept")
+        mapped = graph.as_graph_def()
+    _write(out, "map_fn_nms", mapped, _sidecar(
+        mapped, ["boxes", "scores"], ["kept"],
+        description="tf.map_fn: TensorArray scatter/read/gather in a while frame with an "
+                    "Assert that anchors constants, NMS per image"))
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [None, 4], name="x")
+        tf.math.log(x - 0.5, name="y")
+        nan = graph.as_graph_def()
+    _write(out, "makes_nan", nan, _sidecar(
+        nan, ["x"], ["y"], description="log(x - 0.5): NaN wherever x < 0.5"))
+
+    graph = tf.Graph()
+    with graph.as_default():
+        wav = v1.placeholder(tf.string, [], name="wav_data")
+        audio, _rate = tf.audio.decode_wav(wav, desired_channels=1, desired_samples=160)
+        tf.sqrt(tf.reduce_mean(tf.square(audio)), name="rms")
+        strings = graph.as_graph_def()
+    _write(out, "string_input", strings, _sidecar(
+        strings, ["wav_data"], ["rms"],
+        description="speech-commands front end: a scalar string holding a WAV file"))
+    return {}
+
+
 BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "digits_cnn": build_digits,
     "digits_outlier": build_digits_outlier,
@@ -488,6 +571,7 @@ BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "odd_graphs": build_odd_graphs,
     "legacy_ops": build_legacy_ops,
     "cond_conv": build_cond_conv,
+    "foreign_patterns": build_foreign_patterns,
 }
 
 

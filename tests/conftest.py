@@ -22,6 +22,7 @@ FIXTURES = ROOT / "fixtures"
 SHARED = ROOT.parent / "shared" / "graphs"
 MTCNN = SHARED / "mtcnn.pb"
 FACES = SHARED / "faces.png"
+SSD = SHARED / "ssd_mobilenet_aiy_256.pb"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -36,7 +37,7 @@ def _fast_tier_stays_tensorflow_free(request: pytest.FixtureRequest) -> object:
             f"{request.node.nodeid} imports TensorFlow: mark it @pytest.mark.tf"
 
 
-def _shared_file(path: Path) -> Path:
+def shared_file(path: Path) -> Path:
     """A file from ../shared/graphs: a failure in CI (where it is always there), a skip on a
     developer machine without it."""
     if not path.exists():
@@ -48,7 +49,7 @@ def _shared_file(path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def mtcnn() -> Path:
-    return _shared_file(MTCNN)
+    return shared_file(MTCNN)
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300
@@ -59,6 +60,11 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300
 
 
 @pytest.fixture(scope="session")
+def ssd() -> Path:
+    return shared_file(SSD)
+
+
+@pytest.fixture(scope="session")
 def faces_bgr() -> object:
     """faces.png decoded as the MTCNN README says: 3 channels, reversed to BGR, float32."""
     import numpy as np
@@ -66,7 +72,7 @@ def faces_bgr() -> object:
     from graphport.backend.runtime import tensorflow
 
     tf = tensorflow()
-    image = tf.io.decode_png(_shared_file(FACES).read_bytes(), channels=3).numpy()
+    image = tf.io.decode_png(shared_file(FACES).read_bytes(), channels=3).numpy()
     return image[..., ::-1].astype(np.float32)
 
 

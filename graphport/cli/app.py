@@ -130,6 +130,9 @@ def tflite(
     samples: opt.Samples = None,
     parity_samples: int = typer.Option(16, "--parity-samples", min=1,
                                        help="Samples for parity."),
+    require_parity: bool = typer.Option(
+        False, "--require-parity", help="Fail (exit 1, nothing written) unless the parity "
+                                        "verdict is match or within tolerance."),
     eval_file: opt.EvalFile = None,
     overwrite: opt.Overwrite = False,
     no_size_ratio: bool = typer.Option(False, "--no-size-ratio",
@@ -163,7 +166,7 @@ def tflite(
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
                           allow_unsafe_ops)
     calibration = CalibrationSpec(calib, calib_samples, mean, std, bgr)
-    check = opt.verify_spec(no_verify, samples, bgr, parity_samples, eval_file)
+    check = opt.verify_spec(no_verify, samples, bgr, parity_samples, eval_file, require_parity)
     quant = QuantOptions(split_names(keep_float) or [], debug_quant, target_agreement,
                          target_error)
     try:
@@ -303,6 +306,11 @@ def bench(
         render_bench(out(), data)
 
 
+def _one_line(text: str) -> str:
+    """A message that quotes a multi-line tool error, folded onto one line."""
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def _outputs_in_place() -> None:
     """The command's outputs are written: from here a Ctrl-C (while the report prints, or
     TensorFlow shuts down) must not turn the success into exit code 130."""
@@ -333,9 +341,9 @@ def main() -> None:
     except GraphportError as error:
         if debug:
             traceback.print_exc()
-        err().print(f"error: {error.message}", markup=False)
+        err().print(f"error: {_one_line(error.message)}", markup=False)
         if error.hint:
-            err().print(f"hint: {error.hint}", markup=False)
+            err().print(f"hint: {_one_line(error.hint)}", markup=False)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:  # outside typer's own handling (before a command started)
         err().print("interrupted; nothing written", markup=False)

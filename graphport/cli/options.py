@@ -81,9 +81,9 @@ def graph_spec(inputs: str | None, outputs: str | None, set_values: list[str] | 
 
 
 def verify_spec(no_verify: bool, samples: list[str] | None, bgr: bool, count: int = 16,
-                eval_file: str | None = None) -> VerifySpec:
+                eval_file: str | None = None, require: bool = False) -> VerifySpec:
     return VerifySpec(not no_verify, assignments(samples, "--sample"), count, bgr,
-                      Path(eval_file) if eval_file else None)
+                      Path(eval_file) if eval_file else None, require)
 
 
 def chosen_mode(mode: Mode | None, fp16: bool, dynamic: bool, int8: bool) -> str:

@@ -44,6 +44,7 @@ class VariantRow:
     max_abs: float | None = None
     cosine: float | None = None
     top1_agreement: float | None = None
+    verdict: str | None = None
     accuracy: float | None = None
     latency_ms: dict[str, float] | None = None
     runnable: bool = True
@@ -139,6 +140,7 @@ def compare_variants(
             row.ops = {"int8": summary["int8"], "float": summary["float"],
                        "flex": summary["flex"] + summary["custom"]}
             row.max_abs, row.cosine, row.top1_agreement = _worst(result.parity)
+            row.verdict = result.parity["verdict"]
             if result.eval:
                 row.accuracy = result.eval["tflite_accuracy"]
                 source_accuracy = result.eval["source_accuracy"]

@@ -13,24 +13,73 @@ from typing import Any
 
 from graphport.graph import load, oplists
 from graphport.graph.anatomy import Finding, analyze_graph, find_unsafe_ops, shell_quote
+from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import check_graph
 from graphport.graph.tensors import dtype_name, shape_list
 
+# Graphs TensorFlow cannot load as they are get no suggested command: it would fail.
+_NO_NEXT = frozenset({"invalid_graph", "unregistered_ops", "not_frozen"})
+# Consumers that tell an unknown-rank input's layout.
+_RANK_HINTS = {"Conv2D": "<batch>,<height>,<width>,<channels>",
+               "DepthwiseConv2dNative": "<batch>,<height>,<width>,<channels>",
+               "MaxPool": "<batch>,<height>,<width>,<channels>",
+               "AvgPool": "<batch>,<height>,<width>,<channels>",
+               "MatMul": "<batch>,<features>"}
 
-def _suggest_to_savedmodel(path: Path, data: dict[str, Any]) -> str:
+
+def _inference_value(knob: dict[str, Any]) -> str:
+    """What a training switch is pinned to for inference."""
+    if knob["dtype"] == "bool":
+        return "false"
+    return "1.0" if "keep" in knob["name"].lower() else "0.0"
+
+
+def _is_inference_default(knob: dict[str, Any]) -> bool:
+    value = _inference_value(knob)
+    return knob["default"] in ({"false": False, "1.0": 1.0, "0.0": 0.0}[value], int(value == "1.0"))
+
+
+def suggest_next(path: Path, data: dict[str, Any], graph: Any) -> tuple[str | None, list[str]]:
+    """The to-savedmodel command to run next, and what in it only the user can supply (shown
+    as <...> placeholders). None when TensorFlow could not load the graph as it is."""
+    if {w["code"] for w in data["warnings"]} & _NO_NEXT:
+        return None, []
     parts = ["graphport", "to-savedmodel", shell_quote(str(path))]
-    knobs = [i for i in data["inputs"] if i["training_knob"] and i["default"] is None]
-    signature_inputs = [i["name"] for i in data["inputs"] if i not in knobs]
+    needs: list[str] = []
+    index = NodeIndex.of(graph)
+    pins, inputs, samples, shapes = [], [], [], []
+    for item in data["inputs"]:
+        if item["training_knob"]:
+            if item["default"] is None or not _is_inference_default(item):
+                pins.append(f"{item['name']}={_inference_value(item)}")
+            continue  # a switch with the inference value as default keeps it
+        if item["op"] == "PlaceholderWithDefault":
+            continue  # optional: keeps its default (name it in --inputs to feed it)
+        inputs.append(item["name"])
+        if item["dtype"] == "string":
+            samples.append(f"{item['name']}=@<file>")
+            needs.append(f"{item['name']} is a string input: give a file whose bytes it takes "
+                         "(--sample NAME=@FILE)")
+        elif item["shape"] is None:
+            readers = {r.node.op for r in index.readers(item["name"])}
+            layout = next((_RANK_HINTS[op] for op in sorted(readers) if op in _RANK_HINTS),
+                          "<d0>,<d1>,...")
+            shapes.append(f"{item['name']}:{layout}")
+            needs.append(f"{item['name']} has an unknown rank: give its shape "
+                         "(--input-shapes NAME:d0,d1,...)")
     if not data["inputs"] and data["cut_points"]:
-        signature_inputs = data["cut_points"][:1]
-    if signature_inputs:
-        parts += ["--inputs", shell_quote(",".join(signature_inputs))]
+        inputs = data["cut_points"][:1]
+    if inputs:
+        parts += ["--inputs", shell_quote(",".join(inputs))]
     if data["outputs"]:
         parts += ["--outputs", shell_quote(",".join(o["name"] for o in data["outputs"]))]
-    for knob in knobs:
-        value = "false" if knob["dtype"] == "bool" else "1.0" if "keep" in knob["name"] else "0.0"
-        parts += ["--set", shell_quote(f"{knob['name']}={value}")]
-    return " ".join(parts)
+    for pin in pins:
+        parts += ["--set", shell_quote(pin)]
+    for shape in shapes:
+        parts += ["--input-shapes", shell_quote(shape)]
+    for sample in samples:
+        parts += ["--sample", shell_quote(sample)]
+    return " ".join(parts), needs
 
 
 def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
@@ -40,14 +89,19 @@ def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
             **anatomy.to_json()}
     problems = check_graph(graph)
     data["invalid_graph"] = [vars(p) for p in problems]
-    if problems:  # TensorFlow cannot load it: no command to suggest
+    if problems:
         listed = "; ".join(str(p) for p in problems[:5])
         more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
         data["warnings"].insert(0, {"level": "error", "code": "invalid_graph",
                                     "message": f"malformed graph: {listed}{more}"})
-        data["next_command"] = None
-    else:
-        data["next_command"] = _suggest_to_savedmodel(path, data)
+    optional = [i["name"] for i in data["inputs"]
+                if i["op"] == "PlaceholderWithDefault" and not i["training_knob"]]
+    if optional:
+        data["warnings"].append({
+            "level": "info", "code": "optional_inputs",
+            "message": f"optional inputs keep their defaults: {', '.join(optional)}; to feed "
+                       "one, name it in --inputs with the others"})
+    data["next_command"], data["next_needs"] = suggest_next(path, data, graph)
     return data
 
 

@@ -20,7 +20,17 @@ from graphport.outputs import FILE, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
 from graphport.quant.int8 import QuantOptions, quantize_int8
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
-from graphport.verify.parity import agreement
+from graphport.verify.parity import (
+    DEGRADED,
+    MISMATCH,
+    PASSING,
+    TOLERANCES,
+    UNVERIFIED,
+    OutputAgreement,
+    agreement,
+    parity_warnings,
+    worst,
+)
 from graphport.verify.tflite_runner import TFLiteRunner
 
 MODES = ("float32", "fp16", "dynamic", "int8")
@@ -143,10 +153,10 @@ def convert_source(
         float_size = len(convert(source, "float32", select_ops=select_ops))
     timings["report_s"] = report_s + time.perf_counter() - report_start
 
-    parity_report: dict[str, Any] = {"status": "skipped"}
+    parity_report: dict[str, Any] = {"status": "skipped", "verdict": None}
     eval_report = None
     if summary["flex"] or summary["custom"]:
-        parity_report = {"status": "not runnable",
+        parity_report = {"status": "not runnable", "verdict": UNVERIFIED,
                          "reason": f"needs Flex/custom ops {', '.join(summary['flex_ops'])}: "
                                    "neither ai-edge-litert nor tf.lite can run it in Python "
                                    "(no Flex delegate), so it was not verified"}
@@ -156,12 +166,15 @@ def convert_source(
         runner = TFLiteRunner(data)
         if check.enabled:
             step("checking parity with the source")
-            outputs = agreement(source.run(parity_inputs), [runner(s) for s in parity_inputs])
-            parity_report = {"status": "checked", "samples": described,
+            tolerance = TOLERANCES[mode]
+            outputs = agreement(source.run(parity_inputs), [runner(s) for s in parity_inputs],
+                                tolerance)
+            verdict = worst([o.verdict for o in outputs])
+            parity_report = {"status": "checked", "verdict": verdict, "samples": described,
+                             "tolerance": asdict(tolerance),
                              "outputs": [asdict(r) for r in outputs]}
-            if not any(o.compared for o in outputs):
-                warnings.append("parity compared no values: every output was empty on these "
-                                "inputs; give real ones with --sample NAME=FILE")
+            warnings += parity_warnings(outputs)
+            _judge(mode, verdict, outputs, check.require, warnings)
         if eval_data:
             step("evaluating accuracy")
             eval_report = evaluate(eval_data, source, runner)
@@ -182,6 +195,26 @@ def convert_source(
         rewrites=[asdict(r) for r in source.rewrites],
         parity=parity_report, eval=eval_report,
         quant=None if outcome is None else outcome.to_json(), timings=timings, warnings=warnings)
+
+
+def _judge(mode: str, verdict: str, outputs: list[OutputAgreement], require: bool,
+           warnings: list[str]) -> None:
+    """Fail a float conversion that does not match, or any result below a required pass;
+    otherwise say loudly when the numbers moved more than the mode allows."""
+    described = "; ".join(f"{o.key}: {o.verdict} (max abs {o.max_abs}, cosine {o.cosine}, "
+                          f"NaN/Inf in other places {o.nonfinite_mismatches}, shape changes "
+                          f"{o.shape_mismatches})" for o in outputs if o.verdict not in PASSING)
+    if verdict == MISMATCH and mode in ("float32", "fp16"):
+        raise ConversionError(f"verification failed: the {mode} model does not match the "
+                              f"source: {described}; nothing was written",
+                              "rerun with --debug and report it")
+    if require and verdict not in PASSING:
+        raise ConversionError(f"--require-parity: the result is {verdict}: {described}; "
+                              "nothing was written",
+                              "see --debug-quant for the layers that moved, or drop the flag")
+    if verdict in (DEGRADED, MISMATCH):
+        warnings.append(f"the {mode} model's outputs moved from the source ({verdict}): "
+                        f"{described}")
 
 
 def convert_tflite(

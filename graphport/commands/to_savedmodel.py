@@ -21,7 +21,7 @@ from graphport.passes.frontend import prepare_for_export
 from graphport.progress import Progress, or_silent
 from graphport.spec.options import GraphSpec, VerifySpec
 from graphport.spec.signature import PreparedGraph
-from graphport.verify.parity import OutputParity, compare_outputs
+from graphport.verify.parity import MISMATCH, OutputParity, compare_outputs, parity_warnings, worst
 from graphport.verify.samples import sample_inputs
 
 
@@ -37,8 +37,10 @@ class SavedModelResult:
     notes: list[str]
     rewrites: list[dict[str, Any]]
     verified: bool
+    verdict: str  # the worst output's verdict (see verify/parity.py); "unverified" if skipped
     parity: list[OutputParity] = field(default_factory=list)
     sample_notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,13 +120,16 @@ def to_savedmodel(
             candidate = _verification_run("the SavedModel", run_saved_model, temp, signature,
                                           sample_arrays)
             parity = compare_outputs(reference, candidate)
-            failed = [p for p in parity if not p.ok]
+            failed = [p for p in parity if p.verdict == MISMATCH]
             if failed:
-                worst = ", ".join(f"{p.key} (max abs err {p.max_abs}, shapes {p.shape} vs "
-                                  f"{p.other_shape})" for p in failed)
+                listed = ", ".join(
+                    f"{p.key} (max abs err {p.max_abs}, NaN/Inf in other places "
+                    f"{p.nonfinite_mismatches}, shapes {p.shape} vs {p.other_shape})"
+                    for p in failed)
                 raise ConversionError(f"verification failed: the SavedModel differs from "
-                                      f"{graph_path} on {worst}; nothing was written",
+                                      f"{graph_path} on {listed}; nothing was written",
                                       "rerun with --debug and report it")
+    warnings = parity_warnings(parity)
     return SavedModelResult(
         path=str(target),
         signature=signature,
@@ -135,6 +140,8 @@ def to_savedmodel(
         notes=prepared.notes,
         rewrites=[asdict(r) for r in prepared.rewrites],
         verified=check.enabled,
+        verdict=worst([p.verdict for p in parity]),
         parity=parity,
         sample_notes=sample_notes,
+        warnings=warnings,
     )

@@ -12,7 +12,13 @@ from graphport.errors import UserError
 from graphport.spec import values as vals
 from graphport.spec.options import CalibrationSpec
 from graphport.spec.signature import SignatureTensor
-from graphport.verify.samples import IMAGE_SUFFIXES, check_memory, concrete_shape
+from graphport.verify.samples import (
+    IMAGE_SUFFIXES,
+    check_memory,
+    decode_image,
+    image_size,
+    sample_inputs,
+)
 
 RANDOM = "random"
 
@@ -82,28 +88,17 @@ def _images(directory: Path, inputs: list[SignatureTensor], limit: int, mean: fl
                         f"has {len(inputs)}", "use a .npz with one array per input")
     tensor = inputs[0]
     shape = tensor.shape
-    if shape is None or len(shape) not in (3, 4) or shape[-1] not in (1, 3) or \
-            any(d < 0 for d in shape[-3:-1]):
+    size = image_size(shape)
+    if shape is None or size is None or shape[-1] not in (1, 3):
         raise UserError(f"--calib {directory}: input {tensor.key} has shape "
                         f"{vals.format_shape(shape)}, not an image of known height and width",
                         f"fix it with --input-shapes {tensor.key}:1,H,W,3")
     files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise UserError(f"--calib {directory}: no images in it ({', '.join(IMAGE_SUFFIXES)})")
-    from graphport.backend.runtime import tensorflow
-
-    tf = tensorflow()
-    height, width, channels = shape[-3], shape[-2], shape[-1]
     samples = []
     for path in files[:limit]:
-        try:
-            image = tf.io.decode_image(path.read_bytes(), channels=channels,
-                                       expand_animations=False)
-        except Exception:
-            raise UserError(f"--calib {path}: not a readable image") from None
-        image = tf.image.resize(tf.cast(image, tf.float32), (height, width)).numpy()
-        if bgr:
-            image = image[..., ::-1]
+        image = decode_image(path, shape[-1], size, bgr, "--calib")
         image = ((image - mean) / std).astype(np.float32)
         samples.append({tensor.key: image[None] if len(shape) == 4 else image})
     return samples
@@ -123,17 +118,8 @@ def load_calibration(spec: CalibrationSpec, inputs: list[SignatureTensor], seed:
         check_memory(inputs, limit, "--calib random",
                      "calibrate on fewer samples (--calib-samples N), smaller shapes "
                      "(--input-shapes), or real data")
-        rng = np.random.default_rng(seed)
-        samples = []
-        for _ in range(limit):
-            sample: dict[str, np.ndarray] = {}
-            for tensor in inputs:
-                if tensor.shape is None:
-                    raise UserError(f"--calib random: input {tensor.key} has unknown rank",
-                                    f"give --input-shapes {tensor.key}:...")
-                shape = concrete_shape(tensor.shape)
-                sample[tensor.key] = rng.random(shape).astype(vals.numpy_dtype(tensor.dtype))
-            samples.append(sample)
+        # The verification inputs' generator: scalars (sizes, factors) keep their safe values.
+        samples = [sample_inputs(inputs, seed=seed + i)[0] for i in range(limit)]
         return Calibration(samples, RANDOM, f"RANDOM data ({limit} samples, seed {seed}): "
                                             "quantization ranges do not reflect real inputs")
     path = Path(spec.data)

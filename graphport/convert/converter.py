@@ -11,6 +11,8 @@ from graphport.convert.calibration import Calibration
 from graphport.convert.signature import add_signature
 from graphport.convert.source import SourceModel
 from graphport.errors import ConversionError
+from graphport.graph.loops import tensor_array_loops
+from graphport.graph.schema import GraphDef
 from graphport.passes.pipeline import repairing_pass
 
 
@@ -77,7 +79,8 @@ def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops:
             listing = "; ".join(f"{op} ({', '.join(nodes[:3]) or '?'}"
                                 f"{', ...' if len(nodes) > 3 else ''}) {_repair_status(op, source)}"
                                 for op, nodes in sorted(needs.items()))
-            raise ConversionError(f"conversion needs TF Select ops: {listing}",
+            raise ConversionError(f"conversion needs TF Select ops: {listing}"
+                                  f"{_loop_advice(needs, source)}",
                                   "pass --select-ops to keep them as Flex ops (the Python "
                                   "interpreters cannot run those)") from None
         if strict:
@@ -87,6 +90,19 @@ def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops:
                                   "drop --strict to let them fall back to float") from None
         raise ConversionError(f"the TFLite converter failed: {_first_line(message)}",
                               "rerun with --debug for the converter's full output") from None
+
+
+def _loop_advice(needs: dict[str, list[str]], source: SourceModel) -> str:
+    """For TensorArray ops no pass repairs: the loops that hold them and the nearest cut
+    before each, as the options that would convert the graph up to there."""
+    if source.graph_def is None or not any(op.startswith("TensorArray") for op in needs):
+        return ""
+    graph = GraphDef.FromString(source.graph_def.SerializeToString())
+    advice = [f"; while loop {loop.frame!r} uses {', '.join(loop.ops)} (a tf.map_fn-style "
+              f"TensorArray pattern no graphport pass rewrites); the nearest cut before it "
+              f"converts without it: --outputs {','.join(loop.cut)}"
+              for loop in tensor_array_loops(graph) if loop.cut]
+    return "".join(advice)
 
 
 def _repair_status(op: str, source: SourceModel) -> str:

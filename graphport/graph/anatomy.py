@@ -142,10 +142,25 @@ def _describe_default(tensor: Any) -> Any:
         return f"<corrupt {dtype_name(tensor.dtype)} tensor of shape {shape}>"
 
 
-def _placeholder_shape(node: Any) -> list[int] | None:
-    if "shape" in node.attr:
-        return shape_list(node.attr["shape"].shape)
-    return None
+# GraphDefs of producer version 21 and older wrote `shape {}` for a placeholder whose shape was
+# not given; TensorFlow still reads it as unknown for them (its Placeholder shape function),
+# and as a scalar only from version 22 on.
+LEGACY_SHAPE_PRODUCER = 21
+
+
+def has_legacy_empty_shape(node: Any, producer: int) -> bool:
+    """A placeholder whose empty ``shape {}`` means "unknown" (not "scalar")."""
+    if producer > LEGACY_SHAPE_PRODUCER or node.op not in ("Placeholder", "PlaceholderV2") \
+            or "shape" not in node.attr:
+        return False
+    shape = node.attr["shape"].shape
+    return not shape.unknown_rank and not shape.dim
+
+
+def _placeholder_shape(node: Any, producer: int) -> list[int] | None:
+    if "shape" not in node.attr or has_legacy_empty_shape(node, producer):
+        return None
+    return shape_list(node.attr["shape"].shape)
 
 
 def find_inputs(graph: Any) -> list[InputInfo]:
@@ -156,7 +171,7 @@ def find_inputs(graph: Any) -> list[InputInfo]:
         if node.op not in ("Placeholder", "PlaceholderWithDefault", "PlaceholderV2"):
             continue
         dtype = dtype_name(node.attr["dtype"].type) if "dtype" in node.attr else "unknown"
-        shape = _placeholder_shape(node)
+        shape = _placeholder_shape(node, graph.versions.producer)
         default = None
         if node.op == "PlaceholderWithDefault" and node.input:
             source = by_name.get(parse_input(node.input[0])[0])
@@ -176,7 +191,8 @@ def _output_shape(node: Any) -> list[int] | None:
 
 def _is_output_candidate(node: Any) -> bool:
     op = node.op
-    return not (op in oplists.NOT_OUTPUT_OPS or oplists.is_training_op(op)
+    return not (op in oplists.NOT_OUTPUT_OPS or op in oplists.TF1_CONTROL_FLOW_OPS
+                or oplists.is_training_op(op)
                 or op in oplists.VARIABLE_OPS or op.startswith(("Save", "Restore"))
                 or op.startswith("Placeholder"))
 

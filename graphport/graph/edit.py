@@ -81,6 +81,16 @@ def defaults_to_identity(graph: Any, keep: set[str]) -> list[str]:
     return changed
 
 
+def set_unknown_shape(graph: Any, name: str) -> None:
+    """Record a placeholder's shape as of unknown rank."""
+    for node in graph.node:
+        if node.name == name:
+            node.attr["shape"].shape.Clear()
+            node.attr["shape"].shape.unknown_rank = True
+            return
+    raise KeyError(name)
+
+
 def set_placeholder_shape(graph: Any, name: str, shape: list[int]) -> None:
     """Fix a placeholder's recorded shape (-1 keeps a dimension unknown)."""
     for node in graph.node:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from graphport.graph.index import NodeIndex
+from graphport.graph.integrity import frames
 from graphport.graph.nodes import parse_input
 from graphport.graph.schema import GraphDef
 from graphport.graph.tensors import tensor_to_numpy
@@ -39,13 +42,45 @@ def rewire(graph: Any, old: str, new: str) -> int:
     return count
 
 
-def drop_control_edges(graph: Any, source: str) -> None:
-    """Remove every ``^source`` control input."""
+def loop_pivots(index: NodeIndex) -> dict[str, str]:
+    """Each TF1 while frame's body pivot: the Identity of a loop variable's ``Switch:1``, which
+    runs in every iteration (TensorFlow anchors a loop body's constants on it)."""
+    frame_of, _ = frames(index)
+    pivots: dict[str, str] = {}
+    for node in index.graph.node:
+        if node.op != "Switch" or len(node.input) < 2:
+            continue
+        predicate = index.nodes.get(parse_input(node.input[1])[0])
+        frame = frame_of.get(node.name)
+        if predicate is None or predicate.op != "LoopCond" or frame is None or frame in pivots:
+            continue
+        body = next((r.node.name for r in index.readers(node.name)
+                     if r.index == 1 and r.node.op == "Identity"), None)
+        if body is not None:
+            pivots[frame] = body
+    return pivots
+
+
+def drop_control_edges(graph: Any, dropped: Callable[[str], bool]) -> None:
+    """Remove every control input ``^name`` with ``dropped(name)``. A node that had nothing but
+    such edges (a constant the edge kept inside a TF1 while frame) is anchored on that loop's
+    body pivot instead, so it stays in its frame and runs in every iteration."""
+    index = NodeIndex.of(graph)
+    frame_of: dict[str, str] | None = None
+    pivots: dict[str, str] = {}
     for node in graph.node:
-        kept = [i for i in node.input if i != f"^{source}"]
-        if len(kept) != len(node.input):
-            del node.input[:]
-            node.input.extend(kept)
+        removed = [i for i in node.input if i.startswith("^") and dropped(i[1:])]
+        if not removed:
+            continue
+        kept = [i for i in node.input if i not in removed]
+        if not kept:
+            if frame_of is None:
+                frame_of, pivots = frames(index)[0], loop_pivots(index)
+            frame = frame_of.get(node.name)
+            if frame and frame in pivots:
+                kept = [f"^{pivots[frame]}"]
+        del node.input[:]
+        node.input.extend(kept)
 
 
 def remove_nodes(graph: Any, names: set[str]) -> None:

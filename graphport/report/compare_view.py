@@ -12,7 +12,7 @@ from graphport.outputs import atomic_path
 from graphport.report.numbers import optional
 
 COLUMNS = ("variant", "size", "zipped", "vs float", "ops int8/float/flex", "max abs err",
-           "cosine", "top-1 agree", "accuracy", "latency ms (p90)")
+           "cosine", "top-1 agree", "verdict", "accuracy", "latency ms (p90)")
 
 
 def variant_cells(row: dict[str, Any]) -> list[str]:
@@ -27,7 +27,7 @@ def variant_cells(row: dict[str, Any]) -> list[str]:
             f"{row['zipped_bytes'] / 1024:,.1f} KB", optional(row["ratio_to_float"], ".3f"),
             f"{ops['int8']}/{ops['float']}/{ops['flex']}", optional(row["max_abs"], ".3g"),
             optional(row["cosine"], ".6f"), optional(row["top1_agreement"], ".2%"),
-            optional(row["accuracy"], ".4f"), timing]
+            row["verdict"] or "-", optional(row["accuracy"], ".4f"), timing]
 
 
 def _header(data: dict[str, Any]) -> list[str]:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from graphport.progress import Progress, silent
-from graphport.report.numbers import optional
+from graphport.report.numbers import VERDICT_STYLE, optional
 from graphport.verify.parity import OutputParity
 
 
@@ -27,13 +27,15 @@ def progress_reporter(console: Console, quiet: bool = False) -> Iterator[Progres
 
 def parity_table(rows: list[OutputParity], title: str = "Parity with the original graph") -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("output", "shape", "dtype", "max abs err", "max rel err", "ok"):
+    for column in ("output", "shape", "dtype", "max abs err", "max rel err",
+                   "NaN/Inf mismatches", "verdict"):
         table.add_column(column)
     for row in rows:
         shape = str(row.shape) if row.shape == row.other_shape else \
             f"{row.shape} vs {row.other_shape}"
+        style = VERDICT_STYLE.get(row.verdict, "")
         table.add_row(row.key, shape, row.dtype, optional(row.max_abs), optional(row.max_rel),
-                      "[green]yes[/]" if row.ok else "[red]NO[/]")
+                      str(row.nonfinite_mismatches), f"[{style}]{row.verdict}[/]")
     return table
 
 
@@ -68,5 +70,8 @@ def render_savedmodel(console: Console, result: Any) -> None:
         console.print(f"note: {note}", markup=False)
     if result.verified:
         console.print(parity_table(result.parity))
+        console.print(f"verdict: {result.verdict}", markup=False)
     else:
         console.print("[yellow]not verified[/] (--no-verify)")
+    for warning in result.warnings:
+        console.print(f"[bold red]warning[/]: {warning}")

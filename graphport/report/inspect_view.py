@@ -101,21 +101,34 @@ def render_inspect(console: Console, data: dict[str, Any]) -> None:
     if support and not support["ops"]:
         console.print(f"TFLite converter check: {support['error']}", markup=False)
     elif support:
-        table = Table(title="TFLite converter check (graph as it is)", title_justify="left")
+        table = Table(title="TFLite converter check", title_justify="left")
         table.add_column("op")
-        table.add_column("status")
-        table.add_column("repaired by")
+        table.add_column("as it is")
+        table.add_column("after the default repairs")
+        measured = (support.get("after_repairs") or {}).get("ops", {})
         for op, status in support["ops"].items():
-            if status != "builtin":
-                table.add_row(op, status, support["repairs"].get(op) or "no pass exists")
+            if status == "builtin":
+                continue
+            after = measured.get(op)
+            if after is None:
+                shown = "-"
+            elif after == "builtin":
+                shown = f"builtin (by {support['repairs'].get(op) or 'the repairs'})"
+            else:
+                shown = f"{after} (no pass repaired it)"
+            table.add_row(op, status, shown)
         console.print(table)
         console.print(f"builtin ops only: {'yes' if support['builtin_only'] else 'no'} "
                       f"({sum(s == 'builtin' for s in support['ops'].values())} op types "
                       "convert as they are)", markup=False)
         after = support.get("after_repairs")
         if after:
-            verdict = "yes" if after["builtin_only"] else \
-                f"no, still needs {', '.join(after['select_ops'] or ['?'])}"
+            if after["builtin_only"]:
+                verdict = "yes"
+            elif after["select_ops"] is None:
+                verdict = f"no, the converter fails: {after['error']}"
+            else:
+                verdict = f"no, still needs {', '.join(after['select_ops'])}"
             console.print(f"after graphport's default repairs, builtin ops only: {verdict}",
                           markup=False)
     for w in data["warnings"]:
@@ -124,3 +137,5 @@ def render_inspect(console: Console, data: dict[str, Any]) -> None:
     if data.get("next_command"):
         console.print("\nnext:", style="bold")
         console.print(f"  {cut_text(data['next_command'])}", markup=False)
+        for need in data.get("next_needs", []):
+            console.print(f"  replace the <...> placeholder: {need}", markup=False)

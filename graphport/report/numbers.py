@@ -8,6 +8,10 @@ def optional(value: float | None, spec: str = ".3g") -> str:
     return "-" if value is None else format(value, spec)
 
 
+# How each parity verdict is shown: a failing one in bold.
+VERDICT_STYLE = {"match": "green", "within tolerance": "green", "degraded": "bold yellow",
+                 "unverified": "bold yellow", "mismatch": "bold red"}
+
 # Human views show this many rows of a long table or list; --json has them all. A 300k-node
 # graph would otherwise print a 300k-row table (and cost rich far more time than the analysis).
 ROW_LIMIT = 40

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from graphport.outputs import atomic_path
 from graphport.quant.layer_errors import SENSITIVE
-from graphport.report.numbers import more_note, optional
+from graphport.report.numbers import VERDICT_STYLE, more_note, optional
 
 # A model's operators are the report's point: many more than other tables, still bounded.
 OPERATOR_LIMIT = 1000
@@ -73,13 +73,15 @@ def render_tflite(console: Console, result: Any) -> None:
         table = Table(title=f"Parity with the source ({parity['samples']})",
                       title_justify="left")
         for column in ("output", "values", "max abs err", "mean abs err", "cosine",
-                       "top-1 agreement", "shape mismatches"):
+                       "top-1 agreement", "shape mismatches", "NaN/Inf mismatches", "verdict"):
             table.add_column(column)
         for row in parity["outputs"]:
             table.add_row(row["key"], str(row["compared"]), optional(row["max_abs"], ".3g"),
                           optional(row["mean_abs"], ".3g"), optional(row["cosine"], ".6f"),
-                          optional(row["top1_agreement"], ".2%"), str(row["shape_mismatches"]))
+                          optional(row["top1_agreement"], ".2%"), str(row["shape_mismatches"]),
+                          str(row["nonfinite_mismatches"]), _verdict(row["verdict"]))
         console.print(table)
+        console.print(f"verdict: {_verdict(parity['verdict'])} (mode {result.mode})")
     elif parity["status"] == "not runnable":
         console.print(f"[bold red]not verified[/]: {parity['reason']}")
     if result.eval:
@@ -90,6 +92,11 @@ def render_tflite(console: Console, result: Any) -> None:
     for warning in result.warnings:
         console.print(f"[bold red]warning[/]: {warning}")
     console.print(f"wrote {result.path}", markup=False)
+
+
+def _verdict(verdict: str) -> str:
+    style = VERDICT_STYLE.get(verdict, "")
+    return f"[{style}]{verdict}[/]" if style else verdict
 
 
 def _layer_name(tensor: str) -> str:

@@ -44,10 +44,12 @@ class CalibrationSpec:
 class VerifySpec:
     """How a result is checked against its source: ``enabled`` runs the parity check, on
     ``given`` inputs (name -> file or value) or on ``count`` generated/calibration samples;
-    ``eval_file`` (labelled ``x``, ``y``) adds accuracy."""
+    ``eval_file`` (labelled ``x``, ``y``) adds accuracy; ``require`` fails a quantized result
+    whose verdict is not a pass (float results must always match)."""
 
     enabled: bool = True
     given: dict[str, str] = field(default_factory=dict)
     count: int = 16
     bgr: bool = False
     eval_file: Path | None = None
+    require: bool = False

@@ -17,7 +17,12 @@ import numpy as np
 
 from graphport.errors import UserError
 from graphport.graph import edit, oplists
-from graphport.graph.anatomy import find_inputs, find_outputs, registered_ops
+from graphport.graph.anatomy import (
+    find_inputs,
+    find_outputs,
+    has_legacy_empty_shape,
+    registered_ops,
+)
 from graphport.graph.integrity import check_graph
 from graphport.graph.nodes import parse_input, tensor_name
 from graphport.graph.tensors import dtype_name, tensor_to_numpy
@@ -135,11 +140,13 @@ def prepare_graph(graph: GraphProto, spec: GraphSpec | None = None,
     set_values, input_shapes = spec.set_values, spec.input_shapes
     nodes = {node.name: node for node in graph.node}
     placeholders = {i.name: i for i in find_inputs(graph)}
-    # By default every placeholder is an input, except those pinned by --set and training
-    # switches that carry a default (keep_prob=1.0 style), which keep that default.
+    # By default every placeholder is an input, except those pinned by --set and every
+    # PlaceholderWithDefault, which keeps its default (a side input fed from inside the graph,
+    # or a training switch like keep_prob=1.0): feeding it random values would skip the path
+    # that computes it.
     chosen_inputs = inputs if inputs is not None else [
         name for name, info in placeholders.items() if name not in set_values
-        and not (info.training_knob and info.op == "PlaceholderWithDefault")]
+        and info.op != "PlaceholderWithDefault"]
     chosen_outputs = outputs if outputs is not None else [o.name for o in find_outputs(graph)]
     if not chosen_outputs:
         raise UserError("the graph has no output nodes to export", "name them with --outputs")
@@ -160,11 +167,14 @@ def prepare_graph(graph: GraphProto, spec: GraphSpec | None = None,
 
     # Edits go to a copy (the caller keeps the original to verify against); a graph that
     # needs none is shared, so a large one is not held twice for nothing.
-    needs_edit = bool(set_values) or bool(input_shapes) or any(
+    legacy = [n.name for n in graph.node if has_legacy_empty_shape(n, graph.versions.producer)]
+    needs_edit = bool(set_values) or bool(input_shapes) or bool(legacy) or any(
         parse_input(t)[0] not in placeholders or parse_input(t)[1] != 0 for t in input_tensors
     ) or any(i.op == "PlaceholderWithDefault" and i.name not in fed_nodes
              for i in placeholders.values())
     edited = edit.copy_graph(graph) if needs_edit else graph
+    for name in legacy:  # say "unknown" the way every reader understands, as TF reads it
+        edit.set_unknown_shape(edited, name)
     prepared = PreparedGraph(edited, [], [])
     taken: set[str] = set()
     node_names = set(nodes)

@@ -24,42 +24,73 @@ def concrete_shape(shape: list[int]) -> list[int]:
             for i, d in enumerate(shape)]
 
 
-def load_image(path: Path, shape: list[int] | None, bgr: bool = False) -> np.ndarray:
-    """Decode an image (with TensorFlow) to float32 0..255, RGB (or BGR), batched if the input
-    is 4-D."""
+def image_size(shape: list[int] | None) -> tuple[int, int] | None:
+    """(height, width) of an image input whose both are known, else None."""
+    if shape is None or len(shape) not in (3, 4) or any(d < 0 for d in shape[-3:-1]):
+        return None
+    return shape[-3], shape[-2]
+
+
+def decode_image(path: Path, channels: int, size: tuple[int, int] | None, bgr: bool,
+                 where: str) -> np.ndarray:
+    """An image file as float32 0..255 [H, W, C], RGB (or BGR), resized bilinearly to ``size``
+    when given: the one way --sample and --calib images are read."""
     from graphport.backend.runtime import tensorflow
 
     tf = tensorflow()
     try:
-        image = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False)
+        image = tf.io.decode_image(path.read_bytes(), channels=channels, expand_animations=False)
     except Exception as error:  # TF raises InvalidArgumentError for undecodable bytes
-        raise UserError(f"--sample: {path} is not a readable image ({type(error).__name__})"
+        raise UserError(f"{where}: {path} is not a readable image ({type(error).__name__})"
                         ) from None
-    array = image.numpy().astype(np.float32)
-    if bgr:
-        array = array[..., ::-1]
-    return array[None] if shape is not None and len(shape) == 4 else array
+    array = tf.cast(image, tf.float32)
+    if size is not None and tuple(array.shape[:2]) != size:
+        array = tf.image.resize(array, size)
+    array = array.numpy()
+    return array[..., ::-1] if bgr else array
 
 
-def _load(tensor: SignatureTensor, text: str, bgr: bool) -> np.ndarray:
-    """A .npy file, an image file, or a literal value written as for --set."""
-    path = Path(text)
+def _load(tensor: SignatureTensor, text: str, bgr: bool, notes: list[str]) -> np.ndarray:
+    """A .npy file, an image file, raw bytes for a string input (``@FILE``, or any existing
+    file), or a literal value written as for --set."""
+    where = f"--sample {tensor.key}"
+    path = Path(text[1:] if text.startswith("@") and tensor.dtype == "string" else text)
+    if tensor.dtype == "string":
+        if not path.is_file():
+            raise UserError(f"{where}: {path}: no such file",
+                            "a string input takes a file's bytes: NAME=@FILE")
+        if tensor.shape not in (None, []):
+            raise UserError(f"{where}: a file fills a scalar string input; this one is "
+                            f"{vals.format_shape(tensor.shape)}")
+        return np.array(path.read_bytes(), dtype=object)
     if not path.is_file():
         if path.suffix.lower() in (*IMAGE_SUFFIXES, ".npy"):
-            raise UserError(f"--sample {tensor.key}: {path}: no such file")
+            raise UserError(f"{where}: {path}: no such file")
         return vals.parse_value(tensor.key, text, tensor.dtype, tensor.shape, option="--sample")
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        array = load_image(path, tensor.shape, bgr)
+        shape = tensor.shape
+        channels = shape[-1] if shape and shape[-1] in (1, 3) else 3
+        size = image_size(shape)
+        array = decode_image(path, channels, size, bgr, where)
+        if size is not None:
+            notes.append(f"{tensor.key}: {path.name} resized to {size[0]}x{size[1]} "
+                         "(bilinear, as --calib images are)")
+        if shape is not None and len(shape) == 4:
+            array = array[None]
     else:
-        array = vals.load_npy(path, f"--sample {tensor.key}")
+        array = vals.load_npy(path, where)
     array = array.astype(vals.numpy_dtype(tensor.dtype))
     if not vals.shape_fits(array.shape, tensor.shape):
-        raise UserError(f"--sample {tensor.key}: {path} has shape {list(array.shape)}, "
+        raise UserError(f"{where}: {path} has shape {list(array.shape)}, "
                         f"the input needs {vals.format_shape(tensor.shape)}")
     return array
 
 
 def generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
+    if tensor.dtype == "string":
+        raise UserError(f"input {tensor.key} is a string, so no verification sample can be "
+                        "made for it", f"give one with --sample {tensor.key}=@FILE (the file's "
+                        "bytes), or --no-verify")
     if tensor.shape is None:
         raise UserError(f"input {tensor.key} has an unknown rank, so no verification sample can "
                         "be made for it",
@@ -112,14 +143,14 @@ def check_memory(tensors: list[SignatureTensor], count: int, what: str, helps: s
     """Refuse, before allocating anything, inputs whose estimated size exceeds the budget."""
     per_sample = 0
     for tensor in tensors:
-        if tensor.shape is None:
+        if tensor.shape is None or tensor.dtype == "string":
             continue  # refused with its own message when generated
         elements = int(np.prod(concrete_shape(tensor.shape), dtype=np.float64))
         per_sample += elements * np.dtype(vals.numpy_dtype(tensor.dtype)).itemsize
     total, budget = per_sample * count, memory_budget()
     if total > budget:
         shapes = ", ".join(f"{t.key} {vals.format_shape(concrete_shape(t.shape))}"
-                           for t in tensors if t.shape is not None)
+                           for t in tensors if t.shape is not None and t.dtype != "string")
         raise UserError(f"{what} would take about {_human(total)} ({count} x {shapes}): more "
                         f"than the {_human(budget)} graphport allows itself here", helps)
 
@@ -141,11 +172,12 @@ def sample_inputs(inputs: list[SignatureTensor], given: dict[str, str] | None = 
                  "give real inputs with --sample NAME=FILE, fewer with --parity-samples N, "
                  "smaller shapes with --input-shapes, or skip with --no-verify")
     rng = np.random.default_rng(seed)
-    samples, notes = {}, []
+    samples: dict[str, np.ndarray] = {}
+    notes: list[str] = []
     for tensor in inputs:
         text = given.get(tensor.key) or given.get(tensor.source.split(":")[0])
         if text:
-            samples[tensor.key] = _load(tensor, text, bgr)
+            samples[tensor.key] = _load(tensor, text, bgr, notes)
         else:
             samples[tensor.key] = generate(tensor, rng)
             notes.append(f"{tensor.key}: random {tensor.dtype} of shape "

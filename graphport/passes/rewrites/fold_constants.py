@@ -65,6 +65,7 @@ def _wants_static_shapes(graph: Any) -> bool:
 
 class FoldConstants(GraphPass):
     summary = "fold all-constant subgraphs (Dequantize, arithmetic) and static shapes"
+    repairs = frozenset({"Dequantize"})  # of constant weights: legacy quantized graphs
     # max_elements: no Fill/Tile becomes a giant constant. max_input_bytes: folding
     # re-materialises weights, so transforms of big constants (a conv kernel's Squeeze or
     # Transpose) are left to the TFLite converter, which folds them too; Dequantize of

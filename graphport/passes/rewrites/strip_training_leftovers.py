@@ -44,6 +44,7 @@ def _is_uniform_01(node: Any, by_name: dict[str, Any]) -> bool:
 class StripTrainingLeftovers(GraphPass):
     summary = ("CheckNumerics, Assert, Print, StopGradient, Identity chains, dropout with "
                "rate 0")
+    repairs = frozenset({"Assert", "Print", "PrintV2", "CheckNumerics"})
 
     def matches(self, index: NodeIndex) -> list[Any]:
         graph, by_name = index.graph, index.nodes
@@ -95,17 +96,12 @@ class StripTrainingLeftovers(GraphPass):
             match.attr["T"].type = dtype
             return True
         if match.op in _SIDE_EFFECT_ONLY:
-            drop_control_edges(graph, match.name)
             # tf.debugging.Assert wraps the op in a cond ("AssertGuard"); code waits on the
             # guard's Merge, so those control edges go too and the guard is pruned.
             guard = match.name.split("/AssertGuard/")[0] + "/AssertGuard/" \
                 if "/AssertGuard/" in match.name else None
-            if guard:
-                for node in graph.node:
-                    kept = [i for i in node.input if not i.startswith(f"^{guard}")]
-                    if len(kept) != len(node.input):
-                        del node.input[:]
-                        node.input.extend(kept)
+            drop_control_edges(graph, lambda name: name == match.name or
+                               (guard is not None and name.startswith(guard)))
             remove_nodes(graph, {match.name})
             return True
         if match.op == "Identity":
