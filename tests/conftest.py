@@ -52,11 +52,13 @@ def mtcnn() -> Path:
     return shared_file(MTCNN)
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300
-            ) -> subprocess.CompletedProcess[str]:
-    """Run the real console entry point in a subprocess, as a user would."""
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
+            memory: int | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a subprocess, as a user would; ``memory`` bounds
+    its address space, so a memory blow-up fails instead of swapping."""
     return subprocess.run([sys.executable, "-m", "graphport", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=timeout)
+                          capture_output=True, text=True, cwd=cwd, timeout=timeout,
+                          preexec_fn=limited_memory(memory) if memory else None)
 
 
 @pytest.fixture(scope="session")

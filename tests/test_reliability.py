@@ -108,10 +108,15 @@ def test_bad_options(tmp_path: Path) -> None:
          "not a stack of inputs", ""),
         (["tflite", FIXTURES / "digits_cnn.pb", "--int8", "--calib", out], "no images", ""),
         (["tflite", FIXTURES / "digits_cnn.pb", "--io", "uint8"], "--io needs --int8", ""),
+        (["tflite", FIXTURES / "digits_cnn.pb", "--input-shapes", "input:100000,28,28,1"],
+         "generated verification inputs would take about", "--parity-samples"),
+        (["tflite", FIXTURES / "digits_cnn.pb", "--int8", "--calib", "random",
+          "--input-shapes", "input:100000,28,28,1"], "--calib random would take about",
+         "--calib-samples"),
     ]
     for args, message, suggestion in cases:
         target = ["-o", out / "result"]
-        result = run_cli(*args, *target)
+        result = run_cli(*args, *target, memory=12 << 30)
         _assert_clean_failure(result, 2, message, out)
         assert suggestion in result.stderr
 

@@ -82,6 +82,8 @@ def graph_spec(inputs: str | None, outputs: str | None, set_values: list[str] | 
 
 def verify_spec(no_verify: bool, samples: list[str] | None, bgr: bool, count: int = 16,
                 eval_file: str | None = None, require: bool = False) -> VerifySpec:
+    if require and no_verify:
+        raise UserError("--require-parity and --no-verify contradict each other", "choose one")
     return VerifySpec(not no_verify, assignments(samples, "--sample"), count, bgr,
                       Path(eval_file) if eval_file else None, require)
 

@@ -60,7 +60,7 @@ def suggest_next(path: Path, data: dict[str, Any], graph: Any) -> tuple[str | No
             samples.append(f"{item['name']}=@<file>")
             needs.append(f"{item['name']} is a string input: give a file whose bytes it takes "
                          "(--sample NAME=@FILE)")
-        elif item["shape"] is None:
+        elif item["shape"] is None and item["example_shape"] is None:
             readers = {r.node.op for r in index.readers(item["name"])}
             layout = next((_RANK_HINTS[op] for op in sorted(readers) if op in _RANK_HINTS),
                           "<d0>,<d1>,...")

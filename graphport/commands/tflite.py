@@ -120,9 +120,9 @@ def convert_source(
     step(f"converting ({mode}{', calibrating' if calibration else ''})")
     outcome = None
     if quant and quant.active and calibration is not None:
-        measured_on, described, reference = quant_samples(source, calibration, eval_data)
+        measured_on, measured_as, reference = quant_samples(source, calibration, eval_data)
         outcome = quantize_int8(source, calibration, quant, io, select_ops, measured_on,
-                                described, reference, step)
+                                measured_as, reference, step)
         data = outcome.data
     else:
         data = convert(source, mode, io, strict, select_ops, calibration)
@@ -161,6 +161,9 @@ def convert_source(
                                    "neither ai-edge-litert nor tf.lite can run it in Python "
                                    "(no Flex delegate), so it was not verified"}
         warnings.append(parity_report["reason"])
+        if check.require:
+            raise ConversionError(f"--require-parity: {parity_report['reason']}; nothing was "
+                                  "written", "drop --select-ops, or the flag")
     elif check.enabled or eval_data:
         parity_start = time.perf_counter()
         runner = TFLiteRunner(data)

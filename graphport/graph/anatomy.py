@@ -38,6 +38,9 @@ class InputInfo:
     shape: list[int] | None
     default: Any = None
     training_knob: bool = False
+    # A legacy `shape {}` input that only elementwise ops read: TensorFlow takes any shape, and
+    # a scalar is the value graphport generates for it (verification, calibration).
+    example_shape: list[int] | None = None
 
 
 @dataclass
@@ -157,6 +160,26 @@ def has_legacy_empty_shape(node: Any, producer: int) -> bool:
     return not shape.unknown_rank and not shape.dim
 
 
+def _read_elementwise(name: str, readers: dict[str, list[Any]]) -> bool:
+    """Whether every op reading ``name`` (through Enter/Identity) takes a scalar as well."""
+    seen: set[str] = set()
+    frontier = [name]
+    found = False
+    while frontier:
+        current = frontier.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for reader in readers.get(current, []):
+            if reader.op in oplists.PASS_THROUGH_OPS:
+                frontier.append(reader.name)
+            elif reader.op in oplists.ELEMENTWISE_OPS:
+                found = True
+            else:
+                return False
+    return found
+
+
 def _placeholder_shape(node: Any, producer: int) -> list[int] | None:
     if "shape" not in node.attr or has_legacy_empty_shape(node, producer):
         return None
@@ -166,6 +189,13 @@ def _placeholder_shape(node: Any, producer: int) -> list[int] | None:
 def find_inputs(graph: Any) -> list[InputInfo]:
     """Placeholder and PlaceholderWithDefault nodes, in graph order, with defaults decoded."""
     by_name = {node.name: node for node in graph.node}
+    readers: dict[str, list[Any]] = {}
+    producer = graph.versions.producer
+    if any(has_legacy_empty_shape(n, producer) for n in graph.node):
+        for node in graph.node:
+            for item in node.input:
+                if not item.startswith("^"):
+                    readers.setdefault(parse_input(item)[0], []).append(node)
     inputs = []
     for node in graph.node:
         if node.op not in ("Placeholder", "PlaceholderWithDefault", "PlaceholderV2"):
@@ -179,8 +209,11 @@ def find_inputs(graph: Any) -> list[InputInfo]:
                 default = _describe_default(source.attr["value"].tensor)
             else:
                 default = f"<computed by {node.input[0]}>"
+        example: list[int] | None = [] if has_legacy_empty_shape(node, producer) and \
+            _read_elementwise(node.name, readers) else None
         inputs.append(InputInfo(node.name, node.op, dtype, shape, default,
-                                _is_training_knob(node.name, dtype, shape)))
+                                _is_training_knob(node.name, dtype, shape if example is None
+                                                  else example), example))
     return inputs
 
 

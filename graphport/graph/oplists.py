@@ -65,6 +65,16 @@ FUNCTIONAL_CONTROL_FLOW_OPS = frozenset({
     "While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase",
 })
 
+# Ops that take a scalar operand as readily as any other shape (they broadcast or map elementwise).
+ELEMENTWISE_OPS = frozenset({
+    "Add", "AddV2", "Sub", "Mul", "RealDiv", "Div", "FloorDiv", "Maximum", "Minimum", "Pow",
+    "Cast", "Floor", "Ceil", "Round", "Sqrt", "Rsqrt", "Neg", "Abs", "Square", "Exp", "Log",
+    "Reciprocal", "Sign", "Greater", "GreaterEqual", "Less", "LessEqual", "Equal", "NotEqual",
+    "LogicalAnd", "LogicalOr", "LogicalNot", "Select", "SelectV2",
+})
+# Ops that pass a tensor on unchanged (a value entering a loop, a copy).
+PASS_THROUGH_OPS = frozenset({"Identity", "Enter", "RefEnter", "Switch", "Merge"})
+
 # Input names that are usually training switches, to be pinned when exporting.
 TRAINING_KNOB_WORDS = ("keep_prob", "dropout", "is_training", "phase_train", "training",
                        "learning_phase", "drop_rate")

@@ -137,5 +137,9 @@ def render_inspect(console: Console, data: dict[str, Any]) -> None:
     if data.get("next_command"):
         console.print("\nnext:", style="bold")
         console.print(f"  {cut_text(data['next_command'])}", markup=False)
-        for need in data.get("next_needs", []):
+        needs = data.get("next_needs", [])
+        for need in needs[:ROW_LIMIT]:
             console.print(f"  replace the <...> placeholder: {need}", markup=False)
+        note = more_note(len(needs))
+        if note:
+            console.print(f"  {note}", markup=False)

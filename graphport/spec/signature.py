@@ -41,6 +41,7 @@ class SignatureTensor:
     source: str  # tensor in the original graph
     dtype: str
     shape: list[int] | None
+    example_shape: list[int] | None = None  # what to generate when ``shape`` is unknown
 
 
 @dataclass
@@ -181,9 +182,10 @@ def prepare_graph(graph: GraphProto, spec: GraphSpec | None = None,
     for tensor in input_tensors:
         node, index, _ = parse_input(tensor)
         key = signature_key(tensor, taken)
+        example = None
         if node in placeholders and index == 0:
             info = placeholders[node]
-            dtype, shape, feed = info.dtype, info.shape, tensor
+            dtype, shape, feed, example = info.dtype, info.shape, tensor, info.example_shape
         else:
             if tensor_info is None:
                 raise UserError(f"--inputs {tensor}: cutting at a tensor needs TensorFlow")
@@ -199,7 +201,8 @@ def prepare_graph(graph: GraphProto, spec: GraphSpec | None = None,
         if node in input_shapes:
             shape = vals.merge_shape(node, shape, vals.parse_shape(input_shapes[node]))
             edit.set_placeholder_shape(edited, parse_input(feed)[0], shape)
-        prepared.inputs.append(SignatureTensor(key, feed, tensor, dtype, shape))
+        prepared.inputs.append(SignatureTensor(key, feed, tensor, dtype, shape,
+                                               None if shape is not None else example))
 
     for name, text in set_values.items():
         info = placeholders[name]

@@ -91,7 +91,7 @@ def generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
         raise UserError(f"input {tensor.key} is a string, so no verification sample can be "
                         "made for it", f"give one with --sample {tensor.key}=@FILE (the file's "
                         "bytes), or --no-verify")
-    if tensor.shape is None:
+    if tensor.shape is None and tensor.example_shape is None:
         raise UserError(f"input {tensor.key} has an unknown rank, so no verification sample can "
                         "be made for it",
                         f"give --input-shapes {tensor.key}:d0,d1,... or "
@@ -102,8 +102,9 @@ def generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
 def _generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
     """Seeded data: floats in [0, 1), integers in [0, 10), bools False. Scalars are knobs
     (sizes, factors, counts) where a random value can send a loop far: they get 0.5 or 1."""
-    assert tensor.shape is not None  # generate() refused unknown ranks
-    shape = concrete_shape(tensor.shape)
+    known = tensor.shape if tensor.shape is not None else tensor.example_shape
+    assert known is not None  # generate() refused unknown ranks
+    shape = concrete_shape(known)
     np_type = vals.numpy_dtype(tensor.dtype)
     if not shape and np.dtype(np_type).kind in "fiu":
         return np.array(0.5 if np.dtype(np_type).kind == "f" else 1, dtype=np_type)
@@ -143,9 +144,10 @@ def check_memory(tensors: list[SignatureTensor], count: int, what: str, helps: s
     """Refuse, before allocating anything, inputs whose estimated size exceeds the budget."""
     per_sample = 0
     for tensor in tensors:
-        if tensor.shape is None or tensor.dtype == "string":
+        shape = tensor.shape if tensor.shape is not None else tensor.example_shape
+        if shape is None or tensor.dtype == "string":
             continue  # refused with its own message when generated
-        elements = int(np.prod(concrete_shape(tensor.shape), dtype=np.float64))
+        elements = int(np.prod(concrete_shape(shape), dtype=np.float64))
         per_sample += elements * np.dtype(vals.numpy_dtype(tensor.dtype)).itemsize
     total, budget = per_sample * count, memory_budget()
     if total > budget:
@@ -180,6 +182,8 @@ def sample_inputs(inputs: list[SignatureTensor], given: dict[str, str] | None = 
             samples[tensor.key] = _load(tensor, text, bgr, notes)
         else:
             samples[tensor.key] = generate(tensor, rng)
+            assumed = " (its shape is unknown; only elementwise ops read it)" \
+                if tensor.shape is None else ""
             notes.append(f"{tensor.key}: random {tensor.dtype} of shape "
-                         f"{list(samples[tensor.key].shape)} (seed {seed})")
+                         f"{list(samples[tensor.key].shape)} (seed {seed}){assumed}")
     return samples, notes
