@@ -13,13 +13,14 @@ from graphport.convert.calibration import Calibration, load_calibration
 from graphport.convert.converter import convert
 from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summarize, zipped_size
 from graphport.convert.reference import evaluate, load_eval, quant_samples, reference_samples
-from graphport.convert.source import SourceModel, source_model
+from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel, source_model
 from graphport.errors import ConversionError, UserError
 from graphport.graph.tflite_model import parse_tflite
 from graphport.outputs import FILE, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
 from graphport.quant.int8 import QuantOptions, quantize_int8
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
+from graphport.verify.detections import judge_detections
 from graphport.verify.parity import (
     DEGRADED,
     MISMATCH,
@@ -155,7 +156,7 @@ def convert_source(
 
     parity_report: dict[str, Any] = {"status": "skipped", "verdict": None}
     eval_report = None
-    if summary["flex"] or summary["custom"]:
+    if summary["flex"] or set(summary["custom_ops"]) - RUNTIME_CUSTOM_OPS:
         parity_report = {"status": "not runnable", "verdict": UNVERIFIED,
                          "reason": f"needs Flex/custom ops {', '.join(summary['flex_ops'])}: "
                                    "neither ai-edge-litert nor tf.lite can run it in Python "
@@ -170,12 +171,15 @@ def convert_source(
         if check.enabled:
             step("checking parity with the source")
             tolerance = TOLERANCES[mode]
-            outputs = agreement(source.run(parity_inputs), [runner(s) for s in parity_inputs],
-                                tolerance)
+            expected = source.run(parity_inputs)
+            converted = [runner(s) for s in parity_inputs]
+            outputs = agreement(expected, converted, tolerance)
+            detections = judge_detections(expected, converted, outputs)
             verdict = worst([o.verdict for o in outputs])
             parity_report = {"status": "checked", "verdict": verdict, "samples": described,
                              "tolerance": asdict(tolerance),
-                             "outputs": [asdict(r) for r in outputs]}
+                             "outputs": [asdict(r) for r in outputs],
+                             "detections": detections}
             warnings += parity_warnings(outputs)
             _judge(mode, verdict, outputs, check.require, warnings)
         if eval_data:

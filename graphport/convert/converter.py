@@ -13,7 +13,7 @@ from graphport.convert.source import SourceModel
 from graphport.errors import ConversionError
 from graphport.graph.loops import tensor_array_loops
 from graphport.graph.schema import GraphDef
-from graphport.passes.pipeline import repairing_pass
+from graphport.passes.pipeline import repairing_passes
 
 
 def _select_ops_in(message: str) -> dict[str, list[str]]:
@@ -107,14 +107,15 @@ def _loop_advice(needs: dict[str, list[str]], source: SourceModel) -> str:
 
 def _repair_status(op: str, source: SourceModel) -> str:
     """Which repair pass covers ``op``, and whether it ran and why it did not help."""
-    name = repairing_pass(op)
-    if name is None:
+    names = repairing_passes(op)
+    if not names:
         return "[no graphport repair exists for it]"
-    ran = [r for r in source.rewrites if r.name == name]
+    ran = [r for r in source.rewrites if r.name in names]
     if not ran:
-        return f"[repair pass {name} would handle it; it did not run]"
+        return f"[repair pass {' or '.join(names)} would handle it; it did not run]"
     notes = [n for r in ran for n in r.notes if "not repairable" in n]
-    return f"[pass {name} ran but could not repair it: {'; '.join(notes) or 'no match'}]"
+    return (f"[pass {' and '.join(dict.fromkeys(r.name for r in ran))} ran but could not "
+            f"repair it: {'; '.join(notes) or 'no match'}]")
 
 
 def _first_line(message: str) -> str:

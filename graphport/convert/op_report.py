@@ -96,6 +96,7 @@ def summarize(rows: list[OpRow], int8_mode: bool) -> dict[str, Any]:
         "float_fallback": fallback,
         "float_chosen": sum(f["chosen"] for f in fallback),
         "flex_ops": sorted({r.op for r in rows if r.compute == "flex"}),
+        "custom_ops": sorted({r.op for r in rows if r.compute == "custom"}),
     }
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from graphport.errors import UserError
 from graphport.graph import load, oplists
+from graphport.graph.nodes import parse_input
 from graphport.graph.safety import ensure_safe
 from graphport.graph.tensors import dtype_name, shape_list
 from graphport.graph.types import GraphProto, TFGraphDef
@@ -26,8 +27,11 @@ from graphport.passes.base import TFLITE, PassResult
 from graphport.passes.frontend import prepare_for_export
 from graphport.spec.options import GraphSpec
 from graphport.spec.signature import SignatureTensor
+from graphport.spec.values import numpy_dtype
 
 SIGNATURE = "serving_default"
+# Custom ops the LiteRT runtime ships (its builtin op resolver registers them).
+RUNTIME_CUSTOM_OPS = frozenset({"TFLite_Detection_PostProcess"})
 
 
 @dataclass
@@ -52,16 +56,47 @@ class SourceModel:
             return tf.lite.TFLiteConverter.from_saved_model(str(self.saved_model))
         from graphport.backend.tf_graph import import_graph
 
+        if self.custom_ops:
+            # A graph holding a runtime custom op cannot be imported into TensorFlow; the
+            # converter's name-based path takes it, with the placeholders' shapes.
+            converter = tf.compat.v1.lite.TFLiteConverter(
+                self.graph_def, None, None, output_arrays=[
+                    parse_input(t.tensor)[0] for t in self.outputs],
+                input_arrays_with_shape=[(parse_input(t.tensor)[0], shape)
+                                         for t, (_, shape) in zip(self.inputs, self._feeds(),
+                                                                  strict=True)])
+            converter.allow_custom_ops = True
+            return converter
         graph = import_graph(self.graph_def)
         return tf.compat.v1.lite.TFLiteConverter(
             self.graph_def, [graph.get_tensor_by_name(t.tensor) for t in self.inputs],
             [graph.get_tensor_by_name(t.tensor) for t in self.outputs])
 
+    @property
+    def custom_ops(self) -> set[str]:
+        """Runtime custom ops a repair put in the graph (TFLite_Detection_PostProcess)."""
+        if self.graph_def is None:
+            return set()
+        return {n.op for n in self.graph_def.node} & RUNTIME_CUSTOM_OPS
+
+    def _feeds(self) -> list[tuple[np.dtype, list[int] | None]]:
+        """(dtype, shape) of each input's placeholder in the converted graph, which a repair
+        may have changed (an image input that now takes float pixels)."""
+        nodes = {n.name: n for n in self.graph_def.node}
+        feeds = []
+        for tensor in self.inputs:
+            node = nodes[parse_input(tensor.tensor)[0]]
+            feeds.append((np.dtype(numpy_dtype(dtype_name(node.attr["dtype"].type))),
+                          shape_list(node.attr["shape"].shape) if "shape" in node.attr
+                          else tensor.shape))
+        return feeds
+
     def representative(self, sample: dict[str, np.ndarray]) -> Any:
         """One calibration sample in the form this source's converter expects."""
         if self.saved_model is not None:
             return sample  # keyed by signature input
-        return [sample[t.key] for t in self.inputs]  # in input order
+        return [sample[t.key].astype(dtype)  # in input order, in the converted graph's dtype
+                for t, (dtype, _) in zip(self.inputs, self._feeds(), strict=True)]
 
     def runner(self) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
         """A function running the source in TensorFlow on one sample (keyed by signature

@@ -16,7 +16,7 @@ from graphport.convert.converter import convert
 from graphport.convert.source import source_model
 from graphport.errors import ConversionError, GraphportError
 from graphport.graph.tflite_model import parse_tflite
-from graphport.passes.pipeline import repairing_pass
+from graphport.passes.pipeline import repairing_passes
 from graphport.spec.options import GraphSpec
 
 BUILTIN = "builtin"
@@ -88,10 +88,9 @@ def check_tflite_support(path: Path, data: dict[str, Any]) -> dict[str, Any]:
         for op, status in ops.items():
             if status == BUILTIN:
                 continue
-            declared = repairing_pass(op)
+            declared = [name for name in repairing_passes(op) if name in changed]
             if after_ops[op] == BUILTIN:  # gone or converting now: the passes that did it
-                report["repairs"][op] = declared if declared in changed else \
-                    ", ".join(changed) or None
+                report["repairs"][op] = declared[0] if declared else ", ".join(changed) or None
             else:
                 report["repairs"][op] = None
         report["after_repairs"] = {

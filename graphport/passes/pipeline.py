@@ -26,10 +26,12 @@ from graphport.passes import rewrites
 from graphport.passes.base import TARGETS, GraphPass, PassContext, PassResult
 
 # The default pipeline, in order: fold first (dropout masks need keep_prob folded), strip
-# training leftovers, then the op repairs, fold again what they exposed, and last give cond
-# branches their own constants. Passes not meant for a target are skipped there.
-DEFAULT_PIPELINE = ("fold_constants", "strip_training_leftovers", "tensor_array_to_concat",
-                    "nms_v4", "crop_and_resize", "fold_constants", "branch_constants")
+# training leftovers, replace a detector's postprocessing loop whole, then the op repairs, fold
+# again what they exposed, and last give cond branches their own constants. Passes not meant
+# for a target are skipped there.
+DEFAULT_PIPELINE = ("fold_constants", "strip_training_leftovers", "detection_postprocess",
+                    "tensor_array_to_concat", "nms_v4", "crop_and_resize", "fold_constants",
+                    "branch_constants")
 _CALL = re.compile(r"^\s*(\w+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 
 
@@ -166,6 +168,9 @@ def run_pipeline(graph: GraphProto, calls: list[PassCall], fetch_nodes: list[str
     return graph, results
 
 
-def repairing_pass(op: str) -> str | None:
-    """The pass that removes ``op``, if one exists (for "needs Select ops" errors)."""
-    return next((name for name, cls in available().items() if op in cls.repairs), None)
+def repairing_passes(op: str) -> list[str]:
+    """The passes that remove ``op`` where they apply (for "needs Select ops" errors), in the
+    default pipeline's order."""
+    order = {name: i for i, name in reversed(list(enumerate(DEFAULT_PIPELINE)))}
+    return sorted((name for name, cls in available().items() if op in cls.repairs),
+                  key=lambda name: order.get(name, len(order)))

@@ -1,4 +1,4 @@
-"""Replace one node by a subgraph built with TensorFlow's Python ops.
+"""Replace one node by a subgraph built with TensorFlow's Python ops, or add such a subgraph.
 
 Passes that decompose an op (CropAndResize) or re-express it (NonMaxSuppressionV2) write the
 replacement as ordinary TF code; this turns it into GraphDef nodes in graphport's schema, wired
@@ -18,13 +18,15 @@ from graphport.graph.schema import NodeDef
 from graphport.passes.graph_util import frame_anchor
 
 
-def splice(graph: Any, node: Any, input_specs: list[tuple[int, Any]],
-           build: Callable[..., list[Any]]) -> None:
-    """Replace ``node`` (in place) by ``build(*placeholders)``, whose outputs take the place of
-    ``node``'s outputs 0, 1, ... . ``input_specs`` gives (dtype enum, shape or None) for each of
-    the node's data inputs, in order."""
+def add_subgraph(graph: Any, inputs: list[str], input_specs: list[tuple[int, Any]],
+                 build: Callable[..., list[Any]], scope: str, anchor: str | None = None
+                 ) -> list[Any]:
+    """Add ``build(*placeholders)`` to ``graph`` under ``scope``, its placeholders wired to the
+    tensors ``inputs`` (data inputs; ``^x`` control inputs are added to every new node), and
+    return its outputs (TensorFlow tensors: ``scope/out_k`` in the graph). ``input_specs``
+    gives (dtype enum, shape or None) for each data input; ``anchor`` (a control input) keeps
+    the new constants in a TF1 frame."""
     tf = tensorflow()
-    scope = f"{node.name}/graphport"
     sub = tf.Graph()
     with sub.as_default():
         placeholders = [tf.compat.v1.placeholder(tf.as_dtype(dtype), shape, name=f"in_{i}")
@@ -32,14 +34,13 @@ def splice(graph: Any, node: Any, input_specs: list[tuple[int, Any]],
         outputs = build(*placeholders)
         for k, tensor in enumerate(outputs):
             tf.identity(tensor, name=f"out_{k}")
-    originals = list(node.input)
-    anchor = frame_anchor(graph, originals[0])
-    control = [i for i in originals if i.startswith("^")]
+    data = [i for i in inputs if not i.startswith("^")]
+    control = [i for i in inputs if i.startswith("^")]
     renamed: dict[str, str] = {}
     new_nodes = []
     for tf_node in sub.as_graph_def().node:
         if tf_node.op == "Placeholder":
-            renamed[tf_node.name] = originals[int(tf_node.name.split("_")[1])]
+            renamed[tf_node.name] = data[int(tf_node.name.split("_")[1])]
             continue
         mine = NodeDef.FromString(tf_node.SerializeToString())
         mine.name = f"{scope}/{tf_node.name}"
@@ -59,11 +60,23 @@ def splice(graph: Any, node: Any, input_specs: list[tuple[int, Any]],
                 fixed.append(target)
         del mine.input[:]
         mine.input.extend(fixed)
-        if not mine.input:  # constants: stay in the frame of the code they feed
+        if not mine.input and anchor:  # constants: stay in the frame of the code they feed
             mine.input.append(anchor)
         mine.input.extend(c for c in control if c not in mine.input)
         mine.ClearField("device")
     graph.node.extend(new_nodes)
+    return list(outputs)
+
+
+def splice(graph: Any, node: Any, input_specs: list[tuple[int, Any]],
+           build: Callable[..., list[Any]]) -> None:
+    """Replace ``node`` (in place) by ``build(*placeholders)``, whose outputs take the place of
+    ``node``'s outputs 0, 1, ... . ``input_specs`` gives (dtype enum, shape or None) for each of
+    the node's data inputs, in order."""
+    scope = f"{node.name}/graphport"
+    originals = list(node.input)
+    outputs = add_subgraph(graph, originals, input_specs, build, scope,
+                           frame_anchor(graph, originals[0]))
     # The old node becomes an IdentityN-free relay: output k of the old name reads out_k.
     del node.input[:]
     node.ClearField("attr")

@@ -18,7 +18,7 @@ WITHIN = "within tolerance"
 DEGRADED = "degraded"
 UNVERIFIED = "unverified"
 MISMATCH = "mismatch"
-_ORDER = (MATCH, WITHIN, DEGRADED, UNVERIFIED, MISMATCH)
+ORDER = (MATCH, WITHIN, DEGRADED, UNVERIFIED, MISMATCH)  # best first
 PASSING = (MATCH, WITHIN)
 
 
@@ -50,7 +50,7 @@ TOLERANCES = {
 
 def worst(verdicts: list[str]) -> str:
     """The overall verdict of several outputs; ``unverified`` for none."""
-    return max(verdicts, key=_ORDER.index) if verdicts else UNVERIFIED
+    return max(verdicts, key=ORDER.index) if verdicts else UNVERIFIED
 
 
 def parity_warnings(rows: list[OutputParity] | list[OutputAgreement]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +78,10 @@ def _load(tensor: SignatureTensor, text: str, bgr: bool, notes: list[str]) -> np
                          "(bilinear, as --calib images are)")
         if shape is not None and len(shape) == 4:
             array = array[None]
+        np_type: Any = np.dtype(vals.numpy_dtype(tensor.dtype))
+        if np_type.kind in "iu":  # pixels for an integer input: rounded, not truncated
+            info = np.iinfo(np_type)
+            array = np.clip(np.round(array), info.min, info.max)
     else:
         array = vals.load_npy(path, where)
     array = array.astype(vals.numpy_dtype(tensor.dtype))

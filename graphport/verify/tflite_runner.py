@@ -17,9 +17,11 @@ class NotRunnable(ConversionError):
 
 
 def _quantize(value: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    """A real-valued input for the model: quantized with the input's own scale where it is
+    integer (pixels given as uint8 are values too), else cast to its dtype."""
     dtype = detail["dtype"]
     scale, zero_point = detail["quantization"]
-    if np.dtype(dtype).kind in "iu" and value.dtype.kind == "f" and scale:
+    if np.dtype(dtype).kind in "iu" and value.dtype.kind in "fiu" and scale:
         info = np.iinfo(dtype)
         return np.clip(np.round(value / scale + zero_point), info.min, info.max).astype(dtype)
     return value.astype(dtype)

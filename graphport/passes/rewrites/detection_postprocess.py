@@ -1,0 +1,321 @@
+"""TF Object Detection API SSD postprocessing -> TFLite_Detection_PostProcess.
+
+An Object Detection API export (`frozen_inference_graph.pb`) ends in
+`BatchMultiClassNonMaxSuppression`: a TF1 while loop over the batch (a `tf.map_fn`, TensorArray
+scatter/read/gather) running per-class NonMaxSuppression on decoded boxes clipped to the window,
+and usually starts with a preprocessing loop of the same form. Both need TF Select ops. This pass
+recognises the pattern by its ops and shapes, not by names: the while frame holding
+NonMaxSuppression ops, the boxes `[1, N, 1, 4]` and scores `[1, N, C]` scattered into it, the
+NMS thresholds and limits inside it, and the graph's four outputs (boxes `[1, M, 4]`, scores and
+classes `[1, M]`, the count `[1]`). It replaces the loop by LiteRT's builtin-resolved custom op
+with the graph's own IoU and score thresholds and limits, regular (per-class) NMS by default.
+
+The op decodes boxes from anchors itself and does not clip; the graph clips boxes to [0, 1]
+before NMS and drops those left with no area. So the pass feeds the op the graph's own decoded
+boxes, clipped and re-encoded against unit anchors with unit scales (the op's decoding is then
+exact), and zeroes the scores of boxes clipped to nothing: the detections match the graph's to
+float rounding. A preprocessing loop fed from the image input is cut: the image input takes the
+(already resized) pixels directly, so the arithmetic after it stays in the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from graphport.graph.edit import add_node, make_const
+from graphport.graph.index import NodeIndex
+from graphport.graph.integrity import ROOT_FRAME, frames
+from graphport.graph.loops import tensor_array_loops
+from graphport.graph.nodes import parse_input
+from graphport.graph.tensors import dtype_enum
+from graphport.passes.base import TFLITE, GraphPass, PassContext
+from graphport.passes.graph_util import const_value, unique_name
+from graphport.passes.splice import add_subgraph
+
+OP = "TFLite_Detection_PostProcess"
+_NMS = ("NonMaxSuppression", "NonMaxSuppressionV2", "NonMaxSuppressionV3",
+        "NonMaxSuppressionV4", "NonMaxSuppressionV5")
+# Ops a score threshold's comparison reaches the scores through (no arithmetic on the way).
+_SCORE_PATH = ("Identity", "Reshape", "Squeeze", "StridedSlice", "Slice", "Unpack", "Gather",
+               "GatherV2", "TensorArrayReadV3")
+
+
+@dataclass
+class _Outputs:
+    boxes: Any
+    scores: Any
+    classes: Any
+    num: Any
+    label_offset: float
+
+
+def _nms_frames(index: NodeIndex) -> dict[str, list[Any]]:
+    """TF1 while frames holding NonMaxSuppression ops, with those ops."""
+    if not any(n.op in _NMS for n in index.graph.node):
+        return {}
+    frame_of, _ = frames(index)
+    found: dict[str, list[Any]] = {}
+    for node in index.graph.node:
+        frame = frame_of.get(node.name)
+        if node.op in _NMS and frame not in (None, ROOT_FRAME):
+            found.setdefault(frame, []).append(node)
+    return found
+
+
+def _constant(name: str, by_name: dict[str, Any]) -> float | None:
+    """A scalar constant behind ``name``, through Identity and Enter; for ``Minimum`` (the
+    per-class limit capped by the box count), its constant operand."""
+    node = by_name.get(parse_input(name)[0])
+    while node is not None and node.op in ("Identity", "Enter") and node.input:
+        node = by_name.get(parse_input(node.input[0])[0])
+    if node is None:
+        return None
+    if node.op == "Minimum":
+        values = [_constant(i, by_name) for i in node.input[:2]]
+        return next((v for v in values if v is not None), None)
+    value = const_value(node, by_name)
+    return float(value.ravel()[0]) if value is not None and value.size == 1 else None
+
+
+def _score_threshold(nms: list[Any], frame: set[str], index: NodeIndex) -> float:
+    """V3+ carry it as an input; V2 graphs filter with ``Greater(scores, t)`` in the loop."""
+    by_name = index.nodes
+    given = [v for n in nms if len(n.input) > 4
+             if (v := _constant(n.input[4], by_name)) is not None]
+    if given:
+        return min(given)
+    found = []
+    for node in index.graph.node:
+        if node.name not in frame or node.op not in ("Greater", "GreaterEqual"):
+            continue
+        threshold = _constant(node.input[1], by_name)
+        current = by_name.get(parse_input(node.input[0])[0])
+        for _ in range(8):  # reaches the loop's read of the scores through reshapes only
+            if current is None or current.op not in _SCORE_PATH:
+                current = None
+                break
+            if current.op == "TensorArrayReadV3":
+                break
+            current = by_name.get(parse_input(current.input[0])[0])
+        if threshold is not None and current is not None:
+            found.append(threshold)
+    return float(min(found)) if found else float(np.finfo(np.float32).min)
+
+
+def _outputs(fetches: list[Any], shapes: dict[str, list[int] | None], by_name: dict[str, Any]
+             ) -> _Outputs | None:
+    """The detection outputs by shape; classes are the [1, M] output computed as x + offset."""
+    def rank(node: Any) -> int | None:
+        shape = shapes.get(node.name)
+        return None if shape is None else len(shape)
+
+    boxes = [n for n in fetches if rank(n) == 3 and (shapes[n.name] or [0])[-1] == 4]
+    num = [n for n in fetches if rank(n) == 1]
+    pairs = [n for n in fetches if rank(n) == 2]
+    if len(boxes) != 1 or len(num) != 1 or len(pairs) != 2:
+        return None
+    classes, offset = None, 0.0
+    for node in pairs:
+        source = node
+        while source is not None and source.op == "Identity" and source.input:
+            source = by_name.get(parse_input(source.input[0])[0])
+        if source is not None and source.op in ("Add", "AddV2"):
+            value = next((_constant(i, by_name) for i in source.input[:2]
+                          if _constant(i, by_name) is not None), None)
+            if value is not None:
+                classes, offset = node, value
+    if classes is None:
+        return None
+    scores = next(n for n in pairs if n is not classes)
+    return _Outputs(boxes[0], scores, classes, num[0], offset)
+
+
+class DetectionPostprocess(GraphPass):
+    summary = ("Object Detection API SSD postprocessing (NMS while loop) -> "
+               "TFLite_Detection_PostProcess, with the graph's thresholds and limits")
+    targets = frozenset({TFLITE})
+    repairs = frozenset({"NonMaxSuppressionV2", "NonMaxSuppressionV3", "TensorArrayV3",
+                         "TensorArrayScatterV3", "TensorArrayReadV3", "TensorArrayWriteV3",
+                         "TensorArrayGatherV3", "TensorArraySizeV3"})
+    # nms: "regular" (per class, as the Object Detection API does) or "fast" (class-agnostic);
+    # max_detections: 0 keeps the graph's; classes: "graph" keeps the graph's label offset
+    # (1-based), "tflite" gives the standard 0-based layout of TFLite detection models.
+    params: ClassVar[dict[str, Any]] = {"nms": "regular", "max_detections": 0,
+                                        "classes": "graph"}
+
+    def matches(self, index: NodeIndex) -> list[Any]:
+        loops = {loop.frame for loop in tensor_array_loops(index.graph)} \
+            if any(n.op in _NMS for n in index.graph.node) else set()
+        return [frame for frame in _nms_frames(index) if frame in loops]
+
+    def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
+        from graphport.backend.tf_graph import import_graph, to_tf
+
+        nms_mode, classes_layout = context.params["nms"], context.params["classes"]
+        if nms_mode not in ("regular", "fast") or classes_layout not in ("graph", "tflite"):
+            context.note(f"{match}: not repairable (nms must be regular or fast, classes graph "
+                         "or tflite)")
+            return False
+        index = NodeIndex.of(graph)
+        frame_of, _ = frames(index)
+        in_frame = {name for name, frame in frame_of.items() if frame == match}
+        nms = _nms_frames(index)[match]
+        loops = {loop.frame: loop for loop in tensor_array_loops(graph)}
+        tf_graph = import_graph(to_tf(graph))
+
+        def shape(tensor: str) -> list[int] | None:
+            static = tf_graph.get_tensor_by_name(
+                tensor if ":" in tensor else f"{tensor}:0").shape
+            return None if static.rank is None else [-1 if d is None else d for d in static]
+
+        cut = {tensor: known for tensor in loops[match].cut
+               if (known := shape(tensor)) is not None}
+        boxes = [t for t, s in cut.items() if s and len(s) == 4 and s[-1] == 4]
+        scores = [t for t, s in cut.items() if s and len(s) == 3]
+        why = None
+        if len(boxes) != 1 or len(scores) != 1:
+            why = "no boxes [B, N, 1, 4] and scores [B, N, C] enter the NMS loop"
+        elif cut[boxes[0]][2] != 1:
+            why = "class-specific boxes (q > 1): not an SSD box predictor"
+        elif cut[boxes[0]][0] != 1 or cut[scores[0]][0] != 1:
+            why = "batch size other than 1 (fix it with --input-shapes)"
+        elif any(d < 0 for d in cut[scores[0]][1:]):
+            why = "the number of anchors or classes is not static (fix the image size)"
+        fetches = [n for n in graph.node if not index.readers(n.name)
+                   and not index.control_readers(n.name) and n.op == "Identity"]
+        outputs = None if why else _outputs(
+            fetches, {n.name: shape(n.name) for n in fetches}, index.nodes)
+        if not why and outputs is None:
+            why = "the outputs are not detection boxes [1, M, 4], scores and classes [1, M] " \
+                  "and a count [1]"
+        ious = {_constant(n.input[3], index.nodes) for n in nms if len(n.input) > 3}
+        limits = [_constant(n.input[2], index.nodes) for n in nms if len(n.input) > 2]
+        if not why and (len(ious) != 1 or None in ious or None in limits or not limits):
+            why = "NMS thresholds are not constants shared by every class"
+        if why:
+            context.note(f"{match}: not repairable ({why})")
+            return False
+        assert outputs is not None
+        anchors, classes = cut[scores[0]][1], cut[scores[0]][2]
+        max_detections = context.params["max_detections"] or \
+            (shape(outputs.boxes.name) or [0, 0])[1]
+        per_class = int(min(v for v in limits if v is not None))
+        iou = float(next(v for v in ious if v is not None))
+        threshold = _score_threshold(nms, in_frame, index)
+
+        encoded = self._clip_and_encode(graph, boxes[0], scores[0], anchors, classes)
+        unit = graph.node.add(name=unique_name(graph, "graphport/detection/anchors"))
+        make_const(unit, np.tile(np.array([[0.0, 0.0, 1.0, 1.0]], np.float32), (anchors, 1)))
+        op = add_node(graph, unique_name(graph, "graphport/detection/postprocess"), OP,
+                      [encoded[0], encoded[1], unit.name])
+        op.attr["_output_types"].list.type.extend([dtype_enum("float")] * 4)
+        op.attr["_output_quantized"].b = True
+        op.attr["_support_output_type_float_in_quantized_op"].b = True
+        for key, value in (("max_detections", max_detections), ("max_classes_per_detection", 1),
+                           ("detections_per_class", per_class), ("num_classes", classes)):
+            op.attr[key].i = int(value)
+        op.attr["use_regular_nms"].b = nms_mode == "regular"
+        op.attr["nms_score_threshold"].f = threshold
+        op.attr["nms_iou_threshold"].f = iou
+        for key in ("y_scale", "x_scale", "h_scale", "w_scale"):
+            op.attr[key].f = 1.0
+        self._rewire(graph, op.name, outputs, classes_layout)
+        image = self._cut_preprocessing(graph, match, loops, shape)
+        context.note(
+            f"SSD postprocessing: {anchors} anchors, {classes} classes, {nms_mode} NMS "
+            f"(IoU > {iou:g} suppressed, score >= {threshold:g} kept, {per_class} per class, "
+            f"{max_detections} in all), boxes clipped to [0, 1] and re-encoded before {OP}; "
+            f"classes {'as the graph numbers them' if classes_layout == 'graph' else '0-based'}"
+            + (f"; input {image}" if image else ""))
+        return True
+
+    @staticmethod
+    def _clip_and_encode(graph: Any, boxes: str, scores: str, anchors: int, classes: int
+                         ) -> list[str]:
+        """The graph's decoded boxes clipped to the window and encoded against unit anchors
+        ([ycenter, xcenter, log h, log w]), and the scores with boxes of no area zeroed."""
+        from graphport.backend.runtime import tensorflow
+
+        tf = tensorflow()
+
+        def build(decoded: Any, probabilities: Any) -> list[Any]:
+            corners = tf.clip_by_value(tf.reshape(decoded, [anchors, 4]), 0.0, 1.0)
+            ymin, xmin, ymax, xmax = (corners[:, k] for k in range(4))
+            height, width = ymax - ymin, xmax - xmin
+            alive = tf.cast(tf.logical_and(height > 0.0, width > 0.0), tf.float32)
+            encoded = tf.stack([(ymin + ymax) / 2.0, (xmin + xmax) / 2.0,
+                                tf.math.log(tf.maximum(height, 1e-8)),
+                                tf.math.log(tf.maximum(width, 1e-8))], 1)
+            return [tf.reshape(encoded, [1, anchors, 4]),
+                    probabilities * tf.reshape(alive, [1, anchors, 1])]
+
+        scope = unique_name(graph, "graphport/detection/encode")
+        float32 = dtype_enum("float")
+        add_subgraph(graph, [boxes, scores], [(float32, [1, anchors, 1, 4]),
+                                              (float32, [1, anchors, classes])], build, scope)
+        return [f"{scope}/out_0", f"{scope}/out_1"]
+
+    @staticmethod
+    def _rewire(graph: Any, op: str, outputs: _Outputs, layout: str) -> None:
+        """The graph's output nodes read the op: the same names and meaning by default."""
+        outputs.boxes.input[0] = f"{op}:0"
+        outputs.scores.input[0] = f"{op}:2"
+        outputs.num.input[0] = f"{op}:3"
+        if layout == "tflite" or not outputs.label_offset:
+            outputs.classes.input[0] = f"{op}:1"
+            return
+        offset = graph.node.add(name=unique_name(graph, f"{op}/label_offset"))
+        make_const(offset, np.float32(outputs.label_offset))
+        shifted = add_node(graph, unique_name(graph, f"{op}/classes"), "AddV2",
+                           [f"{op}:1", offset.name], types={"T": "float"})
+        outputs.classes.input[0] = shifted.name
+
+    @staticmethod
+    def _cut_preprocessing(graph: Any, nms_frame: str, loops: dict[str, Any],
+                           shape: Any) -> str | None:
+        """A preprocessing loop between the image input and the network: the network reads
+        the image input directly instead, as float pixels of the loop's output shape."""
+        index = NodeIndex.of(graph)
+        placeholders = {n.name: n for n in graph.node if n.op == "Placeholder"}
+        for frame, loop in loops.items():
+            if frame == nms_frame:
+                continue
+            sources = set()
+            for tensor in loop.cut:
+                node = index.nodes.get(parse_input(tensor)[0])
+                while node is not None and node.op in ("Cast", "Identity") and node.input:
+                    node = index.nodes.get(parse_input(node.input[0])[0])
+                if node is not None and node.name in placeholders:
+                    sources.add(node.name)
+            gathers = [n for n in graph.node if n.op == "TensorArrayGatherV3"
+                       and any(e.op in ("Exit", "RefExit") for e in
+                               [index.nodes.get(parse_input(i)[0]) for i in n.input[2:3]]
+                               if e is not None)]
+            gathers = [g for g in gathers if _exits_frame(g, frame, index)]
+            if len(sources) != 1 or len(gathers) != 1:
+                continue
+            image = placeholders[sources.pop()]
+            resized = shape(gathers[0].name)
+            if resized is None or len(resized) != 4 or any(d < 0 for d in resized[1:]):
+                continue
+            for reader in index.readers(gathers[0].name):
+                reader.node.input[reader.position] = image.name
+            image.attr["dtype"].type = dtype_enum("float")
+            image.attr["shape"].shape.Clear()
+            for d in [1, *resized[1:]]:
+                image.attr["shape"].shape.dim.add(size=d)
+            return f"{image.name}: float pixels [1, {resized[1]}, {resized[2]}, {resized[3]}]"
+        return None
+
+
+def _exits_frame(gather: Any, frame: str, index: NodeIndex) -> bool:
+    """Whether the flow ``gather`` reads leaves the while frame ``frame``."""
+    flow = index.nodes.get(parse_input(gather.input[2])[0]) if len(gather.input) > 2 else None
+    if flow is None or flow.op not in ("Exit", "RefExit") or not flow.input:
+        return False
+    inner = index.nodes.get(parse_input(flow.input[0])[0])
+    frame_of, _ = frames(index)
+    return inner is not None and frame_of.get(inner.name) == frame

@@ -1,0 +1,110 @@
+"""Object Detection API SSD exports to TFLite detection models (issue 14, the real graph): the
+postprocessing loop becomes TFLite_Detection_PostProcess with the graph's own thresholds, and
+the model finds the reference detections in ai-edge-litert."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FACES, readme_table, run_cli
+
+from graphport.backend.runtime import tensorflow
+from graphport.verify.detections import DetectionKeys, match_detections
+
+pytestmark = pytest.mark.tf
+
+KEYS = DetectionKeys("detection_boxes", "detection_scores", "detection_classes",
+                     "num_detections")
+
+
+def _faces_256() -> np.ndarray:
+    """faces.png as the shared README's reference: RGB, resized to 256x256 with TF2's
+    bilinear resize, rounded to uint8."""
+    tf = tensorflow()
+    image = tf.io.decode_png(FACES.read_bytes(), channels=3)
+    resized = tf.image.resize(tf.cast(image, tf.float32), (256, 256))
+    return tf.cast(tf.round(resized), tf.uint8).numpy()[None]
+
+
+def _run(path: Path, image: np.ndarray) -> dict[str, np.ndarray]:
+    from graphport.verify.tflite_runner import TFLiteRunner
+
+    return TFLiteRunner(path.read_bytes())({"image_tensor": image})
+
+
+def test_float_model_finds_the_reference_detections(ssd: Path, tmp_path: Path) -> None:
+    result = run_cli("tflite", ssd, "-o", tmp_path / "ssd.tflite", "--json", "--no-size-ratio",
+                     "--sample", f"image_tensor={FACES}")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["summary"]["flex"] == 0 and data["summary"]["custom_ops"] == [
+        "TFLite_Detection_PostProcess"]
+    assert data["summary"]["custom"] == 1
+    assert data["parity"]["verdict"] == "match"  # all 100 detections, to float rounding
+    step = next(r for r in data["rewrites"] if r["name"] == "detection_postprocess")
+    assert step["changed"] == 1 and "IoU > 0.6" in step["notes"][0]
+    assert "3 classes" in step["notes"][0] and "1278 anchors" in step["notes"][0]
+
+    out = _run(tmp_path / "ssd.tflite", _faces_256())
+    reference = np.array(readme_table("ssd_mobilenet_aiy_256.pb", 6))
+    scores = out["detection_scores"][0]
+    kept = scores >= 0.3
+    assert kept.sum() == len(reference) == 8
+    np.testing.assert_allclose(scores[kept], reference[:, 0], atol=1e-4)
+    np.testing.assert_allclose(out["detection_boxes"][0][kept], reference[:, 1:], atol=1e-4)
+    assert set(out["detection_classes"][0][kept].tolist()) == {1.0}  # persons, 1-based
+    assert out["num_detections"][0] == 100
+
+
+def test_int8_with_uint8_io_finds_the_same_detections(ssd: Path, tmp_path: Path) -> None:
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    shutil.copy(FACES, calib / "faces.png")
+    target = tmp_path / "ssd8.tflite"
+    result = run_cli("tflite", ssd, "--int8", "--calib", calib, "--io", "uint8", "-o", target,
+                     "--json", "--sample", f"image_tensor={FACES}")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["ratio_to_float"] < 0.5 and data["summary"]["flex"] == 0  # measured 0.47
+    at_03 = data["parity"]["detections"][0]
+    assert at_03["threshold"] == 0.3 and at_03["matched"] == at_03["reference"] == 8
+    assert at_03["missing"] == 0 and at_03["extra"] == 0
+    assert data["parity"]["verdict"] == "within tolerance"
+
+    from graphport.verify.tflite_runner import TFLiteRunner
+
+    runner = TFLiteRunner(target.read_bytes())
+    assert np.dtype(runner.input_details["image_tensor"]["dtype"]) == np.uint8
+    image = _faces_256()
+    reference = np.array(readme_table("ssd_mobilenet_aiy_256.pb", 6))
+    expected = {"detection_boxes": reference[None, :, 1:],
+                "detection_scores": reference[None, :, 0],
+                "detection_classes": np.ones((1, 8)), "num_detections": np.array([8.0])}
+    [found] = match_detections([expected], [runner({"image_tensor": image})], KEYS, (0.3,))
+    assert found.matched == 8  # IoU >= 0.5, same class
+
+
+def test_tflite_layout_gives_zero_based_classes(ssd: Path, tmp_path: Path) -> None:
+    target = tmp_path / "ssd.tflite"
+    result = run_cli("tflite", ssd, "-o", target, "--no-verify", "--no-size-ratio", "--passes",
+                     "fold_constants,strip_training_leftovers,"
+                     "detection_postprocess(classes=tflite,nms=fast,max_detections=10)")
+    assert result.returncode == 0, result.stderr
+    out = _run(target, _faces_256())
+    assert out["detection_scores"].shape == (1, 10)
+    assert out["detection_classes"][0][out["detection_scores"][0] >= 0.3].max() == 0.0
+
+
+def test_savedmodel_export_keeps_the_original_graph(ssd: Path, tmp_path: Path) -> None:
+    result = run_cli("to-savedmodel", ssd, "-o", tmp_path / "sm", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["verdict"] == "match"
+    assert [i["dtype"] for i in data["inputs"]] == ["uint8"]
+    assert sorted(o["key"] for o in data["outputs"]) == [
+        "detection_boxes", "detection_classes", "detection_scores", "num_detections"]
+    assert all(r["name"] != "detection_postprocess" for r in data["rewrites"])
