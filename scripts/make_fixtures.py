@@ -563,6 +563,122 @@ def build_foreign_patterns(out: Path) -> dict[str, float]:
     return {}
 
 
+# ---------------------------------------------------------------- 7. Object Detection API SSDs
+
+def _ssd_export(rng: np.random.RandomState, size: int, dynamic: bool, scores_kind: str,
+                nms: str, classes: int = 2, top: int = 10) -> Any:
+    """A tiny SSD in the Object Detection API's shape: uint8 image, a preprocessing map_fn
+    (resizing inside for a dynamic input), x*2/255-1, a conv backbone with box and class
+    predictors, anchors decoded with scales 10, 10, 5, 5, then BatchMultiClassNonMaxSuppression
+    as a map_fn over the batch: per class, score filter (V2) or V3's threshold, clip to the
+    window, drop empty boxes, NMS, then the top detections padded, classes 1-based."""
+    cells, per_cell = size // 4, 2
+    anchors_n = cells * cells * per_cell
+    centres = (np.arange(cells) + 0.5) / cells
+    yc, xc = np.meshgrid(centres, centres, indexing="ij")
+    corner = []
+    for y, x in zip(yc.ravel(), xc.ravel(), strict=True):
+        for extent in (0.3, 0.6):
+            corner.append([y - extent / 2, x - extent / 2, y + extent / 2, x + extent / 2])
+    anchors = np.array(corner, np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        image = v1.placeholder(tf.uint8, [1, None, None, 3] if dynamic else [1, size, size, 3],
+                               name="image_tensor")
+        pixels = tf.cast(image, tf.float32, name="ToFloat")
+
+        def preprocess(one: Any) -> Any:
+            return v1.image.resize_bilinear(one[None], [size, size])[0] if dynamic else one
+
+        resized = tf.map_fn(preprocess, pixels, dtype=tf.float32)
+        x = resized * (2.0 / 255.0) - 1.0
+        w = tf.constant(rng.normal(0, 0.3, (3, 3, 3, 8)).astype(np.float32))
+        features = tf.nn.relu(tf.nn.conv2d(x, w, [1, 4, 4, 1], "SAME"))
+        box_w = tf.constant(rng.normal(0, 0.2, (3, 3, 8, per_cell * 4)).astype(np.float32))
+        cls_w = tf.constant(rng.normal(0, 0.8, (3, 3, 8, per_cell * (classes + 1))
+                                       ).astype(np.float32))
+        encodings = tf.reshape(tf.nn.conv2d(features, box_w, [1, 1, 1, 1], "SAME"),
+                               [1, anchors_n, 4])
+        logits = tf.reshape(tf.nn.conv2d(features, cls_w, [1, 1, 1, 1], "SAME"),
+                            [1, anchors_n, classes + 1])
+        ty, tx, th, tw = tf.unstack(tf.transpose(tf.reshape(encodings, [anchors_n, 4])))
+        ya, xa = (anchors[:, 0] + anchors[:, 2]) / 2, (anchors[:, 1] + anchors[:, 3]) / 2
+        ha, wa = anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]
+        h, w_ = tf.exp(th / 5.0) * ha, tf.exp(tw / 5.0) * wa
+        ycenter, xcenter = ty / 10.0 * ha + ya, tx / 10.0 * wa + xa
+        decoded = tf.stack([ycenter - h / 2, xcenter - w_ / 2, ycenter + h / 2,
+                            xcenter + w_ / 2], 1)
+        boxes = tf.reshape(decoded, [1, anchors_n, 1, 4])
+        if scores_kind == "softmax":
+            scores = tf.nn.softmax(logits)[:, :, 1:]
+        elif scores_kind == "sigmoid_first":
+            scores = tf.sigmoid(logits)[:, :, 1:]
+        else:
+            scores = tf.sigmoid(logits[:, :, 1:])
+
+        def per_image(args: Any) -> Any:
+            image_boxes, image_scores = args
+            found_boxes, found_scores, found_classes = [], [], []
+            for label in range(classes):
+                b, s = image_boxes[:, 0, :], image_scores[:, label]
+                if nms == "v2":
+                    keep = tf.reshape(tf.where(s > 0.05), [-1])
+                    b, s = tf.gather(b, keep), tf.gather(s, keep)
+                b = tf.clip_by_value(b, 0.0, 1.0)
+                alive = tf.reshape(tf.where((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) > 0.0),
+                                   [-1])
+                b, s = tf.gather(b, alive), tf.gather(s, alive)
+                if nms == "v2":
+                    chosen = tf.raw_ops.NonMaxSuppressionV2(
+                        boxes=b, scores=s, max_output_size=5, iou_threshold=0.5)
+                else:
+                    chosen = tf.raw_ops.NonMaxSuppressionV3(
+                        boxes=b, scores=s, max_output_size=5, iou_threshold=0.5,
+                        score_threshold=0.05)
+                found_boxes.append(tf.gather(b, chosen))
+                found_scores.append(tf.gather(s, chosen))
+                found_classes.append(tf.fill(tf.shape(chosen), float(label)))
+            all_boxes, all_scores = tf.concat(found_boxes, 0), tf.concat(found_scores, 0)
+            all_classes = tf.concat(found_classes, 0)
+            count = tf.minimum(tf.shape(all_scores)[0], top)
+            best = tf.nn.top_k(all_scores, count).indices
+            pad = top - count  # padded to a static size, as the API's pad_or_clip does
+            return (tf.reshape(tf.pad(tf.gather(all_boxes, best), [[0, pad], [0, 0]]),
+                               [top, 4]),
+                    tf.reshape(tf.pad(tf.gather(all_scores, best), [[0, pad]]), [top]),
+                    tf.reshape(tf.pad(tf.gather(all_classes, best), [[0, pad]]), [top]),
+                    tf.cast(count, tf.float32))
+
+        out_boxes, out_scores, out_classes, out_count = tf.map_fn(
+            per_image, (boxes, scores), dtype=(tf.float32, tf.float32, tf.float32, tf.float32))
+        tf.identity(out_boxes, name="detection_boxes")
+        tf.identity(out_scores, name="detection_scores")
+        tf.identity(out_classes + 1.0, name="detection_classes")
+        tf.identity(out_count, name="num_detections")
+        return graph.as_graph_def()
+
+
+def build_ssd_exports(out: Path) -> dict[str, float]:
+    """The Object Detection API export shapes the detection rewrite must handle, each a few KB:
+    NMS V3 with its score threshold input; a dynamic input resized inside the preprocessing
+    loop; sigmoid before the background slice; softmax scores."""
+    outputs = ["detection_boxes", "detection_scores", "detection_classes", "num_detections"]
+    variants = {
+        "ssd_nms_v3": dict(size=32, dynamic=False, scores_kind="sigmoid_after", nms="v3"),
+        "ssd_resize_inside": dict(size=32, dynamic=True, scores_kind="sigmoid_after",
+                                  nms="v2"),
+        "ssd_sigmoid_first": dict(size=32, dynamic=False, scores_kind="sigmoid_first",
+                                  nms="v2"),
+        "ssd_softmax": dict(size=32, dynamic=False, scores_kind="softmax", nms="v2"),
+    }
+    for offset, (name, options) in enumerate(variants.items()):
+        graph_def = _ssd_export(np.random.RandomState(SEED + 7 + offset), **options)
+        _write(out, name, graph_def, _sidecar(
+            graph_def, ["image_tensor"], outputs,
+            description=f"Object Detection API SSD shape: {options}"))
+    return {}
+
+
 BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "digits_cnn": build_digits,
     "digits_outlier": build_digits_outlier,
@@ -572,6 +688,7 @@ BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "legacy_ops": build_legacy_ops,
     "cond_conv": build_cond_conv,
     "foreign_patterns": build_foreign_patterns,
+    "ssd_exports": build_ssd_exports,
 }
 
 

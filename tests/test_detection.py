@@ -108,3 +108,27 @@ def test_savedmodel_export_keeps_the_original_graph(ssd: Path, tmp_path: Path) -
     assert sorted(o["key"] for o in data["outputs"]) == [
         "detection_boxes", "detection_classes", "detection_scores", "num_detections"]
     assert all(r["name"] != "detection_postprocess" for r in data["rewrites"])
+
+
+@pytest.mark.parametrize("name", ["ssd_nms_v3", "ssd_resize_inside", "ssd_sigmoid_first",
+                                  "ssd_softmax"])
+def test_other_export_shapes_convert_and_match(name: str, tmp_path: Path) -> None:
+    """NMS V3 with its score threshold input, a dynamic input resized inside the preprocessing
+    loop, sigmoid before the background slice, softmax scores: each becomes a builtin-only
+    model plus the detection op, and finds the graph's detections on 16 images."""
+    from conftest import FIXTURES
+
+    result = run_cli("tflite", FIXTURES / f"{name}.pb", "-o", tmp_path / "m.tflite", "--json",
+                     "--no-size-ratio")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["summary"]["flex"] == 0
+    assert data["summary"]["custom_ops"] == ["TFLite_Detection_PostProcess"]
+    assert data["parity"]["verdict"] == "match"
+    for at in data["parity"]["detections"]:
+        assert at["reference"] > 0 and at["matched"] == at["reference"] and at["extra"] == 0
+        assert at["worst_box"] < 1e-5
+    note = next(r for r in data["rewrites"] if r["name"] == "detection_postprocess")["notes"][0]
+    assert "2 classes" in note and "score >= 0.05 kept" in note and "5 per class" in note
+    if name == "ssd_resize_inside":  # the caller resizes: the model takes the resized pixels
+        assert "input image_tensor: float pixels [1, 32, 32, 3]" in note

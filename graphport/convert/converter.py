@@ -9,10 +9,11 @@ from typing import Any
 from graphport.backend.runtime import tensorflow
 from graphport.convert.calibration import Calibration
 from graphport.convert.signature import add_signature
-from graphport.convert.source import SourceModel
+from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel
 from graphport.errors import ConversionError
 from graphport.graph.loops import tensor_array_loops
 from graphport.graph.schema import GraphDef
+from graphport.graph.tflite_model import parse_tflite
 from graphport.passes.pipeline import repairing_passes
 
 
@@ -71,7 +72,7 @@ def with_signature(data: bytes, source: SourceModel) -> bytes:
 def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops: bool) -> bytes:
     """``converter.convert()``, its failures turned into one-line errors that say what to do."""
     try:
-        return bytes(converter.convert())
+        data = bytes(converter.convert())
     except Exception as error:  # ConverterError, and ValueError/RuntimeError from calibration
         message = str(error)
         needs = _select_ops_in(message)
@@ -90,6 +91,23 @@ def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops:
                                   "drop --strict to let them fall back to float") from None
         raise ConversionError(f"the TFLite converter failed: {_first_line(message)}",
                               "rerun with --debug for the converter's full output") from None
+    if source.custom_ops:
+        _only_runtime_custom_ops(data, source, select_ops)
+    return data
+
+
+def _only_runtime_custom_ops(data: bytes, source: SourceModel, select_ops: bool) -> None:
+    """With custom ops allowed (for the runtime's own), the converter would turn any other op
+    it lacks into a custom op too: that is a conversion needing Select ops, said as such."""
+    model = parse_tflite(data, "converted model")
+    others = sorted({op.op for op in model.operators if op.kind == "custom"}
+                    - RUNTIME_CUSTOM_OPS)
+    if others:
+        listing = "; ".join(f"{op} {_repair_status(op, source)}" for op in others)
+        raise ConversionError(f"conversion needs TF Select ops: {listing}",
+                              "pass --select-ops to keep them as Flex ops (the Python "
+                              "interpreters cannot run those)" if not select_ops else
+                              "these ops have no TFLite kernel, not even a Flex one")
 
 
 def _loop_advice(needs: dict[str, list[str]], source: SourceModel) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from graphport.graph import edit
 from graphport.graph.nodes import parse_input
 from graphport.graph.safety import ensure_safe
+from graphport.graph.tensors import shape_list
 from graphport.graph.types import GraphProto
 from graphport.passes.base import PassResult
 from graphport.passes.pipeline import needs_repair, resolve, run_pipeline
@@ -50,6 +51,22 @@ def prepare_for_export(graph: GraphProto, spec: GraphSpec, target: str,
                                                              fetches)
             if any(r.changed and not r.error for r in prepared.rewrites):
                 prepared.unrepaired = before
+                _adopt_fixed_shapes(prepared)
         else:
             prepared.rewrites = [PassResult(c.name, params=c.params) for c in calls]
     return prepared
+
+
+def _adopt_fixed_shapes(prepared: RepairedGraph) -> None:
+    """An input a repair fixed in size (a detector's image, resized inside the graph before,
+    taken at model size now) is verified at that size: the source accepts it too."""
+    nodes = {n.name: n for n in prepared.graph.node}
+    for tensor in prepared.inputs:
+        node = nodes.get(parse_input(tensor.tensor)[0])
+        if node is None or "shape" not in node.attr:
+            continue
+        fixed = shape_list(node.attr["shape"].shape)
+        if fixed is not None and tensor.shape is not None and len(fixed) == len(tensor.shape) \
+                and all(d >= 0 for d in fixed) and fixed != tensor.shape and \
+                all(t < 0 or t == f for t, f in zip(tensor.shape, fixed, strict=True)):
+            tensor.shape = fixed

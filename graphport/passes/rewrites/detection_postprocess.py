@@ -30,7 +30,7 @@ from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import ROOT_FRAME, frames
 from graphport.graph.loops import tensor_array_loops
 from graphport.graph.nodes import parse_input
-from graphport.graph.tensors import dtype_enum
+from graphport.graph.tensors import dtype_enum, shape_list
 from graphport.passes.base import TFLITE, GraphPass, PassContext
 from graphport.passes.graph_util import const_value, unique_name
 from graphport.passes.splice import add_subgraph
@@ -187,7 +187,7 @@ class DetectionPostprocess(GraphPass):
         fetches = [n for n in graph.node if not index.readers(n.name)
                    and not index.control_readers(n.name) and n.op == "Identity"]
         outputs = None if why else _outputs(
-            fetches, {n.name: shape(n.name) for n in fetches}, index.nodes)
+            fetches, {n.name: _output_shape(n, shape, index) for n in fetches}, index.nodes)
         if not why and outputs is None:
             why = "the outputs are not detection boxes [1, M, 4], scores and classes [1, M] " \
                   "and a count [1]"
@@ -195,13 +195,20 @@ class DetectionPostprocess(GraphPass):
         limits = [_constant(n.input[2], index.nodes) for n in nms if len(n.input) > 2]
         if not why and (len(ious) != 1 or None in ious or None in limits or not limits):
             why = "NMS thresholds are not constants shared by every class"
+        sigmas = [_constant(n.input[5], index.nodes) for n in nms if len(n.input) > 5]
+        if not why and any(s is None or s > 0 for s in sigmas):
+            why = "soft-NMS (NonMaxSuppressionV5 with a sigma), which the TFLite op lacks"
         if why:
             context.note(f"{match}: not repairable ({why})")
             return False
         assert outputs is not None
         anchors, classes = cut[scores[0]][1], cut[scores[0]][2]
         max_detections = context.params["max_detections"] or \
-            (shape(outputs.boxes.name) or [0, 0])[1]
+            (_output_shape(outputs.boxes, shape, index) or [0, 0])[1]
+        if max_detections <= 0:
+            context.note(f"{match}: not repairable (the number of detections is not static: "
+                         "give it with --passes 'detection_postprocess(max_detections=N)')")
+            return False
         per_class = int(min(v for v in limits if v is not None))
         iou = float(next(v for v in ious if v is not None))
         threshold = _score_threshold(nms, in_frame, index)
@@ -298,8 +305,14 @@ class DetectionPostprocess(GraphPass):
             if len(sources) != 1 or len(gathers) != 1:
                 continue
             image = placeholders[sources.pop()]
-            resized = shape(gathers[0].name)
-            if resized is None or len(resized) != 4 or any(d < 0 for d in resized[1:]):
+            resized = shape(gathers[0].name) or [-1, -1, -1, -1]
+            if len(resized) == 4 and any(d < 0 for d in resized[1:3]):
+                given = shape_list(image.attr["shape"].shape) or [-1] * 4
+                resized[1:3] = _resize_size(frame, index) or given[1:3]
+            if len(resized) == 4 and resized[3] < 0:
+                channels = shape_list(image.attr["shape"].shape) or [-1]
+                resized[3] = channels[-1]
+            if len(resized) != 4 or any(d < 0 for d in resized[1:]):
                 continue
             for reader in index.readers(gathers[0].name):
                 reader.node.input[reader.position] = image.name
@@ -309,6 +322,44 @@ class DetectionPostprocess(GraphPass):
                 image.attr["shape"].shape.dim.add(size=d)
             return f"{image.name}: float pixels [1, {resized[1]}, {resized[2]}, {resized[3]}]"
         return None
+
+
+def _output_shape(node: Any, shape: Any, index: NodeIndex) -> list[int] | None:
+    """An output's static shape; for one stacked by a map_fn whose TensorArray did not record
+    it, [batch 1] + the shape of what the loop writes into that TensorArray."""
+    known = shape(node.name)
+    if known is not None:
+        return known
+    source = node
+    while source is not None and source.op in ("Identity", "Add", "AddV2", "Cast") and \
+            source.input:
+        source = index.nodes.get(parse_input(source.input[0])[0])
+    if source is None or source.op != "TensorArrayGatherV3":
+        return None
+    handle = parse_input(source.input[0])[0]
+    for reader in index.readers(handle):  # the handle enters the loop, where it is written
+        for write in index.readers(reader.node.name):
+            if write.node.op == "TensorArrayWriteV3" and write.position == 0:
+                element = shape(write.node.input[2])
+                return None if element is None else [1, *element]
+    return None
+
+
+def _resize_size(frame: str, index: NodeIndex) -> list[int] | None:
+    """[height, width] of the image resize inside the preprocessing loop, if constant."""
+    frame_of, _ = frames(index)
+    for node in index.graph.node:
+        if node.op.startswith("Resize") and frame_of.get(node.name) == frame and \
+                len(node.input) > 1:
+            size = const_value(index.nodes.get(parse_input(node.input[1])[0]), index.nodes)
+            if size is None:
+                enter = index.nodes.get(parse_input(node.input[1])[0])
+                if enter is not None and enter.op == "Enter":
+                    size = const_value(index.nodes.get(parse_input(enter.input[0])[0]),
+                                       index.nodes)
+            if size is not None and size.size == 2:
+                return [int(d) for d in size]
+    return None
 
 
 def _exits_frame(gather: Any, frame: str, index: NodeIndex) -> bool:
