@@ -242,3 +242,18 @@ def test_fixture_sidecars_agree_with_inspect(name: str) -> None:
     sidecar = json.loads((FIXTURES / name.replace(".pb", ".json")).read_text())
     assert [o["name"] for o in data["outputs"]] == [o["name"] for o in sidecar["outputs"]]
     assert [i["name"] for i in data["inputs"]] == [i["name"] for i in sidecar["inputs"]]
+
+
+def test_object_detection_exports_are_recognised_by_pattern(ssd: Path) -> None:
+    data = inspect_model(ssd)
+    assert data["object_detection"] == {
+        "family": "Object Detection API SSD export", "image": "image_tensor",
+        "image_size": "256x256", "nms": ["NonMaxSuppressionV2"], "classes": 3,
+        "iou_threshold": 0.6, "score_threshold": 1e-08, "per_class": 100,
+        "score_conversion": "sigmoid", "box_scales": [10.0, 10.0, 5.0, 5.0]}
+    assert data["next_command"] == f"graphport tflite {ssd}"
+    resized = inspect_model(FIXTURES / "ssd_resize_inside.pb")["object_detection"]
+    assert resized["image_size"] == "dynamic, resized to 32x32 inside"
+    assert inspect_model(FIXTURES / "ssd_softmax.pb")["object_detection"][
+        "score_conversion"] == "softmax"
+    assert inspect_model(FIXTURES / "map_fn_nms.pb")["object_detection"] is None  # NMS alone

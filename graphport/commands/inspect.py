@@ -16,6 +16,7 @@ from graphport.graph.anatomy import Finding, analyze_graph, find_unsafe_ops, she
 from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import check_graph
 from graphport.graph.tensors import dtype_name, shape_list
+from graphport.passes.rewrites.detection_postprocess import describe as describe_detector
 
 # Graphs TensorFlow cannot load as they are get no suggested command: it would fail.
 _NO_NEXT = frozenset({"invalid_graph", "unregistered_ops", "not_frozen"})
@@ -102,6 +103,20 @@ def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
             "message": f"optional inputs keep their defaults: {', '.join(optional)}; to feed "
                        "one, name it in --inputs with the others"})
     data["next_command"], data["next_needs"] = suggest_next(path, data, graph)
+    detector = describe_detector(graph)
+    data["object_detection"] = detector
+    if detector is not None:
+        data["warnings"].append({
+            "level": "info", "code": "object_detection",
+            "message": f"{detector['family']}: image {detector['image_size'] or '?'}, "
+                       f"{detector['classes']} classes, {', '.join(detector['nms'])} "
+                       f"(IoU {detector['iou_threshold']}, score threshold "
+                       f"{detector['score_threshold']:g}, {detector['per_class']} per class), "
+                       f"scores by {detector['score_conversion'] or '?'}, box scales "
+                       f"{detector['box_scales']}; graphport tflite builds a TFLite detection "
+                       "model (TFLite_Detection_PostProcess)"})
+        if data["next_command"] is not None and not data["next_needs"]:
+            data["next_command"] = f"graphport tflite {shell_quote(str(path))}"
     return data
 
 

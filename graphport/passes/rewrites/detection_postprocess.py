@@ -133,6 +133,72 @@ def _outputs(fetches: list[Any], shapes: dict[str, list[int] | None], by_name: d
     return _Outputs(boxes[0], scores, classes, num[0], offset)
 
 
+def _box_scales(graph: Any, index: NodeIndex) -> list[float] | None:
+    """The box coder's (y, x, h, w) scales: the constants the unstacked encodings are divided
+    by in the decoding (``div`` in one export, ``truediv`` in another)."""
+    for node in graph.node:
+        if node.op != "Unpack" or node.attr["num"].i != 4:
+            continue
+        scales: dict[int, float] = {}
+        for reader in index.readers(node.name):
+            if reader.node.op in ("RealDiv", "Div") and reader.position == 0:
+                value = _constant(reader.node.input[1], index.nodes)
+                if value is not None:
+                    scales[reader.index] = value
+        if len(scales) == 4:
+            return [scales[k] for k in range(4)]
+    return None
+
+
+def describe(graph: Any) -> dict[str, Any] | None:
+    """The anatomy of an Object Detection API SSD export, without TensorFlow (for inspect):
+    None when the graph is not one."""
+    index = NodeIndex.of(graph)
+    loops = {loop.frame: loop for loop in tensor_array_loops(graph)} \
+        if any(n.op in _NMS for n in graph.node) else {}
+    found = [(frame, nms) for frame, nms in _nms_frames(index).items() if frame in loops]
+    if len(found) != 1:
+        return None
+    frame, nms = found[0]
+    frame_of, _ = frames(index)
+    in_frame = {name for name, f in frame_of.items() if f == frame}
+    conversion = None
+    for tensor in loops[frame].cut:
+        node = index.nodes.get(parse_input(tensor)[0])
+        for _ in range(4):
+            if node is None or node.op in ("Sigmoid", "Softmax"):
+                break
+            node = index.nodes.get(parse_input(node.input[0])[0]) if node.input else None
+        if node is not None and node.op in ("Sigmoid", "Softmax"):
+            conversion = node.op.lower()
+    scales = _box_scales(graph, index)
+    if conversion is None or scales is None:
+        return None  # NMS in a loop, but no SSD box decoding and score conversion before it
+    images = [n for n in graph.node if n.op == "Placeholder"]
+    size = None
+    for other in loops:
+        if other != frame:
+            size = _resize_size(other, index) or size
+    image = shape_list(images[0].attr["shape"].shape) if len(images) == 1 else None
+    limits = [_constant(n.input[2], index.nodes) for n in nms if len(n.input) > 2]
+    iou = _constant(nms[0].input[3], index.nodes) if len(nms[0].input) > 3 else None
+    return {
+        "family": "Object Detection API SSD export",
+        "image": images[0].name if len(images) == 1 else None,
+        "image_size": (f"dynamic, resized to {size[0]}x{size[1]} inside" if size and
+                       image is not None and any(d < 0 for d in image[1:3]) else
+                       f"{image[1]}x{image[2]}" if image and len(image) == 4 else None),
+        "nms": sorted({n.op for n in nms}),
+        "classes": len(nms),  # the API runs one NMS per class
+        "iou_threshold": None if iou is None else float(f"{iou:.6g}"),
+        "score_threshold": float(f"{_score_threshold(nms, in_frame, index):.6g}"),
+        "per_class": int(min(v for v in limits if v is not None)) if any(
+            v is not None for v in limits) else None,
+        "score_conversion": conversion,
+        "box_scales": scales,
+    }
+
+
 class DetectionPostprocess(GraphPass):
     summary = ("Object Detection API SSD postprocessing (NMS while loop) -> "
                "TFLite_Detection_PostProcess, with the graph's thresholds and limits")
