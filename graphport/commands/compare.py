@@ -16,7 +16,7 @@ from graphport.commands.tflite import convert_source
 from graphport.convert.calibration import load_calibration
 from graphport.convert.converter import convert
 from graphport.convert.reference import reference_samples
-from graphport.convert.source import source_model
+from graphport.convert.source import RUNTIME_CUSTOM_OPS, source_model
 from graphport.errors import ConversionError, GraphportError, UserError
 from graphport.graph import load
 from graphport.outputs import DIRECTORY, atomic_path, check_target, output_path
@@ -45,6 +45,7 @@ class VariantRow:
     cosine: float | None = None
     top1_agreement: float | None = None
     verdict: str | None = None
+    detections: dict[str, Any] | None = None  # detectors: found again at score >= 0.3
     accuracy: float | None = None
     latency_ms: dict[str, float] | None = None
     runnable: bool = True
@@ -138,9 +139,12 @@ def compare_variants(
             row.size_bytes, row.zipped_bytes = result.size_bytes, result.zipped_bytes
             row.ratio_to_float = result.size_bytes / float_size if float_size else None
             row.ops = {"int8": summary["int8"], "float": summary["float"],
-                       "flex": summary["flex"] + summary["custom"]}
+                       "flex": summary["flex"] + sum(  # custom ops the runtime lacks
+                           1 for op in result.operators if op["compute"] == "custom"
+                           and op["op"] not in RUNTIME_CUSTOM_OPS)}
             row.max_abs, row.cosine, row.top1_agreement = _worst(result.parity)
             row.verdict = result.parity["verdict"]
+            row.detections = (result.parity.get("detections") or [None])[0]
             if result.eval:
                 row.accuracy = result.eval["tflite_accuracy"]
                 source_accuracy = result.eval["source_accuracy"]

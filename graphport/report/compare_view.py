@@ -15,6 +15,16 @@ COLUMNS = ("variant", "size", "zipped", "vs float", "ops int8/float/flex", "max 
            "cosine", "top-1 agree", "verdict", "accuracy", "latency ms (p90)")
 
 
+def _error(row: dict[str, Any]) -> str:
+    """Max abs error, or for a detector the detections found again (padded arrays move
+    whenever two scores swap places)."""
+    found = row.get("detections")
+    if found:
+        return (f"{found['matched']}/{found['reference']} found, {found['extra']} extra "
+                f"(score >= {found['threshold']:g})")
+    return optional(row["max_abs"], ".3g")
+
+
 def variant_cells(row: dict[str, Any]) -> list[str]:
     """One table row as text; a failed variant says why."""
     if row["error"]:
@@ -25,7 +35,7 @@ def variant_cells(row: dict[str, Any]) -> list[str]:
               else "not runnable in Python")
     return [row["name"], f"{row['size_bytes'] / 1024:,.1f} KB",
             f"{row['zipped_bytes'] / 1024:,.1f} KB", optional(row["ratio_to_float"], ".3f"),
-            f"{ops['int8']}/{ops['float']}/{ops['flex']}", optional(row["max_abs"], ".3g"),
+            f"{ops['int8']}/{ops['float']}/{ops['flex']}", _error(row),
             optional(row["cosine"], ".6f"), optional(row["top1_agreement"], ".2%"),
             row["verdict"] or "-", optional(row["accuracy"], ".4f"), timing]
 
