@@ -131,4 +131,24 @@ def test_other_export_shapes_convert_and_match(name: str, tmp_path: Path) -> Non
     note = next(r for r in data["rewrites"] if r["name"] == "detection_postprocess")["notes"][0]
     assert "2 classes" in note and "score >= 0.05 kept" in note and "5 per class" in note
     if name == "ssd_resize_inside":  # the caller resizes: the model takes the resized pixels
-        assert "input image_tensor: float pixels [1, 32, 32, 3]" in note
+        assert "input image_tensor: float pixels [1, 32, 32, 3] (the graph resized inside, " \
+            "bilinear" in note
+
+
+def test_detection_options_on_the_command_line(ssd: Path, tmp_path: Path) -> None:
+    target = tmp_path / "fast.tflite"
+    result = run_cli("tflite", ssd, "-o", target, "--no-verify", "--no-size-ratio", "--nms",
+                     "fast", "--max-detections", "10", "--detection-classes", "tflite",
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    note = next(r for r in json.loads(result.stdout)["rewrites"]
+                if r["name"] == "detection_postprocess")["notes"][0]
+    assert "fast NMS" in note and "10 in all" in note and "0-based" in note
+    out = _run(target, _faces_256())
+    assert out["detection_scores"].shape == (1, 10)
+    from conftest import FIXTURES
+
+    ignored = run_cli("tflite", FIXTURES / "digits_cnn.pb", "-o", tmp_path / "d.tflite",
+                      "--nms", "fast", "--no-verify", "--no-size-ratio", "--json")
+    assert ignored.returncode == 0, ignored.stderr
+    assert any("had no effect" in w for w in json.loads(ignored.stdout)["warnings"])

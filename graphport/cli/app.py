@@ -151,6 +151,9 @@ def tflite(
         None, "--target-error", help="With --int8: ... until every output's max abs error is at "
                                      "most this."),
     report: str = typer.Option(None, "--report", help="Write the full report as JSON here."),
+    nms: opt.NmsOption = None,
+    max_detections: opt.MaxDetections = None,
+    detection_classes: opt.DetectionClasses = None,
     json_out: opt.Json = False,
 ) -> None:
     """Convert to TFLite (float32, fp16, dynamic, int8) with a per-op report and parity."""
@@ -164,7 +167,8 @@ def tflite(
     if report:
         check_target(Path(report), overwrite=True, option="--report")
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
-                          allow_unsafe_ops)
+                          allow_unsafe_ops, {"nms": nms, "max_detections": max_detections,
+                                             "classes": detection_classes})
     calibration = CalibrationSpec(calib, calib_samples, mean, std, bgr)
     check = opt.verify_spec(no_verify, samples, bgr, parity_samples, eval_file, require_parity)
     quant = QuantOptions(split_names(keep_float) or [], debug_quant, target_agreement,

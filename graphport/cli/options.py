@@ -3,13 +3,27 @@ the typed option groups of graphport.spec.options."""
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from graphport.errors import UserError
 from graphport.spec.names import split_assignment, split_names
 from graphport.spec.options import GraphSpec, VerifySpec
+
+
+class Nms(str, Enum):
+    """NMS of TFLite_Detection_PostProcess: per class (as the Object Detection API) or not."""
+
+    regular = "regular"
+    fast = "fast"
+
+
+class ClassLayout(str, Enum):
+    """Class numbers of a converted detector: as the graph gives them, or 0-based."""
+
+    graph = "graph"
+    tflite = "tflite"
 
 
 class Mode(str, Enum):
@@ -56,6 +70,15 @@ EvalFile = Annotated[str | None, typer.Option(
 Output = Annotated[str | None, typer.Option(
     "-o", "--output", help="Where to write the result (default: named after the model, "
                            "beside it).")]
+NmsOption = Annotated[Nms | None, typer.Option(
+    "--nms", help="Object detection graphs: regular (per-class, the default) or fast "
+                  "(class-agnostic) NMS in TFLite_Detection_PostProcess.")]
+MaxDetections = Annotated[int | None, typer.Option(
+    "--max-detections", min=1, help="Object detection graphs: detections in all (default: "
+                                    "the graph's).")]
+DetectionClasses = Annotated[ClassLayout | None, typer.Option(
+    "--detection-classes", help="Object detection graphs: class numbers as the graph gives "
+                                "them (default) or 0-based, the standard TFLite layout.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 Threads = Annotated[int | None, typer.Option("--threads", min=1, help="Interpreter threads.")]
 Runs = Annotated[int, typer.Option("--runs", min=1, help="Timed runs.")]
@@ -69,15 +92,18 @@ def assignments(items: list[str] | None, option: str, sep: str = "=") -> dict[st
 
 def graph_spec(inputs: str | None, outputs: str | None, set_values: list[str] | None,
                input_shapes: list[str] | None, passes: str | None = None,
-               no_rewrite: bool = False, allow_unsafe_ops: bool = False) -> GraphSpec:
+               no_rewrite: bool = False, allow_unsafe_ops: bool = False,
+               detection: dict[str, Any] | None = None) -> GraphSpec:
     """The graph options as one GraphSpec: ``--passes a,b`` -> those; ``--no-rewrite`` ->
-    none; neither -> the default pipeline."""
+    none; neither -> the default pipeline. ``detection``: the detection options given."""
     if passes and no_rewrite:
         raise UserError("--passes and --no-rewrite contradict each other", "choose one")
+    wanted = {k: getattr(v, "value", v) for k, v in (detection or {}).items() if v is not None}
     return GraphSpec(split_names(inputs), split_names(outputs),
                      assignments(set_values, "--set"),
                      assignments(input_shapes, "--input-shapes", ":"),
-                     [] if no_rewrite else split_names(passes), allow_unsafe_ops)
+                     [] if no_rewrite else split_names(passes), allow_unsafe_ops,
+                     {"detection_postprocess": wanted} if wanted else {})
 
 
 def verify_spec(no_verify: bool, samples: list[str] | None, bgr: bool, count: int = 16,

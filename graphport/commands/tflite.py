@@ -252,7 +252,8 @@ def convert_tflite(
     target = check_target(output_path(output, default_name(model, mode, io), FILE), overwrite)
     step("preparing and repairing the model")
     started = time.perf_counter()
-    with source_model(model, graph or GraphSpec()) as source:
+    spec = graph or GraphSpec()
+    with source_model(model, spec) as source:
         samples = None
         if mode == "int8":
             step("loading calibration data")
@@ -260,5 +261,9 @@ def convert_tflite(
         prepare_s = time.perf_counter() - started
         result = convert_source(source, target, mode, io, strict, select_ops, samples, verify,
                                 overwrite, size_ratio=size_ratio, quant=quant, progress=step)
+    unused = set(spec.pass_params) - {r.name for r in source.rewrites if r.changed}
+    if unused:
+        result.warnings.append(f"options for {', '.join(sorted(unused))} had no effect: the "
+                               "pass did not apply to this graph")
     result.timings["prepare_s"] = prepare_s
     return result

@@ -40,7 +40,7 @@ def prepare_for_export(graph: GraphProto, spec: GraphSpec, target: str,
         tensor_info = tensor_info_fn(graph)
     prepared = RepairedGraph(**vars(prepare_graph(graph, spec, tensor_info)))
     ensure_safe(prepared.graph, spec.allow_unsafe_ops, action)
-    calls = resolve(spec.passes, target)
+    calls = resolve(spec.passes, target, spec.pass_params)
     if calls:
         fetches = [parse_input(t.tensor)[0] for t in prepared.outputs]
         before = prepared.graph

@@ -97,15 +97,24 @@ def parse_call(text: str) -> PassCall:
     return PassCall(name, params)
 
 
-def resolve(names: list[str] | None, target: str) -> list[PassCall]:
+def resolve(names: list[str] | None, target: str,
+            params: dict[str, dict[str, Any]] | None = None) -> list[PassCall]:
     """The passes to run for ``target``: the default pipeline's passes that serve it, or the
-    user's list, checked against the registry and the target."""
+    user's list, checked against the registry and the target; ``params`` (pass -> values)
+    apply wherever that pass runs, under what a ``name(key=value)`` gives."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}")
     passes = available()
+    given = params or {}
+    for name, values in given.items():
+        unknown = set(values) - set(passes[name].params) if name in passes else {name}
+        if unknown:
+            raise ValueError(f"no parameter {', '.join(sorted(unknown))} of pass {name}")
     if names is None:
-        return [PassCall(n) for n in DEFAULT_PIPELINE if target in passes[n].targets]
+        return [PassCall(n, dict(given.get(n, {}))) for n in DEFAULT_PIPELINE
+                if target in passes[n].targets]
     calls = [parse_call(name) for name in names]
+    calls = [PassCall(c.name, {**given.get(c.name, {}), **c.params}) for c in calls]
     wrong = [c.name for c in calls if target not in passes[c.name].targets]
     if wrong:
         raise UserError(f"--passes: {', '.join(wrong)} cannot be used for {target} export",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,9 @@ class GraphSpec:
 
     ``inputs``/``outputs`` None: what ``inspect`` finds. ``set_values``: placeholder -> value
     text (``40``, ``0.6,0.7``, ``@file.npy``). ``input_shapes``: input -> ``d0,d1`` with ``?``
-    for unknown. ``passes`` None: the default pipeline; an empty list: no repairs."""
+    for unknown. ``passes`` None: the default pipeline; an empty list: no repairs.
+    ``pass_params``: pass name -> parameters, wherever that pass runs (the CLI's detection
+    options set ``detection_postprocess``'s)."""
 
     inputs: list[str] | None = None
     outputs: list[str] | None = None
@@ -22,6 +25,7 @@ class GraphSpec:
     input_shapes: dict[str, str] = field(default_factory=dict)
     passes: list[str] | None = None
     allow_unsafe_ops: bool = False
+    pass_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def names_signature(self) -> bool:
         """Does it choose or pin signature tensors (which a SavedModel already fixes)?"""

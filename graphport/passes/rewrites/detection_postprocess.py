@@ -386,7 +386,11 @@ class DetectionPostprocess(GraphPass):
             image.attr["shape"].shape.Clear()
             for d in [1, *resized[1:]]:
                 image.attr["shape"].shape.dim.add(size=d)
-            return f"{image.name}: float pixels [1, {resized[1]}, {resized[2]}, {resized[3]}]"
+            method = _resize_method(frame, index)
+            caller = f" (the graph resized inside, {method}: the caller now resizes)" \
+                if method else ""
+            return (f"{image.name}: float pixels [1, {resized[1]}, {resized[2]}, {resized[3]}]"
+                    f"{caller}")
         return None
 
 
@@ -409,6 +413,16 @@ def _output_shape(node: Any, shape: Any, index: NodeIndex) -> list[int] | None:
                 element = shape(write.node.input[2])
                 return None if element is None else [1, *element]
     return None
+
+
+_RESIZE_METHODS = {"ResizeBilinear": "bilinear", "ResizeNearestNeighbor": "nearest neighbour",
+                   "ResizeBicubic": "bicubic", "ResizeArea": "area"}
+
+
+def _resize_method(frame: str, index: NodeIndex) -> str | None:
+    frame_of, _ = frames(index)
+    return next((_RESIZE_METHODS.get(n.op, n.op) for n in index.graph.node
+                 if n.op.startswith("Resize") and frame_of.get(n.name) == frame), None)
 
 
 def _resize_size(frame: str, index: NodeIndex) -> list[int] | None:
