@@ -52,15 +52,17 @@ class _Outputs:
     label_offset: float
 
 
-def _nms_frames(index: NodeIndex) -> dict[str, list[Any]]:
-    """TF1 while frames holding NonMaxSuppression ops, with those ops."""
+def _nms_loops(index: NodeIndex) -> dict[str, list[Any]]:
+    """TF1 while frames that hold NonMaxSuppression ops and read or write TensorArrays (the
+    map_fn of BatchMultiClassNonMaxSuppression), with those NMS ops."""
     if not any(n.op in _NMS for n in index.graph.node):
         return {}
     frame_of, _ = frames(index)
+    loops = {loop.frame for loop in tensor_array_loops(index.graph)}
     found: dict[str, list[Any]] = {}
     for node in index.graph.node:
         frame = frame_of.get(node.name)
-        if node.op in _NMS and frame not in (None, ROOT_FRAME):
+        if node.op in _NMS and frame not in (None, ROOT_FRAME) and frame in loops:
             found.setdefault(frame, []).append(node)
     return found
 
@@ -154,12 +156,11 @@ def describe(graph: Any) -> dict[str, Any] | None:
     """The anatomy of an Object Detection API SSD export, without TensorFlow (for inspect):
     None when the graph is not one."""
     index = NodeIndex.of(graph)
-    loops = {loop.frame: loop for loop in tensor_array_loops(graph)} \
-        if any(n.op in _NMS for n in graph.node) else {}
-    found = [(frame, nms) for frame, nms in _nms_frames(index).items() if frame in loops]
+    found = list(_nms_loops(index).items())
     if len(found) != 1:
         return None
     frame, nms = found[0]
+    loops = {loop.frame: loop for loop in tensor_array_loops(graph)}
     frame_of, _ = frames(index)
     in_frame = {name for name, f in frame_of.items() if f == frame}
     conversion = None
@@ -213,9 +214,7 @@ class DetectionPostprocess(GraphPass):
                                         "classes": "graph"}
 
     def matches(self, index: NodeIndex) -> list[Any]:
-        loops = {loop.frame for loop in tensor_array_loops(index.graph)} \
-            if any(n.op in _NMS for n in index.graph.node) else set()
-        return [frame for frame in _nms_frames(index) if frame in loops]
+        return list(_nms_loops(index))
 
     def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
         from graphport.backend.tf_graph import import_graph, to_tf
@@ -228,7 +227,7 @@ class DetectionPostprocess(GraphPass):
         index = NodeIndex.of(graph)
         frame_of, _ = frames(index)
         in_frame = {name for name, frame in frame_of.items() if frame == match}
-        nms = _nms_frames(index)[match]
+        nms = _nms_loops(index)[match]
         loops = {loop.frame: loop for loop in tensor_array_loops(graph)}
         tf_graph = import_graph(to_tf(graph))
 
