@@ -36,8 +36,9 @@ def _inference_value(knob: dict[str, Any]) -> str:
 
 
 def _is_inference_default(knob: dict[str, Any]) -> bool:
-    value = _inference_value(knob)
-    return knob["default"] in ({"false": False, "1.0": 1.0, "0.0": 0.0}[value], int(value == "1.0"))
+    """Whether a switch's default is already its inference value (keep_prob 1.0, false)."""
+    value = {"false": False, "1.0": 1.0, "0.0": 0.0}[_inference_value(knob)]
+    return bool(knob["default"] == value)
 
 
 def suggest_next(path: Path, data: dict[str, Any], graph: Any) -> tuple[str | None, list[str]]:
