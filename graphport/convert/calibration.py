@@ -98,7 +98,7 @@ def _images(directory: Path, inputs: list[SignatureTensor], limit: int, mean: fl
         raise UserError(f"--calib {directory}: no images in it ({', '.join(IMAGE_SUFFIXES)})")
     samples = []
     for path in files[:limit]:
-        image = decode_image(path, shape[-1], size, bgr, "--calib")
+        image, _ = decode_image(path, shape[-1], size, bgr, "--calib")
         image = ((image - mean) / std).astype(np.float32)
         samples.append({tensor.key: image[None] if len(shape) == 4 else image})
     return samples

@@ -33,9 +33,9 @@ def image_size(shape: list[int] | None) -> tuple[int, int] | None:
 
 
 def decode_image(path: Path, channels: int, size: tuple[int, int] | None, bgr: bool,
-                 where: str) -> np.ndarray:
+                 where: str) -> tuple[np.ndarray, tuple[int, int]]:
     """An image file as float32 0..255 [H, W, C], RGB (or BGR), resized bilinearly to ``size``
-    when given: the one way --sample and --calib images are read."""
+    when given, and its size as stored: the one way --sample and --calib images are read."""
     from graphport.backend.runtime import tensorflow
 
     tf = tensorflow()
@@ -45,10 +45,11 @@ def decode_image(path: Path, channels: int, size: tuple[int, int] | None, bgr: b
         raise UserError(f"{where}: {path} is not a readable image ({type(error).__name__})"
                         ) from None
     array = tf.cast(image, tf.float32)
-    if size is not None and tuple(array.shape[:2]) != size:
+    stored = (int(array.shape[0]), int(array.shape[1]))
+    if size is not None and stored != size:
         array = tf.image.resize(array, size)
     array = array.numpy()
-    return array[..., ::-1] if bgr else array
+    return (array[..., ::-1] if bgr else array), stored
 
 
 def _load(tensor: SignatureTensor, text: str, bgr: bool, notes: list[str]) -> np.ndarray:
@@ -72,8 +73,8 @@ def _load(tensor: SignatureTensor, text: str, bgr: bool, notes: list[str]) -> np
         shape = tensor.shape
         channels = shape[-1] if shape and shape[-1] in (1, 3) else 3
         size = image_size(shape)
-        array = decode_image(path, channels, size, bgr, where)
-        if size is not None:
+        array, stored = decode_image(path, channels, size, bgr, where)
+        if size is not None and stored != size:
             notes.append(f"{tensor.key}: {path.name} resized to {size[0]}x{size[1]} "
                          "(bilinear, as --calib images are)")
         if shape is not None and len(shape) == 4:
