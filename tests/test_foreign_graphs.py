@@ -241,3 +241,6 @@ def test_map_fn_loops_get_the_loop_the_ops_and_a_cut_that_converts(tmp_path: Pat
     message = result.stderr.splitlines()[0]
     assert "while loop 'map/while/while_context'" in message
     assert "TensorArrayScatterV3" in message and "--outputs boxes,scores" in message
+    # NMS in a loop, but no SSD box predictor: the detection pass says what it found
+    assert "detection_postprocess ran but could not repair it" in message
+    assert "no boxes [B, N, 1, 4] and scores [B, N, C] enter the NMS loop" in message
