@@ -92,7 +92,7 @@ def test_node_index_and_builders() -> None:
     graph = _loop_graph()
     index = NodeIndex.of(graph)
     assert {r.node.name for r in index.readers("merge")} == {"less", "switch"}
-    assert [(r.node.name, r.position, r.index) for r in index.readers("switch")] == \
+    assert [(r.node.name, r.position, r.output) for r in index.readers("switch")] == \
         [("body", 0, 1), ("exit", 0, 0)]
     assert index.nodes["merge"].attr["T"].type == DATA_TYPES["DT_FLOAT"]
     assert index.nodes["merge"].attr["N"].i == 2

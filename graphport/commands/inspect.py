@@ -41,14 +41,14 @@ def _is_inference_default(knob: dict[str, Any]) -> bool:
     return bool(knob["default"] == value)
 
 
-def suggest_next(path: Path, data: dict[str, Any], graph: Any) -> tuple[str | None, list[str]]:
+def suggest_next(path: Path, data: dict[str, Any], index: NodeIndex
+                 ) -> tuple[str | None, list[str]]:
     """The to-savedmodel command to run next, and what in it only the user can supply (shown
     as <...> placeholders). None when TensorFlow could not load the graph as it is."""
     if {w["code"] for w in data["warnings"]} & _NO_NEXT:
         return None, []
     parts = ["graphport", "to-savedmodel", shell_quote(str(path))]
     needs: list[str] = []
-    index = NodeIndex.of(graph)
     pins, inputs, samples, shapes = [], [], [], []
     for item in data["inputs"]:
         if item["training_knob"]:
@@ -86,10 +86,11 @@ def suggest_next(path: Path, data: dict[str, Any], graph: Any) -> tuple[str | No
 
 def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
     graph = load.read_graph_def(path)
-    anatomy = analyze_graph(graph)
+    index = NodeIndex.of(graph)  # one index for the anatomy, the checks, next:, the detector
+    anatomy = analyze_graph(graph, index)
     data = {"format": kind, "path": str(path), "size_bytes": path.stat().st_size,
             **anatomy.to_json()}
-    problems = check_graph(graph)
+    problems = check_graph(graph, index)
     data["invalid_graph"] = [vars(p) for p in problems]
     if problems:
         listed = "; ".join(str(p) for p in problems[:5])
@@ -103,8 +104,8 @@ def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
             "level": "info", "code": "optional_inputs",
             "message": f"optional inputs keep their defaults: {', '.join(optional)}; to feed "
                        "one, name it in --inputs with the others"})
-    data["next_command"], data["next_needs"] = suggest_next(path, data, graph)
-    detector = describe_detector(graph)
+    data["next_command"], data["next_needs"] = suggest_next(path, data, index)
+    detector = describe_detector(graph, index)
     data["object_detection"] = detector
     if detector is not None:
         data["warnings"].append({

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from graphport.graph import oplists
-from graphport.graph.nodes import attr_dtype, consumers, parse_input, tensor_name
+from graphport.graph.index import NodeIndex
+from graphport.graph.nodes import attr_dtype, parse_input, tensor_name
 from graphport.graph.tensors import (
     dtype_name,
     num_elements,
@@ -230,12 +231,12 @@ def _is_output_candidate(node: Any) -> bool:
                 or op.startswith("Placeholder"))
 
 
-def find_outputs(graph: Any) -> list[OutputInfo]:
+def find_outputs(graph: Any, index: NodeIndex | None = None) -> list[OutputInfo]:
     """Nodes nothing consumes, less constants, no-ops, asserts, save/restore and training ops."""
-    used = consumers(graph.node)
+    index = index or NodeIndex.of(graph)
     outputs = []
     for node in graph.node:
-        if node.name in used or not _is_output_candidate(node):
+        if index.is_read(node.name) or not _is_output_candidate(node):
             continue
         dtype = attr_dtype(node)
         outputs.append(OutputInfo(node.name, node.op,
@@ -311,10 +312,11 @@ def find_unsafe_ops(graph: Any, ignore: frozenset[str] = frozenset()) -> list[di
             if node.op in oplists.UNSAFE_OPS and node.op not in ignore]
 
 
-def analyze_graph(graph: Any) -> GraphAnatomy:
-    """The full anatomy of a GraphDef, with findings ordered errors first."""
+def analyze_graph(graph: Any, index: NodeIndex | None = None) -> GraphAnatomy:
+    """The full anatomy of a GraphDef, with findings ordered errors first. ``index``: one
+    already built for the graph."""
     inputs = find_inputs(graph)
-    outputs = find_outputs(graph)
+    outputs = find_outputs(graph, index)
     params, largest = constant_stats(graph)
     control_flow = control_flow_summary(graph)
     unsafe = find_unsafe_ops(graph)

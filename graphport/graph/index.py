@@ -4,18 +4,18 @@ module keeps its own name map or consumer table."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from graphport.graph.nodes import parse_input
 from graphport.graph.types import GraphProto, NodeProto
 
 
-@dataclass(frozen=True)
-class Reader:
-    """One data input of ``node``: position ``position`` reads output ``index`` of a node."""
+class Reader(NamedTuple):  # a tuple: an index of a 300k-node graph makes one per edge
+    """One data input of ``node``: position ``position`` reads output ``output`` of a node."""
 
     node: NodeProto
     position: int
-    index: int
+    output: int
 
 
 @dataclass
@@ -49,3 +49,11 @@ class NodeIndex:
     def control_readers(self, name: str) -> list[NodeProto]:
         """Nodes with a ``^name`` control input."""
         return self._control_readers.get(name, [])
+
+    def is_read(self, name: str) -> bool:
+        """Whether any node reads node ``name`` (data or control)."""
+        return name in self._readers or name in self._control_readers
+
+    def missing(self) -> set[str]:
+        """Names that inputs refer to but no node has."""
+        return (self._readers.keys() | self._control_readers.keys()) - self.nodes.keys()

@@ -40,9 +40,12 @@ class Problem:
 
 def dangling_inputs(index: NodeIndex) -> list[Problem]:
     """Inputs naming a node the graph does not have."""
+    missing = index.missing()
+    if not missing:
+        return []
     return [Problem("dangling_input", node.name, f"input {item!r} names no node")
             for node in index.graph.node for item in node.input
-            if parse_input(item)[0] not in index.nodes]
+            if parse_input(item)[0] in missing]
 
 
 def missing_attrs(index: NodeIndex) -> list[Problem]:
@@ -77,14 +80,29 @@ def huge_constants(index: NodeIndex) -> list[Problem]:
 def cycles(index: NodeIndex) -> list[Problem]:
     """Nodes on a cycle that is not a TF1 loop (whose only back edge runs NextIteration ->
     Merge): Tarjan's strongly connected components, iteratively."""
-    edges: dict[str, list[str]] = {name: [] for name in index.nodes}
-    for node in index.graph.node:
-        for item in node.input:
-            source = parse_input(item)[0]
-            back_edge = node.op in ("Merge", "RefMerge") and source in index.nodes and \
-                index.nodes[source].op in ("NextIteration", "RefNextIteration")
-            if source in index.nodes and not back_edge:
-                edges[source].append(node.name)
+    edges: dict[str, list[str]] = {}
+    waiting: dict[str, int] = dict.fromkeys(index.nodes, 0)
+    for source, node in index.nodes.items():
+        loop_back = node.op in ("NextIteration", "RefNextIteration")
+        targets = [r.node.name for r in index.readers(source)] + \
+            [n.name for n in index.control_readers(source)]
+        if loop_back:
+            targets = [t for t in targets if index.nodes[t].op not in ("Merge", "RefMerge")]
+        edges[source] = targets
+        for target in targets:
+            waiting[target] += 1
+    # Kahn's order first: a graph whose every node gets ordered has no cycle, and the cost of
+    # the component search below is paid only for what is left.
+    ready = [name for name, count in waiting.items() if not count]
+    while ready:
+        for target in edges[ready.pop()]:
+            waiting[target] -= 1
+            if not waiting[target]:
+                ready.append(target)
+    left = {name for name, count in waiting.items() if count}
+    if not left:
+        return []
+    edges = {name: [t for t in edges[name] if t in left] for name in left}
     order: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -132,6 +150,10 @@ def frames(index: NodeIndex) -> tuple[dict[str, str], list[Problem]]:
     """The TF1 frame of every node reachable from the graph's sources (TensorFlow's own
     propagation: an Enter's readers are in its ``frame_name``, an Exit's readers in the frame
     around its own), and the nodes fed from two frames."""
+    if not any(node.op in _ENTER for node in index.graph.node):  # no TF1 loop: one frame
+        exits = [Problem("mixed_frames", n.name, "exits a frame no Enter opened")
+                 for n in index.graph.node if n.op in _EXIT]
+        return dict.fromkeys(index.nodes, ROOT_FRAME), exits
     frame: dict[str, str] = {}
     parent: dict[str, str] = {}
     problems: list[Problem] = []
@@ -166,8 +188,8 @@ def frames(index: NodeIndex) -> tuple[dict[str, str], list[Problem]]:
     return frame, problems
 
 
-def check_graph(graph: GraphProto) -> list[Problem]:
-    """Every defect above; an empty list for a sound graph."""
-    index = NodeIndex.of(graph)
+def check_graph(graph: GraphProto, index: NodeIndex | None = None) -> list[Problem]:
+    """Every defect above; an empty list for a sound graph. ``index``: one already built."""
+    index = index or NodeIndex.of(graph)
     return (dangling_inputs(index) + cycles(index) + missing_attrs(index)
             + huge_constants(index) + frames(index)[1])

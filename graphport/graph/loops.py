@@ -32,10 +32,10 @@ def _is_constant(name: str, index: NodeIndex) -> bool:
     return node is not None and node.op == "Const"
 
 
-def tensor_array_loops(graph: GraphProto) -> list[LoopCut]:
+def tensor_array_loops(graph: GraphProto, index: NodeIndex | None = None) -> list[LoopCut]:
     """Every top-level while frame that reads or writes a TensorArray, with the data tensors
     that enter it (directly, or scattered into a TensorArray it reads) as the cut."""
-    index = NodeIndex.of(graph)
+    index = index or NodeIndex.of(graph)
     frame_of, _ = frames(index)
     loops: dict[str, LoopCut] = {}
     for node in graph.node:

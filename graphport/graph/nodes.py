@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 
@@ -10,6 +9,8 @@ def parse_input(text: str) -> tuple[str, int, bool]:
     """Split a NodeDef input into (node name, output index, is control edge)."""
     if text.startswith("^"):
         return text[1:], -1, True
+    if ":" not in text:  # the common case, kept cheap: graphs have an input per edge
+        return text, 0, False
     name, sep, index = text.rpartition(":")
     if sep and index.isdigit():
         return name, int(index), False
@@ -25,16 +26,6 @@ def canonical_tensor(name: str) -> str:
     """``x`` -> ``x:0``; ``x:1`` stays: the form ``get_tensor_by_name`` needs."""
     node, index, _ = parse_input(name)
     return tensor_name(node, index)
-
-
-def consumers(nodes: Iterable[Any]) -> dict[str, set[str]]:
-    """For each node name, the names of nodes that use any of its outputs or its control edge."""
-    used: dict[str, set[str]] = {}
-    for node in nodes:
-        for item in node.input:
-            source, _, _ = parse_input(item)
-            used.setdefault(source, set()).add(node.name)
-    return used
 
 
 def attr_dtype(node: Any) -> int | None:

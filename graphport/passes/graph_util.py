@@ -55,7 +55,7 @@ def loop_pivots(index: NodeIndex) -> dict[str, str]:
         if predicate is None or predicate.op != "LoopCond" or frame is None or frame in pivots:
             continue
         body = next((r.node.name for r in index.readers(node.name)
-                     if r.index == 1 and r.node.op == "Identity"), None)
+                     if r.output == 1 and r.node.op == "Identity"), None)
         if body is not None:
             pivots[frame] = body
     return pivots

@@ -37,7 +37,7 @@ class BranchConstants(GraphPass):
             source = input_node(source, 0, index.nodes)
         readers: dict[int, list[tuple[Any, int]]] = {}
         for reader in index.readers(switch.name):
-            readers.setdefault(reader.index, []).append((reader.node, reader.position))
+            readers.setdefault(reader.output, []).append((reader.node, reader.position))
         for branch, uses in readers.items():
             name = unique_name(graph, f"{switch.name}/graphport_const_{branch}")
             copy = graph.node.add(name=name, op="Const")

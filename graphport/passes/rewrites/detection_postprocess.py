@@ -58,7 +58,7 @@ def _nms_loops(index: NodeIndex) -> dict[str, list[Any]]:
     if not any(n.op in _NMS for n in index.graph.node):
         return {}
     frame_of, _ = frames(index)
-    loops = {loop.frame for loop in tensor_array_loops(index.graph)}
+    loops = {loop.frame for loop in tensor_array_loops(index.graph, index)}
     found: dict[str, list[Any]] = {}
     for node in index.graph.node:
         frame = frame_of.get(node.name)
@@ -146,21 +146,23 @@ def _box_scales(graph: Any, index: NodeIndex) -> list[float] | None:
             if reader.node.op in ("RealDiv", "Div") and reader.position == 0:
                 value = _constant(reader.node.input[1], index.nodes)
                 if value is not None:
-                    scales[reader.index] = value
+                    scales[reader.output] = value
         if len(scales) == 4:
             return [scales[k] for k in range(4)]
     return None
 
 
-def describe(graph: Any) -> dict[str, Any] | None:
+def describe(graph: Any, index: NodeIndex | None = None) -> dict[str, Any] | None:
     """The anatomy of an Object Detection API SSD export, without TensorFlow (for inspect):
     None when the graph is not one."""
-    index = NodeIndex.of(graph)
+    if not any(n.op in _NMS for n in graph.node):
+        return None
+    index = index or NodeIndex.of(graph)
     found = list(_nms_loops(index).items())
     if len(found) != 1:
         return None
     frame, nms = found[0]
-    loops = {loop.frame: loop for loop in tensor_array_loops(graph)}
+    loops = {loop.frame: loop for loop in tensor_array_loops(graph, index)}
     frame_of, _ = frames(index)
     in_frame = {name for name, f in frame_of.items() if f == frame}
     conversion = None

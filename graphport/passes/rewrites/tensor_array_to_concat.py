@@ -33,7 +33,7 @@ _LOOP_CHAIN = ("Enter", "Merge", "Switch", "Identity", "NextIteration", "Exit")
 
 
 def _triples(readers: list[Reader]) -> list[tuple[Any, int, int]]:
-    return [(r.node, r.position, r.index) for r in readers]
+    return [(r.node, r.position, r.output) for r in readers]
 
 
 @dataclass
@@ -119,7 +119,7 @@ class TensorArrayToConcat(GraphPass):
             why = f"also used by {', '.join(sorted({o.op for o in others}))}"
         elif len(writes) != 1 or len(concats) != 1 or len(enters) != 1:
             why = "needs exactly one write in a loop and one concat after it"
-        elif any(r.index == 1 for r in nodes.readers(concats[0].name)):
+        elif any(r.output == 1 for r in nodes.readers(concats[0].name)):
             why = "the concat's lengths output is used"
         elif not _is_counter_from_zero(by_name.get(parse_input(writes[0].input[1])[0]),
                                        by_name):
