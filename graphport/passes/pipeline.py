@@ -20,7 +20,7 @@ from typing import Any
 from graphport.errors import GraphportError, UserError
 from graphport.graph.edit import copy_graph, prune
 from graphport.graph.index import NodeIndex
-from graphport.graph.integrity import check_graph
+from graphport.graph.integrity import Problem, check_graph
 from graphport.graph.types import GraphProto
 from graphport.passes import rewrites
 from graphport.passes.base import TARGETS, GraphPass, PassContext, PassResult
@@ -130,46 +130,56 @@ def needs_repair(graph: GraphProto, calls: list[PassCall]) -> bool:
     return any(passes[name]().matches(index) for name in dict.fromkeys(c.name for c in calls))
 
 
-def _run_checked(graph: GraphProto, call: PassCall, fetch_nodes: list[str]
-                 ) -> tuple[GraphProto, PassResult]:
-    """One pass on ``graph``; its result, or the graph as it was when the pass broke it."""
+Checked = tuple[GraphProto, PassResult, "list[Problem] | None"]
+
+
+def _run_checked(graph: GraphProto, call: PassCall, fetch_nodes: list[str],
+                 known: list[Problem] | None) -> Checked:
+    """One pass on ``graph``: its result, or the graph as it was when the pass broke it; and
+    the graph check of what is returned, when it was made (``known``: the input's, if made)."""
     cls = available()[call.name]
     graph_pass = cls()
-    matches = graph_pass.matches(NodeIndex.of(graph))
+    index = NodeIndex.of(graph)
+    matches = graph_pass.matches(index)
     if not matches:
-        return graph, PassResult(call.name, params=call.params)
+        return graph, PassResult(call.name, params=call.params), known
     context = PassContext({**cls.params, **call.params})
+    if known is None:
+        known = check_graph(graph, index)
     before = copy_graph(graph)
-    problems_before = set(check_graph(before))
     try:
         result = graph_pass.run(graph, matches, context)
     except GraphportError:
         raise
     except Exception as error:  # a bug in the pass: the graph goes on without it
         return before, PassResult(call.name, len(matches), params=call.params,
-                                  error=f"it crashed ({type(error).__name__}: {error})")
+                                  error=f"it crashed ({type(error).__name__}: {error})"), known
     result.notes.extend(context.notes)
     result.params = call.params
     if not result.changed:
-        return graph, result
+        return graph, result, known
     graph = prune(graph, fetch_nodes)
-    new = [p for p in check_graph(graph) if p not in problems_before]
+    after = check_graph(graph)
+    had = set(known)
+    new = [p for p in after if p not in had]
     if new:
         listed = "; ".join(str(p) for p in new[:5])
         more = f" and {len(new) - 5} more" if len(new) > 5 else ""
         result.error = f"its result failed the graph check ({listed}{more})"
-        return before, result
-    return graph, result
+        return before, result, known
+    return graph, result, after
 
 
 def run_pipeline(graph: GraphProto, calls: list[PassCall], fetch_nodes: list[str]
                  ) -> tuple[GraphProto, list[PassResult]]:
     """Apply the passes in order; returns the repaired graph and what each pass did. A pass
     that crashes or breaks the graph is rolled back (its ``error`` says why, a graphport bug
-    to report) and the rest go on."""
+    to report) and the rest go on. The graph is checked once before the first pass that has
+    work, then after each pass that changed it."""
     results = []
+    known: list[Problem] | None = None
     for call in calls:
-        graph, result = _run_checked(graph, call, fetch_nodes)
+        graph, result, known = _run_checked(graph, call, fetch_nodes, known)
         if result.error:
             result.notes.append(f"rolled back: {result.error} (a graphport bug; please report "
                                 "it with the graph)")
