@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ class SourceModel:
                 self.graph_def, None, None, output_arrays=[
                     parse_input(t.tensor)[0] for t in self.outputs],
                 input_arrays_with_shape=[(parse_input(t.tensor)[0], shape)
-                                         for t, (_, shape) in zip(self.inputs, self._feeds(),
+                                         for t, (_, shape) in zip(self.inputs, self._feeds,
                                                                   strict=True)])
             converter.allow_custom_ops = True
             return converter
@@ -79,6 +80,7 @@ class SourceModel:
             return set()
         return {n.op for n in self.graph_def.node} & RUNTIME_CUSTOM_OPS
 
+    @cached_property
     def _feeds(self) -> list[tuple[np.dtype, list[int] | None]]:
         """(dtype, shape) of each input's placeholder in the converted graph, which a repair
         may have changed (an image input that now takes float pixels)."""
@@ -96,7 +98,7 @@ class SourceModel:
         if self.saved_model is not None:
             return sample  # keyed by signature input
         return [sample[t.key].astype(dtype)  # in input order, in the converted graph's dtype
-                for t, (dtype, _) in zip(self.inputs, self._feeds(), strict=True)]
+                for t, (dtype, _) in zip(self.inputs, self._feeds, strict=True)]
 
     def runner(self) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
         """A function running the source in TensorFlow on one sample (keyed by signature

@@ -181,7 +181,7 @@ def describe(graph: Any, index: NodeIndex | None = None) -> dict[str, Any] | Non
     size = None
     for other in loops:
         if other != frame:
-            size = _resize_size(other, index) or size
+            size = _resize(other, index, frame_of)[0] or size
     image = shape_list(images[0].attr["shape"].shape) if len(images) == 1 else None
     limits = [_constant(n.input[2], index.nodes) for n in nms if len(n.input) > 2]
     iou = _constant(nms[0].input[3], index.nodes) if len(nms[0].input) > 3 else None
@@ -353,7 +353,9 @@ class DetectionPostprocess(GraphPass):
         """A preprocessing loop between the image input and the network: the network reads
         the image input directly instead, as float pixels of the loop's output shape."""
         index = NodeIndex.of(graph)
+        frame_of, _ = frames(index)
         placeholders = {n.name: n for n in graph.node if n.op == "Placeholder"}
+        all_gathers = [n for n in graph.node if n.op == "TensorArrayGatherV3"]
         for frame, loop in loops.items():
             if frame == nms_frame:
                 continue
@@ -364,18 +366,15 @@ class DetectionPostprocess(GraphPass):
                     node = index.nodes.get(parse_input(node.input[0])[0])
                 if node is not None and node.name in placeholders:
                     sources.add(node.name)
-            gathers = [n for n in graph.node if n.op == "TensorArrayGatherV3"
-                       and any(e.op in ("Exit", "RefExit") for e in
-                               [index.nodes.get(parse_input(i)[0]) for i in n.input[2:3]]
-                               if e is not None)]
-            gathers = [g for g in gathers if _exits_frame(g, frame, index)]
+            gathers = [g for g in all_gathers if _exits_frame(g, frame, index, frame_of)]
             if len(sources) != 1 or len(gathers) != 1:
                 continue
             image = placeholders[sources.pop()]
+            size, method = _resize(frame, index, frame_of)
             resized = shape(gathers[0].name) or [-1, -1, -1, -1]
             if len(resized) == 4 and any(d < 0 for d in resized[1:3]):
                 given = shape_list(image.attr["shape"].shape) or [-1] * 4
-                resized[1:3] = _resize_size(frame, index) or given[1:3]
+                resized[1:3] = size or given[1:3]
             if len(resized) == 4 and resized[3] < 0:
                 channels = shape_list(image.attr["shape"].shape) or [-1]
                 resized[3] = channels[-1]
@@ -387,7 +386,6 @@ class DetectionPostprocess(GraphPass):
             image.attr["shape"].shape.Clear()
             for d in [1, *resized[1:]]:
                 image.attr["shape"].shape.dim.add(size=d)
-            method = _resize_method(frame, index)
             caller = f" (the graph resized inside, {method}: the caller now resizes)" \
                 if method else ""
             return (f"{image.name}: float pixels [1, {resized[1]}, {resized[2]}, {resized[3]}]"
@@ -420,34 +418,28 @@ _RESIZE_METHODS = {"ResizeBilinear": "bilinear", "ResizeNearestNeighbor": "neare
                    "ResizeBicubic": "bicubic", "ResizeArea": "area"}
 
 
-def _resize_method(frame: str, index: NodeIndex) -> str | None:
-    frame_of, _ = frames(index)
-    return next((_RESIZE_METHODS.get(n.op, n.op) for n in index.graph.node
-                 if n.op.startswith("Resize") and frame_of.get(n.name) == frame), None)
-
-
-def _resize_size(frame: str, index: NodeIndex) -> list[int] | None:
-    """[height, width] of the image resize inside the preprocessing loop, if constant."""
-    frame_of, _ = frames(index)
+def _resize(frame: str, index: NodeIndex, frame_of: dict[str, str]
+            ) -> tuple[list[int] | None, str | None]:
+    """[height, width] (if constant) and method of the image resize inside the
+    preprocessing loop ``frame``; (None, None) without one."""
+    method = None
     for node in index.graph.node:
-        if node.op.startswith("Resize") and frame_of.get(node.name) == frame and \
-                len(node.input) > 1:
-            size = const_value(index.nodes.get(parse_input(node.input[1])[0]), index.nodes)
-            if size is None:
-                enter = index.nodes.get(parse_input(node.input[1])[0])
-                if enter is not None and enter.op == "Enter":
-                    size = const_value(index.nodes.get(parse_input(enter.input[0])[0]),
-                                       index.nodes)
-            if size is not None and size.size == 2:
-                return [int(d) for d in size]
-    return None
+        if not node.op.startswith("Resize") or frame_of.get(node.name) != frame:
+            continue
+        method = method or _RESIZE_METHODS.get(node.op, node.op)
+        source = index.nodes.get(parse_input(node.input[1])[0]) if len(node.input) > 1 else None
+        if source is not None and source.op == "Enter":
+            source = index.nodes.get(parse_input(source.input[0])[0])
+        size = const_value(source, index.nodes)
+        if size is not None and size.size == 2:
+            return [int(d) for d in size], method
+    return None, method
 
 
-def _exits_frame(gather: Any, frame: str, index: NodeIndex) -> bool:
+def _exits_frame(gather: Any, frame: str, index: NodeIndex, frame_of: dict[str, str]) -> bool:
     """Whether the flow ``gather`` reads leaves the while frame ``frame``."""
     flow = index.nodes.get(parse_input(gather.input[2])[0]) if len(gather.input) > 2 else None
     if flow is None or flow.op not in ("Exit", "RefExit") or not flow.input:
         return False
     inner = index.nodes.get(parse_input(flow.input[0])[0])
-    frame_of, _ = frames(index)
     return inner is not None and frame_of.get(inner.name) == frame
