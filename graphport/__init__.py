@@ -28,6 +28,9 @@ _API = {
     "rewrite_graph": "graphport.commands.rewrite",
     "compare_variants": "graphport.commands.compare",
     "bench_tflite": "graphport.commands.compare",
+    "run_model": "graphport.commands.run",
+    "freeze": "graphport.commands.freeze",
+    "migrate": "graphport.commands.migrate",
     "QuantOptions": "graphport.quant.int8",
     "TargetNotMet": "graphport.quant.int8",
 }

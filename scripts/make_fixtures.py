@@ -679,6 +679,69 @@ def build_ssd_exports(out: Path) -> dict[str, float]:
     return {}
 
 
+# ---------------------------------------------------------------- checkpoints (unfrozen)
+
+def _dense_model(x: Any, rng: np.random.RandomState) -> Any:
+    """Two dense layers, as a 2018 tutorial would write them, with named variables."""
+    w1 = v1.Variable(rng.normal(0, 0.5, (4, 8)).astype(np.float32), name="fc1/weights")
+    b1 = v1.Variable(rng.normal(0, 0.1, (8,)).astype(np.float32), name="fc1/biases")
+    w2 = v1.Variable(rng.normal(0, 0.5, (8, 3)).astype(np.float32), name="fc2/weights")
+    b2 = v1.Variable(rng.normal(0, 0.1, (3,)).astype(np.float32), name="fc2/biases")
+    hidden = tf.nn.relu(tf.matmul(x, w1) + b1, name="fc1/relu")
+    return tf.add(tf.matmul(hidden, w2), b2, name="logits")
+
+
+def _training_checkpoint(directory: Path, resource: bool) -> None:
+    """A training graph (loss, optimizer, saver) saved as Saver did: meta graph, index, data
+    and the ``checkpoint`` file; VariableV2 or resource variables."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.RandomState(SEED + 40)
+    if resource:
+        v1.enable_resource_variables()
+    try:
+        graph = tf.Graph()
+        with graph.as_default():
+            v1.set_random_seed(SEED)
+            x = v1.placeholder(tf.float32, [None, 4], name="x")
+            labels = v1.placeholder(tf.int32, [None], name="labels")
+            logits = _dense_model(x, rng)
+            tf.nn.softmax(logits, name="probs")
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=labels, logits=logits), name="loss")
+            train = v1.train.GradientDescentOptimizer(0.1).minimize(loss, name="train")
+            saver = v1.train.Saver(save_relative_paths=True)
+            data = rng.normal(0, 1, (32, 4)).astype(np.float32)
+            with _session(graph) as sess:
+                sess.run(v1.global_variables_initializer())
+                for _ in range(5):
+                    sess.run(train, {x: data, labels: (data.sum(1) > 0).astype(np.int32)})
+                saver.save(sess, str(directory / "model.ckpt"), write_meta_graph=True)
+    finally:
+        v1.disable_resource_variables()
+    # Saver's state file holds the time of writing; ours names the prefix only.
+    (directory / "checkpoint").write_text('model_checkpoint_path: "model.ckpt"\n'
+                                          'all_model_checkpoint_paths: "model.ckpt"\n')
+
+
+def build_checkpoints(out: Path) -> dict[str, float]:
+    """checkpoints/: a TF1 training checkpoint with VariableV2 (plus an eval graph .pbtxt
+    beside it, as TensorFlow's ResNet-v2 release ships), the same with resource variables,
+    and a TF2 object-based checkpoint (refused: tf.saved_model is its route)."""
+    root = out / "checkpoints"
+    _training_checkpoint(root / "dense_v1", resource=False)
+    _training_checkpoint(root / "dense_resource", resource=True)
+    graph = tf.Graph()
+    with graph.as_default():  # the eval graph: the same variables, no loss, no saver
+        x = v1.placeholder(tf.float32, [None, 4], name="x")
+        tf.nn.softmax(_dense_model(x, np.random.RandomState(SEED + 40)), name="probs")
+    (root / "dense_v1" / "model_eval.pbtxt").write_text(str(graph.as_graph_def()))
+    object_dir = root / "tf2_object"
+    object_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = tf.train.Checkpoint(dense=tf.Variable(np.ones((4, 3), np.float32)))
+    checkpoint.write(str(object_dir / "ckpt-1"))
+    return {}
+
+
 BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "digits_cnn": build_digits,
     "digits_outlier": build_digits_outlier,
@@ -689,6 +752,7 @@ BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "cond_conv": build_cond_conv,
     "foreign_patterns": build_foreign_patterns,
     "ssd_exports": build_ssd_exports,
+    "checkpoints": build_checkpoints,
 }
 
 

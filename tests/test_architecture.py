@@ -20,6 +20,7 @@ STAGES = [
     {"spec"},
     {"passes"},
     {"verify"},
+    {"checkpoint"},
     {"export", "convert"},
     {"quant"},
     {"report"},

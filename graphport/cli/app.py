@@ -292,6 +292,110 @@ def rewrite(
 
 
 @app.command()
+def freeze(
+    checkpoint: str = typer.Argument(
+        ..., metavar="CHECKPOINT", help="A TF1 checkpoint: its prefix (model.ckpt), any of its "
+                                        "files, or its directory."),
+    graph: str = typer.Option(None, "--graph", help="The model's graph (.pb/.pbtxt) when the "
+                                                    "checkpoint has no .meta file."),
+    outputs: opt.Outputs = None,
+    output: str = typer.Option(None, "-o", "--output",
+                               help="The frozen graph to write (.pb, or .pbtxt for text)."),
+    overwrite: opt.Overwrite = False,
+    no_verify: opt.NoVerify = False,
+    allow_unsafe_ops: opt.AllowUnsafeOps = False,
+    json_out: opt.Json = False,
+) -> None:
+    """Freeze a checkpoint into a frozen GraphDef, checked against the restored checkpoint."""
+    from graphport.commands.freeze import freeze as freeze_model
+    from graphport.report.export_view import progress_reporter, render_freeze
+
+    with progress_reporter(err(), quiet=json_out) as step:
+        result = freeze_model(Path(checkpoint), Path(output) if output else None,
+                              Path(graph) if graph else None, split_names(outputs),
+                              not no_verify, allow_unsafe_ops, overwrite, progress=step)
+    _outputs_in_place()
+    if json_out:
+        print_json(result.to_json())
+    else:
+        render_freeze(out(), result)
+
+
+@app.command()
+def migrate(
+    directory: str = typer.Argument(..., metavar="DIR", help="Folder holding the models."),
+    output: str = typer.Option(..., "-o", "--output",
+                               help="Output folder: new, empty, or an earlier migrate's."),
+    modes: str = typer.Option(None, "--modes", help="TFLite modes, comma-separated: float32, "
+                                                    "fp16, dynamic, int8 (default float32)."),
+    calib: opt.Calib = None,
+    config: str = typer.Option(None, "--config", help="Per-model options (TOML; default: "
+                                                      "graphport.toml in DIR)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Models migrated at once."),
+    timeout: float = typer.Option(1800, "--timeout", min=1, help="Seconds per model."),
+    memory_gb: float = typer.Option(None, "--memory-limit", min=0.5,
+                                    help="GiB of address space per model (default: none)."),
+    allow_unsafe_ops: opt.AllowUnsafeOps = False,
+    json_out: opt.Json = False,
+) -> None:
+    """Migrate every model under a folder (SavedModel + TFLite, verified) with one summary."""
+    from graphport.commands.migrate import Limits
+    from graphport.commands.migrate import migrate as migrate_models
+    from graphport.report.migrate_view import render_migrate
+    from graphport.report.progress_view import batch_progress
+
+    limits = Limits(timeout, int(memory_gb * 2**30) if memory_gb else None)
+    with batch_progress(err(), quiet=json_out) as on_event:
+        result = migrate_models(Path(directory), Path(output), split_names(modes), config,
+                                calib, jobs, limits, allow_unsafe_ops, on_event=on_event)
+    _outputs_in_place()
+    if json_out:
+        print_json(result.to_json())
+    else:
+        render_migrate(out(), result.to_json())
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    model: str = typer.Argument(..., metavar="MODEL",
+                                help="Frozen .pb/.pbtxt, SavedModel directory or .tflite."),
+    feed: list[str] = typer.Option(
+        None, "--input", metavar="NAME=VALUE",
+        help="An input: image, .npy, a value (40, 0.6,0.7,0.7) or @FILE for a string input. "
+             "Repeatable; every input needs one."),
+    bgr: opt.Bgr = False,
+    mean: float = typer.Option(0.0, "--mean", help="Images: subtract this..."),
+    std: float = typer.Option(1.0, "--std", help="...then divide by this."),
+    inputs: opt.Inputs = None,
+    outputs: opt.Outputs = None,
+    set_values: opt.SetValues = None,
+    input_shapes: opt.InputShapes = None,
+    allow_unsafe_ops: opt.AllowUnsafeOps = False,
+    output: str = typer.Option(None, "-o", "--output",
+                               help="Write every output to this .npz file."),
+    overwrite: opt.Overwrite = False,
+    json_out: opt.Json = False,
+) -> None:
+    """Run a model on real inputs and show its outputs (full arrays with --json or -o)."""
+    from graphport.commands.run import run_model
+    from graphport.report.export_view import progress_reporter
+    from graphport.report.run_view import render_run
+
+    spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, no_rewrite=True,
+                          allow_unsafe_ops=allow_unsafe_ops)
+    with progress_reporter(err(), quiet=json_out) as step:
+        result = run_model(Path(model), opt.assignments(feed, "--input"), spec, bgr, mean, std,
+                           Path(output) if output else None, overwrite, progress=step)
+    _outputs_in_place()
+    if json_out:
+        print_json(result.to_json())
+    else:
+        render_run(out(), result)
+
+
+@app.command()
 def bench(
     model: str = typer.Argument(..., metavar="MODEL", help="A .tflite model."),
     threads: opt.Threads = None,

@@ -84,12 +84,37 @@ def suggest_next(path: Path, data: dict[str, Any], index: NodeIndex
     return " ".join(parts), needs
 
 
+def _size(path: Path) -> int:
+    """Bytes of a file, or of every file of a checkpoint or directory."""
+    if path.is_file():
+        return path.stat().st_size
+    from graphport.graph.checkpoint_files import find_checkpoint
+
+    files = find_checkpoint(path)
+    if files is None:
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return sum(p.stat().st_size for p in [files.index, *files.data_files(), files.meta]
+               if p is not None)
+
+
+def _read(path: Path, kind: str) -> tuple[Any, list[str]]:
+    """The graph to inspect: a checkpoint is frozen (nothing run) with its meta graph."""
+    if kind != load.CHECKPOINT:
+        return load.read_graph_def(path), []
+    from graphport.checkpoint.freeze import describe, freeze_checkpoint
+
+    frozen = freeze_checkpoint(path, for_inspection=True)
+    return frozen.graph, [describe(frozen), *frozen.notes]
+
+
 def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
-    graph = load.read_graph_def(path)
+    graph, notes = _read(path, kind)
     index = NodeIndex.of(graph)  # one index for the anatomy, the checks, next:, the detector
     anatomy = analyze_graph(graph, index)
-    data = {"format": kind, "path": str(path), "size_bytes": path.stat().st_size,
+    data = {"format": kind, "path": str(path), "size_bytes": _size(path),
             **anatomy.to_json()}
+    if notes:
+        data["checkpoint"] = notes
     problems = check_graph(graph, index)
     data["invalid_graph"] = [vars(p) for p in problems]
     if problems:

@@ -56,6 +56,7 @@ class TFLiteResult:
     quant: dict[str, Any] | None = None  # --keep-float / --debug-quant / auto-tuning
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the source was read
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -201,7 +202,8 @@ def convert_source(
             "description": calibration.description},
         rewrites=[asdict(r) for r in source.rewrites],
         parity=parity_report, eval=eval_report,
-        quant=None if outcome is None else outcome.to_json(), timings=timings, warnings=warnings)
+        quant=None if outcome is None else outcome.to_json(), timings=timings, warnings=warnings,
+        notes=source.notes)
 
 
 def _judge(mode: str, verdict: str, outputs: list[OutputAgreement], require: bool,

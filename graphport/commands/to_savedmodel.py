@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from graphport.checkpoint.open import read_graph
 from graphport.errors import ConversionError
 from graphport.export.savedmodel import run_saved_model, write_saved_model
-from graphport.graph.load import read_graph_def
 from graphport.graph.types import GraphProto
 from graphport.outputs import DIRECTORY, atomic_path, check_target, output_path
 from graphport.passes.base import SAVEDMODEL
@@ -102,9 +102,11 @@ def to_savedmodel(
     target = check_target(output_path(output_dir, f"{graph_path.stem}_savedmodel", DIRECTORY),
                           overwrite, kind=DIRECTORY)
     step("reading graph")
-    original = read_graph_def(graph_path)
+    frozen_notes: list[str] = []
+    original = read_graph(graph_path, spec.outputs, spec.allow_unsafe_ops, frozen_notes)
     step("preparing and repairing the graph")
     prepared = prepare_for_export(original, spec, SAVEDMODEL)
+    prepared.notes[:0] = frozen_notes
     sample_arrays, sample_notes = (sample_inputs(prepared.inputs, check.given, bgr=check.bgr)
                                    if check.enabled else ({}, []))
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from graphport.checkpoint.open import read_graph
 from graphport.errors import UserError
 from graphport.graph import load, oplists
 from graphport.graph.nodes import parse_input
@@ -47,6 +48,7 @@ class SourceModel:
     # The graph before repairs: what parity runs as the source, so a repair cannot hide a
     # difference. None when no pass changed anything.
     unrepaired: GraphProto = None
+    notes: list[str] = field(default_factory=list)  # how it was read (a checkpoint frozen)
 
     def converter(self) -> Any:
         """A fresh TFLiteConverter for this source."""
@@ -162,9 +164,11 @@ def source_model(model: Path, spec: GraphSpec) -> Iterator[SourceModel]:
         return
     from graphport.backend.tf_graph import to_tf
 
-    prepared = prepare_for_export(load.read_graph_def(model), spec, TFLITE,
-                                  action="convert and run this graph")
+    notes: list[str] = []
+    graph = read_graph(model, spec.outputs, spec.allow_unsafe_ops, notes)
+    prepared = prepare_for_export(graph, spec, TFLITE, action="convert and run this graph")
+    notes += prepared.notes
     graph_def = to_tf(prepared.graph)
     prepared.graph = None  # the converted graph is held once, as TensorFlow's GraphDef
     yield SourceModel(prepared.inputs, prepared.outputs, graph_def=graph_def,
-                      rewrites=prepared.rewrites, unrepaired=prepared.unrepaired)
+                      rewrites=prepared.rewrites, unrepaired=prepared.unrepaired, notes=notes)

@@ -13,12 +13,14 @@ from typing import Any
 from google.protobuf import message, text_format
 
 from graphport.errors import UserError
+from graphport.graph.checkpoint_files import find_checkpoint
 from graphport.graph.schema import GraphDef, SavedModel
 
 GRAPHDEF = "graphdef"
 GRAPHDEF_TEXT = "graphdef_text"
 SAVED_MODEL = "saved_model"
 TFLITE = "tflite"
+CHECKPOINT = "checkpoint"
 
 PROTOBUF_LIMIT = 2**31 - 1  # protobuf cannot parse a message of 2 GiB or more
 _TEXT_BYTES = frozenset(b"\t\n\r\f\v") | frozenset(range(0x20, 0x7F))
@@ -61,16 +63,21 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """One of GRAPHDEF, GRAPHDEF_TEXT, SAVED_MODEL, TFLITE, or a UserError saying what is wrong."""
+    """One of GRAPHDEF, GRAPHDEF_TEXT, SAVED_MODEL, TFLITE, CHECKPOINT (any of a checkpoint's
+    files, its prefix, or a directory with a ``checkpoint`` file), or a UserError saying what is
+    wrong."""
     path = Path(path)
+    if path.is_dir() and _saved_model_file(path) is not None:
+        return SAVED_MODEL
+    if find_checkpoint(path) is not None:
+        return CHECKPOINT
     _check_readable_file(path)
     if path.is_dir():
-        if _saved_model_file(path) is None:
-            raise UserError(
-                f"{path} is a directory but not a SavedModel (no saved_model.pb in it)",
-                "pass a SavedModel directory, a frozen .pb/.pbtxt or a .tflite file",
-            )
-        return SAVED_MODEL
+        raise UserError(
+            f"{path} is a directory but neither a SavedModel (no saved_model.pb) nor a "
+            "checkpoint directory (no checkpoint file)",
+            "pass a SavedModel directory, a checkpoint, a frozen .pb/.pbtxt or a .tflite file",
+        )
     with path.open("rb") as handle:
         head = handle.read(4096)
     if head[4:8] == b"TFL3":
@@ -143,6 +150,9 @@ def read_graph_def(path: str | os.PathLike[str]) -> Any:
     if kind == TFLITE:
         raise UserError(f"{path} is a TFLite model, not a frozen graph",
                         "pass the frozen .pb/.pbtxt it was made from")
+    if kind == CHECKPOINT:
+        raise UserError(f"{path} is a checkpoint, not a frozen graph",
+                        f"freeze it first: graphport freeze {path} -o frozen.pb")
     data = path.read_bytes()
     if kind == GRAPHDEF_TEXT:
         try:

@@ -246,6 +246,7 @@ AttrValue = message_class("AttrValue")
 TensorProto = message_class("TensorProto")
 TensorShapeProto = message_class("TensorShapeProto")
 SavedModel = message_class("SavedModel")
+MetaGraphDef = message_class("MetaGraphDef")
 
 DTYPE_NAMES: dict[int, str] = {number: name[3:].lower() for name, number in DATA_TYPES.items()}
 DTYPE_NAMES.update({n + 100: f"{name}_ref" for n, name in list(DTYPE_NAMES.items())[1:]})

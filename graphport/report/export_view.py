@@ -75,3 +75,19 @@ def render_savedmodel(console: Console, result: Any) -> None:
         console.print("[yellow]not verified[/] (--no-verify)")
     for warning in result.warnings:
         console.print(f"[bold red]warning[/]: {warning}")
+
+
+def render_freeze(console: Console, result: Any) -> None:
+    """What was frozen from what, and the check against the restored checkpoint."""
+    console.print(f"[bold]froze[/] {result.checkpoint} with {result.graph}", highlight=False)
+    console.print(f"outputs: {', '.join(result.outputs)}; {result.variables} variables "
+                  f"({result.parameters:,} parameters) became constants; {result.nodes} nodes "
+                  f"kept, {result.dropped_nodes} dropped (saver, initializers, training)",
+                  markup=False)
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
+    if result.parity:
+        console.print(parity_table(result.parity, "Frozen graph vs restored checkpoint"))
+    style = VERDICT_STYLE.get(result.verdict, "")
+    console.print(f"verdict: [{style}]{result.verdict}[/]")
+    console.print(f"wrote {result.path}", markup=False)

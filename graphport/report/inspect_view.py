@@ -131,6 +131,8 @@ def render_inspect(console: Console, data: dict[str, Any]) -> None:
                 verdict = f"no, still needs {', '.join(after['select_ops'])}"
             console.print(f"after graphport's default repairs, builtin ops only: {verdict}",
                           markup=False)
+    for line in data.get("checkpoint", []):
+        console.print(f"checkpoint: {line}", markup=False)
     for w in data["warnings"]:
         console.print(f"[{_LEVEL_STYLE[w['level']]}]{w['level']}[/]: "
                       f"{cut_text(w['message'])}")

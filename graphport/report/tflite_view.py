@@ -89,6 +89,8 @@ def render_tflite(console: Console, result: Any) -> None:
         console.print(f"accuracy on {e['samples']} labelled samples: source "
                       f"{e['source_accuracy']:.4f}, TFLite {e['tflite_accuracy']:.4f} "
                       f"(top-1 agreement {e['top1_agreement']:.2%})", markup=False)
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
     for warning in result.warnings:
         console.print(f"[bold red]warning[/]: {warning}")
     console.print(f"wrote {result.path}", markup=False)

@@ -118,7 +118,8 @@ def _check_runnable(graph: Any) -> None:
     if variables:
         raise UserError(f"the graph is not frozen: {len(variables)} variable op(s) such as "
                         f"{', '.join(variables[:3])}",
-                        "freeze it first (freeze_graph / convert_variables_to_constants)")
+                        "freeze it with its checkpoint: "
+                        "graphport freeze CKPT --graph GRAPH -o frozen.pb")
     functions = {f.signature.name for f in graph.library.function}
     unknown = sorted({n.op for n in graph.node} - registered_ops() - functions)
     if unknown:

@@ -61,6 +61,18 @@ def load_npy(path: Path, where: str) -> np.ndarray:
     return array
 
 
+def _fill_shape(array: np.ndarray, shape: list[int]) -> np.ndarray:
+    """A flat list shaped as the input: ``1,2,3,4`` fits [2, 2] and, with one unknown
+    dimension, [?, 4] as [1, 4]."""
+    unknown = [i for i, d in enumerate(shape) if d < 0]
+    known = int(np.prod([d for d in shape if d >= 0]))
+    if not unknown and array.size == known:
+        return array.reshape(shape)
+    if len(unknown) == 1 and known and array.size % known == 0:
+        return array.reshape([d if d >= 0 else -1 for d in shape])
+    return array
+
+
 def parse_value(name: str, text: str, dtype: str, shape: list[int] | None,
                 option: str = "--set") -> np.ndarray:
     """A `--set` value as an array of the placeholder's dtype and a shape that fits it."""
@@ -79,8 +91,8 @@ def parse_value(name: str, text: str, dtype: str, shape: list[int] | None,
             array = np.array(values[0], dtype=np_type)
         else:
             array = np.array(values, dtype=np_type)
-            if shape and len(shape) > 1 and min(shape) >= 0 and array.size == np.prod(shape):
-                array = array.reshape(shape)
+            if shape and len(shape) > 1:
+                array = _fill_shape(array, shape)
     if not shape_fits(array.shape, shape):
         raise UserError(f"{where}: value has shape {list(array.shape)}, "
                         f"the input needs {format_shape(shape)}")

@@ -52,10 +52,11 @@ def decode_image(path: Path, channels: int, size: tuple[int, int] | None, bgr: b
     return (array[..., ::-1] if bgr else array), stored
 
 
-def _load(tensor: SignatureTensor, text: str, bgr: bool, notes: list[str]) -> np.ndarray:
-    """A .npy file, an image file, raw bytes for a string input (``@FILE``, or any existing
-    file), or a literal value written as for --set."""
-    where = f"--sample {tensor.key}"
+def load_value(tensor: SignatureTensor, text: str, bgr: bool, notes: list[str],
+               option: str = "--sample", mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+    """A .npy file, an image file (``(pixels - mean) / std``), raw bytes for a string input
+    (``@FILE``, or any existing file), or a literal value written as for --set."""
+    where = f"{option} {tensor.key}"
     path = Path(text[1:] if text.startswith("@") and tensor.dtype == "string" else text)
     if tensor.dtype == "string":
         if not path.is_file():
@@ -68,7 +69,7 @@ def _load(tensor: SignatureTensor, text: str, bgr: bool, notes: list[str]) -> np
     if not path.is_file():
         if path.suffix.lower() in (*IMAGE_SUFFIXES, ".npy"):
             raise UserError(f"{where}: {path}: no such file")
-        return vals.parse_value(tensor.key, text, tensor.dtype, tensor.shape, option="--sample")
+        return vals.parse_value(tensor.key, text, tensor.dtype, tensor.shape, option=option)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         shape = tensor.shape
         channels = shape[-1] if shape and shape[-1] in (1, 3) else 3
@@ -77,6 +78,8 @@ def _load(tensor: SignatureTensor, text: str, bgr: bool, notes: list[str]) -> np
         if size is not None and stored != size:
             notes.append(f"{tensor.key}: {path.name} resized to {size[0]}x{size[1]} "
                          "(bilinear, as --calib images are)")
+        if (mean, std) != (0.0, 1.0):
+            array = (array - mean) / std
         if shape is not None and len(shape) == 4:
             array = array[None]
         np_type: Any = np.dtype(vals.numpy_dtype(tensor.dtype))
@@ -185,7 +188,7 @@ def sample_inputs(inputs: list[SignatureTensor], given: dict[str, str] | None = 
     for tensor in inputs:
         text = given.get(tensor.key) or given.get(tensor.source.split(":")[0])
         if text:
-            samples[tensor.key] = _load(tensor, text, bgr, notes)
+            samples[tensor.key] = load_value(tensor, text, bgr, notes)
         else:
             samples[tensor.key] = generate(tensor, rng)
             assumed = " (its shape is unknown; only elementwise ops read it)" \
