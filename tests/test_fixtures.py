@@ -21,15 +21,16 @@ def test_fixtures_script_reproduces_committed_files(tmp_path: Path) -> None:
                              "--out", str(tmp_path)], capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    made = sorted(p.name for p in tmp_path.iterdir())
-    committed = sorted(p.name for p in FIXTURES.iterdir())
+    made = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    committed = sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*")
+                       if p.is_file())
     assert made == committed
     for name in made:
         assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes(), name
 
 
 def test_committed_fixtures_are_small() -> None:
-    for path in FIXTURES.iterdir():
+    for path in FIXTURES.rglob("*"):
         assert path.stat().st_size < 512 * 1024, path
 
 
