@@ -16,7 +16,7 @@ from graphport.cli import options as opt
 from graphport.cli.output import err, out, print_json
 from graphport.errors import GraphportError, UserError
 from graphport.spec.names import split_names
-from graphport.spec.options import CalibrationSpec
+from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 
 app = typer.Typer(
     name="graphport",
@@ -154,16 +154,33 @@ def tflite(
     nms: opt.NmsOption = None,
     max_detections: opt.MaxDetections = None,
     detection_classes: opt.DetectionClasses = None,
+    prune: str = typer.Option(
+        None, "--prune", metavar="SPARSITY[,LAYER=S...]",
+        help="Zero this share of each conv/dense kernel's smallest weights before converting "
+             "(0.5, or 0.5,fc1=0.8); reported side by side with the unpruned model."),
+    prune_sweep: str = typer.Option(
+        None, "--prune-sweep", metavar="S1,S2,...",
+        help="Measure these pruning levels (size, parity, accuracy, latency); writes nothing."),
     json_out: opt.Json = False,
 ) -> None:
     """Convert to TFLite (float32, fp16, dynamic, int8) with a per-op report and parity."""
     from graphport.commands.tflite import convert_tflite
     from graphport.outputs import check_target
     from graphport.quant.int8 import QuantOptions, TargetNotMet
+    from graphport.quant.prune import PruneSpec
     from graphport.report.export_view import progress_reporter
     from graphport.report.tflite_view import render_quant, render_tflite, write_report
 
     chosen = opt.chosen_mode(mode, fp16, dynamic, int8)
+    if prune_sweep is not None:
+        if prune or output or report:
+            raise UserError("--prune-sweep measures and writes nothing",
+                            "drop --prune/-o/--report, or pick a level with --prune")
+        _sweep(model, prune_sweep, chosen, io, select_ops, opt.graph_spec(
+            inputs, outputs, set_values, input_shapes, passes, no_rewrite, allow_unsafe_ops),
+               CalibrationSpec(calib, calib_samples, mean, std, bgr),
+               opt.verify_spec(no_verify, samples, bgr, parity_samples, eval_file), json_out)
+        return
     if report:
         check_target(Path(report), overwrite=True, option="--report")
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
@@ -178,7 +195,8 @@ def tflite(
             result = convert_tflite(
                 Path(model), Path(output) if output else None, chosen, io, strict, select_ops,
                 spec, calibration, check, quant, overwrite=overwrite,
-                size_ratio=not no_size_ratio, progress=step)
+                size_ratio=not no_size_ratio, progress=step,
+                prune=PruneSpec.parse(prune) if prune is not None else None)
         _outputs_in_place()
     except TargetNotMet as failure:  # the measured curve is the answer to "why not"
         if json_out:
@@ -192,6 +210,22 @@ def tflite(
         print_json(result.to_json())
     else:
         render_tflite(out(), result)
+
+
+def _sweep(model: str, levels: str, mode: str, io: str | None, select_ops: bool,
+           spec: GraphSpec, calibration: CalibrationSpec, check: VerifySpec,
+           json_out: bool) -> None:
+    from graphport.commands.prune_sweep import parse_levels, prune_sweep
+    from graphport.report.export_view import progress_reporter
+    from graphport.report.tflite_view import render_sweep
+
+    with progress_reporter(err(), quiet=json_out) as step:
+        result = prune_sweep(Path(model), parse_levels(levels), mode, io, select_ops, spec,
+                             calibration, check, progress=step)
+    if json_out:
+        print_json(result.to_json())
+    else:
+        render_sweep(out(), result.to_json())
 
 
 @app.command()

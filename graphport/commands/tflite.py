@@ -19,6 +19,7 @@ from graphport.graph.tflite_model import parse_tflite
 from graphport.outputs import FILE, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
 from graphport.quant.int8 import QuantOptions, quantize_int8
+from graphport.quant.prune import PruneSpec, Pruning, pruned_source, pruning_costs
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.verify.detections import judge_detections
 from graphport.verify.parity import (
@@ -57,6 +58,7 @@ class TFLiteResult:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how the source was read
+    prune: dict[str, Any] | None = None  # --prune: layers, sparsity, unpruned sizes
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,13 +105,15 @@ def convert_source(
     size_ratio: bool = True,
     quant: QuantOptions | None = None,
     progress: Progress | None = None,
+    pruning: Pruning | None = None,
 ) -> TFLiteResult:
     """Convert an opened source in one mode, report and check it, then write ``target``
     atomically: inputs are validated before any work and nothing is written unless everything
     before the write succeeded.
 
     ``float_size`` (bytes of the float32 model) saves the reference conversion when known;
-    ``quant`` (int8) keeps layers in float, measures layer errors or tunes to a target."""
+    ``quant`` (int8) keeps layers in float, measures layer errors or tunes to a target;
+    ``pruning``: the unpruned source and what pruning did, when ``source`` is pruned."""
     step = or_silent(progress)
     check = verify or VerifySpec()
     timings: dict[str, float] = {}
@@ -129,6 +133,11 @@ def convert_source(
     else:
         data = convert(source, mode, io, strict, select_ops, calibration)
     conversion_s = time.perf_counter() - started
+    prune_json = None
+    if pruning is not None:
+        costs = pruning_costs(pruning, source, data, mode, io, select_ops, calibration, step)
+        data = costs.pop("sparse_data") or data
+        prune_json = {**asdict(pruning.report), "sparsity": pruning.report.sparsity, **costs}
 
     report_start = time.perf_counter()
     step("building the report")
@@ -182,7 +191,7 @@ def convert_source(
                              "outputs": [asdict(r) for r in outputs],
                              "detections": detections}
             warnings += parity_warnings(outputs)
-            _judge(mode, verdict, outputs, check.require, warnings)
+            _judge(mode, verdict, outputs, check.require, warnings, lossy=pruning is not None)
         if eval_data:
             step("evaluating accuracy")
             eval_report = evaluate(eval_data, source, runner)
@@ -203,17 +212,18 @@ def convert_source(
         rewrites=[asdict(r) for r in source.rewrites],
         parity=parity_report, eval=eval_report,
         quant=None if outcome is None else outcome.to_json(), timings=timings, warnings=warnings,
-        notes=source.notes)
+        notes=source.notes, prune=prune_json)
 
 
 def _judge(mode: str, verdict: str, outputs: list[OutputAgreement], require: bool,
-           warnings: list[str]) -> None:
+           warnings: list[str], lossy: bool = False) -> None:
     """Fail a float conversion that does not match, or any result below a required pass;
-    otherwise say loudly when the numbers moved more than the mode allows."""
+    otherwise say loudly when the numbers moved more than the mode allows. ``lossy``: the
+    user asked for a change (pruning), so a float model that moved is reported, not failed."""
     described = "; ".join(f"{o.key}: {o.verdict} (max abs {o.max_abs}, cosine {o.cosine}, "
                           f"NaN/Inf in other places {o.nonfinite_mismatches}, shape changes "
                           f"{o.shape_mismatches})" for o in outputs if o.verdict not in PASSING)
-    if verdict == MISMATCH and mode in ("float32", "fp16"):
+    if verdict == MISMATCH and mode in ("float32", "fp16") and not lossy:
         raise ConversionError(f"verification failed: the {mode} model does not match the "
                               f"source: {described}; nothing was written",
                               "rerun with --debug and report it")
@@ -222,7 +232,8 @@ def _judge(mode: str, verdict: str, outputs: list[OutputAgreement], require: boo
                               "nothing was written",
                               "see --debug-quant for the layers that moved, or drop the flag")
     if verdict in (DEGRADED, MISMATCH):
-        warnings.append(f"the {mode} model's outputs moved from the source ({verdict}): "
+        what = f"pruned {mode}" if lossy else mode
+        warnings.append(f"the {what} model's outputs moved from the source ({verdict}): "
                         f"{described}")
 
 
@@ -240,6 +251,7 @@ def convert_tflite(
     overwrite: bool = False,
     size_ratio: bool = True,
     progress: Progress | None = None,
+    prune: PruneSpec | None = None,
 ) -> TFLiteResult:
     """Convert ``model`` (frozen graph or SavedModel) to TFLite and report on the result.
     ``graph``: signature, pins and repairs of a frozen graph (default pipeline unless
@@ -260,9 +272,16 @@ def convert_tflite(
         if mode == "int8":
             step("loading calibration data")
             samples = load_calibration(calib, source.inputs)
+        pruning = None
+        if prune is not None:
+            step("pruning")
+            unpruned = source
+            source, report = pruned_source(source, prune)
+            pruning = Pruning(unpruned, report)
         prepare_s = time.perf_counter() - started
         result = convert_source(source, target, mode, io, strict, select_ops, samples, verify,
-                                overwrite, size_ratio=size_ratio, quant=quant, progress=step)
+                                overwrite, size_ratio=size_ratio, quant=quant, progress=step,
+                                pruning=pruning)
     unused = set(spec.pass_params) - {r.name for r in source.rewrites if r.changed}
     if unused:
         result.warnings.append(f"options for {', '.join(sorted(unused))} had no effect: the "

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from graphport.outputs import atomic_path
 from graphport.quant.layer_errors import SENSITIVE
-from graphport.report.numbers import VERDICT_STYLE, more_note, optional
+from graphport.report.numbers import ROW_LIMIT, VERDICT_STYLE, more_note, optional
 
 # A model's operators are the report's point: many more than other tables, still bounded.
 OPERATOR_LIMIT = 1000
@@ -58,6 +58,8 @@ def render_tflite(console: Console, result: Any) -> None:
     ratio = f"  ratio to float32: {result.ratio_to_float:.3f}" if result.ratio_to_float else ""
     console.print(f"size: {_kb(result.size_bytes)}  zipped: {_kb(result.zipped_bytes)}{ratio}",
                   markup=False)
+    if result.prune:
+        _render_prune(console, result.prune, result.size_bytes, result.zipped_bytes)
     for item in s["float_fallback"]:
         why = "kept in float by choice" if item["chosen"] else "float fallback"
         console.print(f"[yellow]{why}[/]: #{item['index']} {item['op']} "
@@ -176,3 +178,48 @@ def _render_tuning(console: Console, tuning: dict[str, Any]) -> None:
     if tuning["chosen"] is None:
         console.print(f"[bold red]target {tuning['target']} cannot be met[/] with every layer "
                       "that adds error in float")
+
+
+def _render_prune(console: Console, prune: dict[str, Any], size: int, zipped: int) -> None:
+    """Per layer sparsity, then the pruned model next to the unpruned one."""
+    table = Table(title="Pruned kernels", title_justify="left")
+    for column in ("layer", "op", "weights", "elements", "target", "zeros"):
+        table.add_column(column)
+    for layer in prune["layers"][:ROW_LIMIT]:
+        table.add_row(layer["layer"], layer["op"], layer["weights"], str(layer["elements"]),
+                      f"{layer['target']:.0%}", f"{layer['sparsity']:.1%}")
+    console.print(table)
+    plain, sparse = prune["unpruned"], prune["sparse_encoding"]
+    console.print(f"pruned {prune['sparsity']:.1%} of the kernels' weights: size "
+                  f"{_kb(size)} (unpruned {_kb(plain['size_bytes'])}), zipped {_kb(zipped)} "
+                  f"(unpruned {_kb(plain['zipped_bytes'])})", markup=False)
+    encoding = (f"sparse weight encoding: {_kb(sparse['size_bytes'])}, "
+                f"{'used' if sparse['used'] else 'not used'}")
+    if "latency_dense_ms" in sparse:
+        encoding += (f"; latency dense {sparse['latency_dense_ms']:.3f} ms, sparse "
+                     f"{sparse['latency_sparse_ms']:.3f} ms")
+    if sparse.get("reason"):
+        encoding += f" ({sparse['reason']})"
+    console.print(encoding, markup=False)
+
+
+def render_sweep(console: Console, data: dict[str, Any]) -> None:
+    """The pruning trade-off: one row per level, the unpruned model first."""
+    table = Table(title=f"Pruning sweep of {data['model']} ({data['mode']})",
+                  title_justify="left")
+    for column in ("target", "zeros", "size", "zipped", "sparse enc.", "verdict",
+                   "max abs err", "accuracy", "top-1 agreement", "latency ms"):
+        table.add_column(column)
+    plain = data["unpruned"]
+    accuracy = plain.get("accuracy")
+    table.add_row("unpruned", "-", _kb(plain["size_bytes"]), _kb(plain["zipped_bytes"]), "-",
+                  "-", "-", "-" if accuracy is None else f"{accuracy:.4f}", "-", "-")
+    for row in data["rows"]:
+        table.add_row(f"{row['target']:.0%}", f"{row['sparsity']:.1%}",
+                      _kb(row["size_bytes"]), _kb(row["zipped_bytes"]),
+                      "yes" if row["sparse_encoding_used"] else "no", _verdict(
+                          row["verdict"] or "unverified"), optional(row["max_abs"]),
+                      optional(row["accuracy"], ".4f"), optional(row["top1_agreement"], ".2%"),
+                      optional(row["latency_ms"], ".3f"))
+    console.print(table)
+    console.print("nothing written: pick a level with --prune", markup=False)
