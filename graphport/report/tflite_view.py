@@ -195,9 +195,10 @@ def _render_prune(console: Console, prune: dict[str, Any], size: int, zipped: in
                   f"(unpruned {_kb(plain['zipped_bytes'])})", markup=False)
     encoding = (f"sparse weight encoding: {_kb(sparse['size_bytes'])}, "
                 f"{'used' if sparse['used'] else 'not used'}")
-    if "latency_dense_ms" in sparse:
-        encoding += (f"; latency dense {sparse['latency_dense_ms']:.3f} ms, sparse "
-                     f"{sparse['latency_sparse_ms']:.3f} ms")
+    timed = [f"{kind} {sparse[key]:.3f} ms" for kind, key in (
+        ("dense", "latency_dense_ms"), ("sparse", "latency_sparse_ms")) if key in sparse]
+    if timed:
+        encoding += f"; latency {', '.join(timed)}"
     if sparse.get("reason"):
         encoding += f" ({sparse['reason']})"
     console.print(encoding, markup=False)
@@ -212,7 +213,7 @@ def render_sweep(console: Console, data: dict[str, Any]) -> None:
         table.add_column(column)
     plain = data["unpruned"]
     accuracy = plain.get("accuracy")
-    table.add_row("unpruned", "-", _kb(plain["size_bytes"]), _kb(plain["zipped_bytes"]), "-",
+    table.add_row("unpruned", "0%", _kb(plain["size_bytes"]), _kb(plain["zipped_bytes"]), "-",
                   "-", "-", "-" if accuracy is None else f"{accuracy:.4f}", "-", "-")
     for row in data["rows"]:
         table.add_row(f"{row['target']:.0%}", f"{row['sparsity']:.1%}",
@@ -222,4 +223,7 @@ def render_sweep(console: Console, data: dict[str, Any]) -> None:
                       optional(row["accuracy"], ".4f"), optional(row["top1_agreement"], ".2%"),
                       optional(row["latency_ms"], ".3f"))
     console.print(table)
+    if accuracy is not None:
+        console.print("accuracy of the unpruned row: the TensorFlow source's; parity of each "
+                      "level: against that source", markup=False)
     console.print("nothing written: pick a level with --prune", markup=False)
