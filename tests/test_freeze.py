@@ -55,7 +55,7 @@ def test_eval_graph_beside_a_checkpoint_without_meta(tmp_path: Path) -> None:
     for file in (CHECKPOINTS / "dense_v1").iterdir():
         if not file.name.endswith(".meta"):
             shutil.copy(file, tmp_path)
-    with pytest.raises(UserError, match="no .meta graph"):
+    with pytest.raises(UserError, match=r"no \.meta graph"):
         freeze_checkpoint(tmp_path / "model.ckpt")
     frozen = freeze_checkpoint(tmp_path / "model.ckpt", tmp_path / "model_eval.pbtxt")
     assert frozen.outputs == ["probs"] and frozen.verdict == "match"
