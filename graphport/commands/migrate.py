@@ -323,8 +323,8 @@ def migrate(
 ) -> MigrateResult:
     """Migrate every model under ``directory`` into ``out`` and write the summary there.
 
-    ``on_event(kind, entry, detail)``: "start", "stage" (detail = the stage), "done"; for
-    progress displays. Models whose inputs and options are unchanged since an earlier run
+    ``on_event(kind, entry, detail)``: "queued" (each model to run), "start", "stage"
+    (detail = the stage), "done" (detail = its status); for progress displays. Models whose inputs and options are unchanged since an earlier run
     into the same ``out`` are skipped."""
     root, target = Path(directory), Path(out)
     if not root.is_dir():
@@ -388,6 +388,8 @@ def migrate(
             shutil.rmtree(temp, ignore_errors=True)
             event("done", entry, entry.status)
 
+    for entry, _ in work:
+        event("queued", entry, "")
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(run, work))
     result = MigrateResult(str(root), str(target), entries)

@@ -23,18 +23,21 @@ def batch_progress(console: Console, quiet: bool = False) -> Iterator[BatchEvent
         return
     started = time.monotonic()
     running: dict[str, str] = {}
-    counts = {"done": 0, "failed": 0}
+    counts = {"queued": 0, "done": 0, "failed": 0}
 
     def view() -> Text:
         elapsed = time.monotonic() - started
-        lines = [f"migrated {counts['done']}, failed {counts['failed']}, "
-                 f"running {len(running)}  ({elapsed:.0f} s)"]
+        remaining = counts["queued"] - counts["done"] - counts["failed"]
+        lines = [f"migrated {counts['done']}, failed {counts['failed']}, remaining "
+                 f"{remaining} ({len(running)} running)  {elapsed:.0f} s"]
         lines += [f"  {model}: {stage}" for model, stage in running.items()]
         return Text("\n".join(lines))
 
     with Live(view(), console=console, refresh_per_second=4, transient=True) as live:
         def on_event(kind: str, entry: Any, detail: str) -> None:
-            if kind == "start":
+            if kind == "queued":
+                counts["queued"] += 1
+            elif kind == "start":
                 running[entry.model] = "starting"
             elif kind == "stage":
                 running[entry.model] = detail
