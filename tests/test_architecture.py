@@ -13,7 +13,7 @@ PACKAGE = ROOT / "graphport"
 # Lowest first; a module may import from its own folder and from any earlier line, never from a
 # later line or from a peer on its own line.
 STAGES = [
-    {"errors", "progress"},
+    {"errors", "progress", "results"},
     {"outputs"},
     {"graph"},
     {"backend"},
@@ -28,7 +28,7 @@ STAGES = [
     {"cli", "fuzzing"},
     {"__main__"},
 ]
-TENSORFLOW_FREE = {"errors", "progress", "outputs", "graph", "spec", "report", "cli"}
+TENSORFLOW_FREE = {"errors", "progress", "results", "outputs", "graph", "spec", "report", "cli"}
 
 
 def _modules() -> dict[str, Path]:

@@ -7,14 +7,16 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 
 from graphport import __version__
 from graphport.cli import native_log
 from graphport.cli import options as opt
+from graphport.cli.help import GraphportCommand, assign_panels, epilog
 from graphport.cli.output import err, out, print_json
-from graphport.errors import GraphportError, UserError
+from graphport.errors import GraphportError, UserError, use_cli_terms
 from graphport.spec.names import split_names
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 
@@ -22,9 +24,9 @@ app = typer.Typer(
     name="graphport",
     help="Move legacy TensorFlow frozen graphs (.pb/.pbtxt) to SavedModel and TFLite, verified.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 _state = {"debug": False}
 
@@ -45,7 +47,7 @@ def _root(
     _state["debug"] = debug
 
 
-@app.command()
+@app.command("inspect", cls=GraphportCommand, epilog=epilog("inspect"))
 def inspect(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="Frozen .pb/.pbtxt, SavedModel directory or .tflite."),
@@ -58,14 +60,14 @@ def inspect(
 
     data = inspect_model(Path(model), check_tflite=check_tflite)
     if json_out:
-        print_json(data)
+        print_json(data.to_json())
     else:
         from graphport.report.inspect_view import render_inspect
 
         render_inspect(out(), data)
 
 
-@app.command("to-savedmodel")
+@app.command("to-savedmodel", cls=GraphportCommand, epilog=epilog("to-savedmodel"))
 def to_savedmodel_command(
     graph: str = typer.Argument(..., metavar="GRAPH", help="Frozen GraphDef (.pb or .pbtxt)."),
     inputs: opt.Inputs = None,
@@ -100,33 +102,34 @@ def to_savedmodel_command(
         render_savedmodel(out(), result)
 
 
-@app.command()
+@app.command("tflite", cls=GraphportCommand, epilog=epilog("tflite"))
 def tflite(
-    model: str = typer.Argument(..., metavar="MODEL",
-                                help="Frozen .pb/.pbtxt or SavedModel directory."),
-    output: opt.Output = None,
+    model: str = typer.Argument(..., metavar="MODEL", help="Frozen .pb/.pbtxt, SavedModel "
+                                                           "directory or checkpoint."),
     mode: opt.Mode = typer.Option(None, "--mode", help="Conversion mode (default float32)."),
     fp16: bool = typer.Option(False, "--fp16", help="Same as --mode fp16: float16 weights."),
     dynamic: bool = typer.Option(False, "--dynamic",
                                  help="Same as --mode dynamic: int8 weights, float compute."),
     int8: bool = typer.Option(False, "--int8",
                               help="Same as --mode int8: full integer with calibration data."),
-    io: str = typer.Option(None, "--io", help="With --int8: integer input/output, uint8 or int8."),
+    io: opt.IoType = typer.Option(None, "--io", help="With --int8: integer input/output."),
     strict: bool = typer.Option(False, "--strict", help="With --int8: fail on any float op."),
     select_ops: bool = typer.Option(False, "--select-ops", help="Allow TF Select (Flex) ops."),
+    inputs: opt.Inputs = None,
+    outputs: opt.Outputs = None,
+    set_values: opt.SetValues = None,
+    input_shapes: opt.InputShapes = None,
     passes: opt.Passes = None,
     no_rewrite: opt.NoRewrite = False,
+    signature: opt.SourceSignature = None,
+    allow_unsafe_ops: opt.AllowUnsafeOps = False,
     calib: opt.Calib = None,
     calib_samples: opt.CalibSamples = 100,
     mean: opt.Mean = 0.0,
     std: opt.Std = 1.0,
     bgr: opt.Bgr = False,
-    inputs: opt.Inputs = None,
-    outputs: opt.Outputs = None,
-    set_values: opt.SetValues = None,
-    input_shapes: opt.InputShapes = None,
-    allow_unsafe_ops: opt.AllowUnsafeOps = False,
     no_verify: opt.NoVerify = False,
+    no_parity: opt.NoParity = False,
     samples: opt.Samples = None,
     parity_samples: int = typer.Option(16, "--parity-samples", min=1,
                                        help="Samples for parity."),
@@ -134,10 +137,6 @@ def tflite(
         False, "--require-parity", help="Fail (exit 1, nothing written) unless the parity "
                                         "verdict is match or within tolerance."),
     eval_file: opt.EvalFile = None,
-    overwrite: opt.Overwrite = False,
-    no_size_ratio: bool = typer.Option(False, "--no-size-ratio",
-                                       help="Skip the float32 reference conversion that the "
-                                            "size ratio needs (saves time on big models)."),
     keep_float: str = typer.Option(
         None, "--keep-float", help="With --int8: keep these in float, comma-separated: op types "
                                    "(FULLY_CONNECTED) or TF node names / scopes (fc1)."),
@@ -150,7 +149,6 @@ def tflite(
     target_error: float = typer.Option(
         None, "--target-error", help="With --int8: ... until every output's max abs error is at "
                                      "most this."),
-    report: str = typer.Option(None, "--report", help="Write the full report as JSON here."),
     nms: opt.NmsOption = None,
     max_detections: opt.MaxDetections = None,
     detection_classes: opt.DetectionClasses = None,
@@ -161,6 +159,13 @@ def tflite(
     prune_sweep: str = typer.Option(
         None, "--prune-sweep", metavar="S1,S2,...",
         help="Measure these pruning levels (size, parity, accuracy, latency); writes nothing."),
+    output: opt.Output = None,
+    overwrite: opt.Overwrite = False,
+    no_size_ratio: bool = typer.Option(False, "--no-size-ratio",
+                                       help="Skip the float32 reference conversion that the "
+                                            "size ratio needs (saves time on big models)."),
+    report: opt.Report = None,
+    html: opt.Html = None,
     json_out: opt.Json = False,
 ) -> None:
     """Convert to TFLite (float32, fp16, dynamic, int8) with a per-op report and parity."""
@@ -169,43 +174,46 @@ def tflite(
     from graphport.quant.int8 import QuantOptions, TargetNotMet
     from graphport.quant.prune import PruneSpec
     from graphport.report.export_view import progress_reporter
-    from graphport.report.tflite_view import render_quant, render_tflite, write_report
+    from graphport.report.html import tflite_page, write_html
+    from graphport.report.tflite_view import render_quant, render_tflite, write_json
 
     chosen = opt.chosen_mode(mode, fp16, dynamic, int8)
-    if prune_sweep is not None:
-        if prune or output or report:
-            raise UserError("--prune-sweep measures and writes nothing",
-                            "drop --prune/-o/--report, or pick a level with --prune")
-        _sweep(model, prune_sweep, chosen, io, select_ops, opt.graph_spec(
-            inputs, outputs, set_values, input_shapes, passes, no_rewrite, allow_unsafe_ops),
-               CalibrationSpec(calib, calib_samples, mean, std, bgr),
-               opt.verify_spec(no_verify, samples, bgr, parity_samples, eval_file), json_out)
-        return
-    if report:
-        check_target(Path(report), overwrite=True, option="--report")
+    io_type = io.value if io else None
+    no_verify = no_verify or no_parity
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
                           allow_unsafe_ops, {"nms": nms, "max_detections": max_detections,
-                                             "classes": detection_classes})
+                                             "classes": detection_classes}, signature)
     calibration = CalibrationSpec(calib, calib_samples, mean, std, bgr)
+    if prune_sweep is not None:
+        if prune or output or report or html:
+            raise UserError("--prune-sweep measures and writes nothing",
+                            "drop --prune/-o/--report/--html, or pick a level with --prune")
+        _sweep(model, prune_sweep, chosen, io_type, select_ops, spec, calibration,
+               opt.verify_spec(no_verify, samples, bgr, parity_samples, eval_file), json_out)
+        return
+    for path, option in ((report, "--report"), (html, "--html")):
+        if path:
+            check_target(Path(path), overwrite=True, option=option)
     check = opt.verify_spec(no_verify, samples, bgr, parity_samples, eval_file, require_parity)
     quant = QuantOptions(split_names(keep_float) or [], debug_quant, target_agreement,
                          target_error)
     try:
         with progress_reporter(err(), quiet=json_out) as step:
             result = convert_tflite(
-                Path(model), Path(output) if output else None, chosen, io, strict, select_ops,
+                Path(model), Path(output) if output else None, chosen, io_type, strict,
+                select_ops,
                 spec, calibration, check, quant, overwrite=overwrite,
                 size_ratio=not no_size_ratio, progress=step,
                 prune=PruneSpec.parse(prune) if prune is not None else None)
         _outputs_in_place()
     except TargetNotMet as failure:  # the measured curve is the answer to "why not"
-        if json_out:
-            print_json({"error": failure.message, "quant": failure.outcome.to_json()})
-        else:
+        if not json_out:  # under --json it travels in the error object
             render_quant(out(), failure.outcome.to_json())
         raise
     if report:
-        write_report(Path(report), result)
+        write_json(Path(report), result.to_json())
+    if html:
+        write_html(Path(html), tflite_page(result.to_json()))
     if json_out:
         print_json(result.to_json())
     else:
@@ -228,7 +236,7 @@ def _sweep(model: str, levels: str, mode: str, io: str | None, select_ops: bool,
         render_sweep(out(), result.to_json())
 
 
-@app.command()
+@app.command("compare", cls=GraphportCommand, epilog=epilog("compare"))
 def compare(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="Frozen .pb/.pbtxt or SavedModel directory."),
@@ -251,8 +259,12 @@ def compare(
     overwrite: opt.Overwrite = False,
     passes: opt.Passes = None,
     no_rewrite: opt.NoRewrite = False,
+    signature: opt.SourceSignature = None,
     samples: opt.Samples = None,
+    no_verify: opt.NoVerify = False,
     markdown_file: str = typer.Option(None, "--markdown", help="Write the table as Markdown."),
+    report: opt.Report = None,
+    html: opt.Html = None,
     json_out: opt.Json = False,
 ) -> None:
     """Build every deployment variant and compare size, accuracy, parity and latency."""
@@ -260,27 +272,35 @@ def compare(
     from graphport.outputs import check_target
     from graphport.report.compare_view import render_compare, write_markdown
     from graphport.report.export_view import progress_reporter
+    from graphport.report.html import compare_page, write_html
+    from graphport.report.tflite_view import write_json
 
-    if markdown_file:
-        check_target(Path(markdown_file), overwrite=True, option="--markdown")
+    for path, option in ((markdown_file, "--markdown"), (report, "--report"), (html, "--html")):
+        if path:
+            check_target(Path(path), overwrite=True, option=option)
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
-                          allow_unsafe_ops)
+                          allow_unsafe_ops, signature=signature)
     calibration = CalibrationSpec(calib, calib_samples, mean, std, bgr)
-    check = opt.verify_spec(False, samples, bgr, eval_file=eval_file)
+    check = opt.verify_spec(no_verify, samples, bgr, eval_file=eval_file)
     with progress_reporter(err(), quiet=json_out) as step:
         data = compare_variants(Path(model), split_names(variants),
                                 Path(output) if output else None, spec, calibration, check,
                                 threads, runs, overwrite=overwrite, progress=step)
     _outputs_in_place()
+    report_data = data.to_json()
     if markdown_file:
-        write_markdown(Path(markdown_file), data)
+        write_markdown(Path(markdown_file), report_data)
+    if report:
+        write_json(Path(report), report_data)
+    if html:
+        write_html(Path(html), compare_page(report_data))
     if json_out:
-        print_json(data)
+        print_json(report_data)
     else:
-        render_compare(out(), data)
+        render_compare(out(), report_data)
 
 
-@app.command()
+@app.command("rewrite", cls=GraphportCommand, epilog=epilog("rewrite"))
 def rewrite(
     graph: str = typer.Argument(None, metavar="GRAPH", help="Frozen GraphDef (.pb or .pbtxt)."),
     output: opt.Output = None,
@@ -318,14 +338,14 @@ def rewrite(
                                progress=step)
     _outputs_in_place()
     if json_out:
-        print_json(result)
+        print_json(result.to_json())
     else:
-        render_rewrites(out(), result["rewrites"])
-        out().print(f"wrote {result['path']} ({result['nodes_before']} -> "
-                    f"{result['nodes_after']} nodes)", markup=False)
+        render_rewrites(out(), result.rewrites)
+        out().print(f"wrote {result.path} ({result.nodes_before} -> {result.nodes_after} "
+                    "nodes)", markup=False)
 
 
-@app.command()
+@app.command("freeze", cls=GraphportCommand, epilog=epilog("freeze"))
 def freeze(
     checkpoint: str = typer.Argument(
         ..., metavar="CHECKPOINT", help="A TF1 checkpoint: its prefix (model.ckpt), any of its "
@@ -355,7 +375,7 @@ def freeze(
         render_freeze(out(), result)
 
 
-@app.command()
+@app.command("migrate", cls=GraphportCommand, epilog=epilog("migrate"))
 def migrate(
     directory: str = typer.Argument(..., metavar="DIR", help="Folder holding the models."),
     output: str = typer.Option(..., "-o", "--output",
@@ -391,7 +411,7 @@ def migrate(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command("run", cls=GraphportCommand, epilog=epilog("run"))
 def run(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="Frozen .pb/.pbtxt, SavedModel directory or .tflite."),
@@ -406,6 +426,7 @@ def run(
     outputs: opt.Outputs = None,
     set_values: opt.SetValues = None,
     input_shapes: opt.InputShapes = None,
+    signature: opt.SourceSignature = None,
     allow_unsafe_ops: opt.AllowUnsafeOps = False,
     output: str = typer.Option(None, "-o", "--output",
                                help="Write every output to this .npz file."),
@@ -417,8 +438,8 @@ def run(
     from graphport.report.export_view import progress_reporter
     from graphport.report.run_view import render_run
 
-    spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, no_rewrite=True,
-                          allow_unsafe_ops=allow_unsafe_ops)
+    spec = opt.graph_spec(inputs, outputs, set_values, input_shapes,
+                          allow_unsafe_ops=allow_unsafe_ops, signature=signature)
     with progress_reporter(err(), quiet=json_out) as step:
         result = run_model(Path(model), opt.assignments(feed, "--input"), spec, bgr, mean, std,
                            Path(output) if output else None, overwrite, progress=step)
@@ -429,7 +450,7 @@ def run(
         render_run(out(), result)
 
 
-@app.command()
+@app.command("bench", cls=GraphportCommand, epilog=epilog("bench"))
 def bench(
     model: str = typer.Argument(..., metavar="MODEL", help="A .tflite model."),
     threads: opt.Threads = None,
@@ -446,6 +467,9 @@ def bench(
         print_json(data)
     else:
         render_bench(out(), data)
+
+
+assign_panels(app)
 
 
 def _one_line(text: str) -> str:
@@ -469,28 +493,45 @@ def _report_crash(error: BaseException) -> int:
     return 1
 
 
+# click's base error (bad option, missing argument), reached through a class typer exports
+_USAGE_ERROR: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _fail(message: str, hint: str | None, code: int, details: dict[str, Any] | None = None
+          ) -> NoReturn:
+    """The one way the CLI fails: ``error:``/``hint:`` lines on stderr and, under --json, the
+    same as one JSON object on stdout, so scripts can parse failures too."""
+    err().print(f"error: {_one_line(message)}", markup=False)
+    if hint:
+        err().print(f"hint: {_one_line(hint)}", markup=False)
+    if "--json" in sys.argv[1:]:
+        print_json({"error": _one_line(message), "hint": hint and _one_line(hint),
+                    "exit_code": code, **(details or {})})
+    sys.exit(code)
+
+
 def main() -> None:
     """Console-script entry point: one error path with exit codes 2 (input) and 1 (failure)."""
     debug = "--debug" in sys.argv[1:]
     if not debug:
         native_log.divert_native_output()
+    use_cli_terms()
     try:
-        app(prog_name="graphport")
-    except SystemExit as done:  # typer turns Ctrl-C inside a command into exit code 130
-        if done.code == 130:
-            err().print("interrupted; nothing written", markup=False)
-        raise
+        code = app(prog_name="graphport", standalone_mode=False)
+    except _USAGE_ERROR as error:
+        command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+        _fail(error.format_message(), f"see graphport {command or ''} --help".replace("  ", " "),
+              error.exit_code)
     except GraphportError as error:
         if debug:
             traceback.print_exc()
-        err().print(f"error: {_one_line(error.message)}", markup=False)
-        if error.hint:
-            err().print(f"hint: {_one_line(error.hint)}", markup=False)
-        sys.exit(error.exit_code)
+        _fail(error.message, error.hint, error.exit_code, error.details)
     except KeyboardInterrupt:  # outside typer's own handling (before a command started)
-        err().print("interrupted; nothing written", markup=False)
-        sys.exit(130)
+        code = 130
     except Exception as error:  # an internal bug: short message, traceback to a file
         if debug:
             raise
         sys.exit(_report_crash(error))
+    if code == 130:  # typer turns Ctrl-C inside a command into exit code 130
+        err().print("interrupted; nothing written", markup=False)
+    sys.exit(code if isinstance(code, int) else 0)

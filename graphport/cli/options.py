@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from graphport.errors import UserError
-from graphport.spec.names import split_assignment, split_names
+from graphport.spec.names import split_assignment, split_names, split_shape
 from graphport.spec.options import GraphSpec, VerifySpec
 
 
@@ -24,6 +24,13 @@ class ClassLayout(str, Enum):
 
     graph = "graph"
     tflite = "tflite"
+
+
+class IoType(str, Enum):
+    """Integer input/output types of a full-int8 model."""
+
+    uint8 = "uint8"
+    int8 = "int8"
 
 
 class Mode(str, Enum):
@@ -57,7 +64,9 @@ Samples = Annotated[list[str] | None, typer.Option(
     "--sample", metavar="NAME=FILE",
     help="Input for verification: .npy, an image (see --bgr) or a value. Repeatable.")]
 NoVerify = Annotated[bool, typer.Option(
-    "--no-verify", "--no-parity", help="Skip the check against the source graph.")]
+    "--no-verify", help="Skip the check against the source graph.")]
+# The name tflite used before --no-verify meant the same everywhere; kept, out of the help.
+NoParity = Annotated[bool, typer.Option("--no-parity", hidden=True)]
 Bgr = Annotated[bool, typer.Option("--bgr", help="Images in BGR order (MTCNN, Caffe models).")]
 Calib = Annotated[str | None, typer.Option(
     "--calib", help="Calibration data: image folder, .npy, .npz, or 'random'.")]
@@ -82,6 +91,12 @@ DetectionClasses = Annotated[ClassLayout | None, typer.Option(
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 Threads = Annotated[int | None, typer.Option("--threads", min=1, help="Interpreter threads.")]
 Runs = Annotated[int, typer.Option("--runs", min=1, help="Timed runs.")]
+Report = Annotated[str | None, typer.Option(
+    "--report", help="Write the full report as JSON here.")]
+Html = Annotated[str | None, typer.Option(
+    "--html", help="Write a self-contained HTML report here (no network needed to view it).")]
+SourceSignature = Annotated[str | None, typer.Option(
+    "--signature", help="SavedModel input: the signature to convert (default serving_default).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
 
 
@@ -93,7 +108,8 @@ def assignments(items: list[str] | None, option: str, sep: str = "=") -> dict[st
 def graph_spec(inputs: str | None, outputs: str | None, set_values: list[str] | None,
                input_shapes: list[str] | None, passes: str | None = None,
                no_rewrite: bool = False, allow_unsafe_ops: bool = False,
-               detection: dict[str, Any] | None = None) -> GraphSpec:
+               detection: dict[str, Any] | None = None,
+               signature: str | None = None) -> GraphSpec:
     """The graph options as one GraphSpec: ``--passes a,b`` -> those; ``--no-rewrite`` ->
     none; neither -> the default pipeline. ``detection``: the detection options given."""
     if passes and no_rewrite:
@@ -101,9 +117,9 @@ def graph_spec(inputs: str | None, outputs: str | None, set_values: list[str] | 
     wanted = {k: getattr(v, "value", v) for k, v in (detection or {}).items() if v is not None}
     return GraphSpec(split_names(inputs), split_names(outputs),
                      assignments(set_values, "--set"),
-                     assignments(input_shapes, "--input-shapes", ":"),
+                     dict(split_shape(item) for item in input_shapes or []),
                      [] if no_rewrite else split_names(passes), allow_unsafe_ops,
-                     {"detection_postprocess": wanted} if wanted else {})
+                     {"detection_postprocess": wanted} if wanted else {}, signature)
 
 
 def verify_spec(no_verify: bool, samples: list[str] | None, bgr: bool, count: int = 16,

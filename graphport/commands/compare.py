@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,11 @@ from graphport.convert.calibration import load_calibration
 from graphport.convert.converter import convert
 from graphport.convert.reference import reference_samples
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, source_model
-from graphport.errors import ConversionError, GraphportError, UserError
+from graphport.errors import ConversionError, GraphportError, UserError, api_errors
 from graphport.graph import load
 from graphport.outputs import DIRECTORY, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
+from graphport.results import JsonResult
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.verify.latency import Latency, measure, tflite_inputs
 from graphport.verify.tflite_runner import TFLiteRunner
@@ -51,6 +52,19 @@ class VariantRow:
     runnable: bool = True
 
 
+@dataclass
+class CompareReport(JsonResult):
+    """Every variant of one model side by side, and the TensorFlow source's own figures."""
+
+    model: str
+    output_dir: str
+    machine: dict[str, Any]
+    threads: int | None
+    source_latency_ms: dict[str, Any]
+    source_accuracy: float | None
+    variants: list[VariantRow]
+
+
 def machine() -> dict[str, Any]:
     """What the latency numbers were measured on."""
     return {"platform": platform.platform(), "processor": platform.machine(),
@@ -73,6 +87,7 @@ def _worst(parity: dict[str, Any]) -> tuple[float | None, float | None, float | 
     return worst("max_abs", max), worst("cosine", min), worst("top1_agreement", min)
 
 
+@api_errors
 def compare_variants(
     model: str | os.PathLike[str],
     variants: list[str] | None = None,
@@ -85,7 +100,7 @@ def compare_variants(
     warmup: int = 5,
     overwrite: bool = False,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> CompareReport:
     """Build and measure each variant; a variant that fails is reported in its row."""
     step = or_silent(progress)
     model = Path(model)
@@ -117,11 +132,12 @@ def compare_variants(
             float_size = len(convert(source, "float32"))
         rows = []
         source_accuracy = None
-        for name in sorted(names, key=list(VARIANTS).index):  # float first: its size is the base
+        ordered = sorted(names, key=list(VARIANTS).index)  # float first: its size is the base
+        for n, name in enumerate(ordered, 1):
             mode, io = VARIANTS[name]
             row = VariantRow(name)
             rows.append(row)
-            step(f"building {name}")
+            step(f"variant {n}/{len(ordered)}: building {name}")
             try:
                 if mode == "int8" and samples is None:
                     raise UserError("needs calibration data (--calib)")
@@ -150,23 +166,17 @@ def compare_variants(
                 source_accuracy = result.eval["source_accuracy"]
             row.runnable = result.parity["status"] != "not runnable"
             if row.runnable:
-                step(f"timing {name}")
+                step(f"variant {n}/{len(ordered)}: timing {name}")
                 runner = TFLiteRunner(Path(result.path).read_bytes(), threads=threads)
                 row.latency_ms = _latency_json(measure(partial(runner, sample), runs, warmup))
         if not any(row.path for row in rows):
             raise ConversionError("every variant failed: " + "; ".join(
                 f"{row.name}: {row.error}" for row in rows) + "; nothing was written")
-    return {
-        "model": str(model),
-        "output_dir": str(directory),
-        "machine": machine(),
-        "threads": threads,
-        "source_latency_ms": _latency_json(source_latency),
-        "source_accuracy": source_accuracy,
-        "variants": [asdict(r) for r in rows],
-    }
+    return CompareReport(str(model), str(directory), machine(), threads,
+                         _latency_json(source_latency), source_accuracy, rows)
 
 
+@api_errors
 def bench_tflite(path: str | os.PathLike[str], threads: int | None = None, runs: int = 50,
                  warmup: int = 5) -> dict[str, Any]:
     """Latency of one .tflite model with ai-edge-litert on random inputs of its own shapes."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from graphport.checkpoint.freeze import freeze_checkpoint
+from graphport.errors import api_errors
 from graphport.graph.checkpoint_files import find_checkpoint
 from graphport.outputs import FILE, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
@@ -33,6 +34,7 @@ class FreezeResult:
         return asdict(self)
 
 
+@api_errors
 def freeze(checkpoint: str | os.PathLike[str], output: str | os.PathLike[str] | None = None,
            graph: str | os.PathLike[str] | None = None, outputs: list[str] | None = None,
            verify: bool = True, allow_unsafe_ops: bool = False, overwrite: bool = False,

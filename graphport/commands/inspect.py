@@ -8,15 +8,18 @@ unsafe_ops, warnings`` (documented in the README); each adds what only it has. O
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graphport.errors import api_errors
 from graphport.graph import load, oplists
 from graphport.graph.anatomy import Finding, analyze_graph, find_unsafe_ops, shell_quote
 from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import check_graph
 from graphport.graph.tensors import dtype_name, shape_list
 from graphport.passes.rewrites.detection_postprocess import describe as describe_detector
+from graphport.results import JsonResult
 
 # Graphs TensorFlow cannot load as they are get no suggested command: it would fail.
 _NO_NEXT = frozenset({"invalid_graph", "unregistered_ops", "not_frozen"})
@@ -240,8 +243,27 @@ def _inspect_tflite(path: Path) -> dict[str, Any]:
     }
 
 
-def inspect_model(path: str | os.PathLike[str], check_tflite: bool = False) -> dict[str, Any]:
-    """Inspect a model file or SavedModel directory; raises UserError for unusable input."""
+@dataclass
+class InspectReport(JsonResult):
+    """What inspect found. The fields every format has are typed; ``data`` is the whole report
+    as ``--json`` prints it (its keys depend on the format), also readable as ``report[key]``."""
+
+    format: str
+    path: str
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
+    next_command: str | None
+    data: dict[str, Any] = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.data
+
+
+@api_errors
+def inspect_model(path: str | os.PathLike[str], check_tflite: bool = False) -> InspectReport:
+    """Inspect a model file, SavedModel directory or checkpoint; raises UserError for
+    unusable input."""
     path = Path(path)
     kind = load.detect_format(path)
     if kind == load.SAVED_MODEL:
@@ -254,4 +276,5 @@ def inspect_model(path: str | os.PathLike[str], check_tflite: bool = False) -> d
         from graphport.convert.support import check_tflite_support
 
         data["tflite_support"] = check_tflite_support(path, data)
-    return data
+    return InspectReport(data["format"], data["path"], data["inputs"], data["outputs"],
+                         data["warnings"], data.get("next_command"), data)

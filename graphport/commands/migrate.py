@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from graphport import __version__
-from graphport.errors import UserError
+from graphport.errors import UserError, api_errors
 from graphport.graph.checkpoint_files import find_checkpoint
 from graphport.outputs import is_saved_model
 
@@ -310,6 +310,7 @@ def migrate_model(job: dict[str, Any], entry: ModelEntry, limits: Limits, log: P
 
 # --------------------------------------------------------------------------- the batch
 
+@api_errors
 def migrate(
     directory: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -324,8 +325,9 @@ def migrate(
     """Migrate every model under ``directory`` into ``out`` and write the summary there.
 
     ``on_event(kind, entry, detail)``: "queued" (each model to run), "start", "stage"
-    (detail = the stage), "done" (detail = its status); for progress displays. Models whose inputs and options are unchanged since an earlier run
-    into the same ``out`` are skipped."""
+    (detail = the stage), "done" (detail = its status); for progress displays. Models whose
+    inputs and options are unchanged since an earlier run into the same ``out`` are
+    skipped."""
     root, target = Path(directory), Path(out)
     if not root.is_dir():
         raise UserError(f"{root}: not a folder", "pass the folder that holds the models")
@@ -398,11 +400,14 @@ def migrate(
 
 
 def write_summary(result: MigrateResult, out: Path) -> None:
-    """summary.json and summary.md, each written whole then renamed."""
+    """summary.json, summary.md and summary.html, each written whole then renamed."""
+    from graphport.report.html import migrate_page
     from graphport.report.migrate_view import summary_markdown
 
-    for name, text in (("summary.json", json.dumps(result.to_json(), indent=2) + "\n"),
-                       ("summary.md", summary_markdown(result.to_json()))):
+    data = result.to_json()
+    for name, text in (("summary.json", json.dumps(data, indent=2) + "\n"),
+                       ("summary.md", summary_markdown(data)),
+                       ("summary.html", migrate_page(data))):
         temp = out / f".{name}.tmp"
         temp.write_text(text)
         os.replace(temp, out / name)

@@ -15,7 +15,7 @@ from graphport.commands.tflite import check_mode, convert_source
 from graphport.convert.calibration import load_calibration
 from graphport.convert.op_report import zipped_size
 from graphport.convert.source import source_model
-from graphport.errors import UserError
+from graphport.errors import UserError, api_errors
 from graphport.progress import Progress, or_silent
 from graphport.quant.prune import PruneSpec, Pruning, pruned_source
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
@@ -61,6 +61,7 @@ def parse_levels(text: str) -> list[float]:
     return sorted(set(levels))
 
 
+@api_errors
 def prune_sweep(model: str | os.PathLike[str], levels: list[float], mode: str = "float32",
                 io: str | None = None, select_ops: bool = False,
                 graph: GraphSpec | None = None, calibration: CalibrationSpec | None = None,

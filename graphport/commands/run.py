@@ -7,14 +7,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from graphport.convert.source import source_model
-from graphport.errors import ConversionError, UserError
+from graphport.errors import ConversionError, UserError, api_errors
 from graphport.graph import load
 from graphport.outputs import FILE, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
@@ -150,8 +150,9 @@ def _runner(model: Path, kind: str, spec: GraphSpec
     """The model's inputs, a function running it once whatever its format, and notes on how
     it was read (a checkpoint frozen on the fly)."""
     if kind == load.TFLITE:
-        if spec.names_signature() or spec.passes:
-            raise UserError("--inputs/--outputs/--set/--input-shapes apply to frozen graphs",
+        if spec.names_signature() or spec.passes is not None or spec.signature:
+            raise UserError("--inputs/--outputs/--set/--input-shapes/--signature apply to "
+                            "frozen graphs and SavedModels",
                             "a .tflite model's signature already fixes them")
         from graphport.verify.tflite_runner import TFLiteRunner
 
@@ -159,8 +160,8 @@ def _runner(model: Path, kind: str, spec: GraphSpec
         tensors = [_tflite_float_view(t, runner.input_details[t.key])
                    for t in _tflite_tensors(runner.input_details)]
         return tensors, runner, []
-    with source_model(model, GraphSpec(spec.inputs, spec.outputs, spec.set_values,
-                                       spec.input_shapes, [], spec.allow_unsafe_ops)) as source:
+    frozen = kind != load.SAVED_MODEL  # run never repairs a frozen graph
+    with source_model(model, replace(spec, passes=[] if frozen else spec.passes)) as source:
         return source.inputs, source.runner(), source.notes
 
 
@@ -180,6 +181,7 @@ def _run_once(call: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
                               ) from None
 
 
+@api_errors
 def run_model(
     model: str | os.PathLike[str],
     inputs: Mapping[str, InputValue],

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from graphport.convert.calibration import Calibration, load_calibration
-from graphport.convert.converter import convert
+from graphport.convert.converter import convert, counted
 from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summarize, zipped_size
 from graphport.convert.reference import evaluate, load_eval, quant_samples, reference_samples
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel, source_model
-from graphport.errors import ConversionError, UserError
+from graphport.errors import ConversionError, UserError, api_errors
 from graphport.graph.tflite_model import parse_tflite
 from graphport.outputs import FILE, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
@@ -131,7 +131,7 @@ def convert_source(
                                 measured_as, reference, step)
         data = outcome.data
     else:
-        data = convert(source, mode, io, strict, select_ops, calibration)
+        data = convert(source, mode, io, strict, select_ops, calibration, step)
     conversion_s = time.perf_counter() - started
     prune_json = None
     if pruning is not None:
@@ -181,8 +181,10 @@ def convert_source(
         if check.enabled:
             step("checking parity with the source")
             tolerance = TOLERANCES[mode]
-            expected = source.run(parity_inputs)
-            converted = [runner(s) for s in parity_inputs]
+            call = source.runner()
+            expected = [call(s) for s in counted(parity_inputs, "source on parity sample", step)]
+            converted = [runner(s) for s in counted(parity_inputs, "TFLite on parity sample",
+                                                    step)]
             outputs = agreement(expected, converted, tolerance)
             detections = judge_detections(expected, converted, outputs)
             verdict = worst([o.verdict for o in outputs])
@@ -237,6 +239,7 @@ def _judge(mode: str, verdict: str, outputs: list[OutputAgreement], require: boo
                         f"{described}")
 
 
+@api_errors
 def convert_tflite(
     model: str | os.PathLike[str],
     output: str | os.PathLike[str] | None = None,

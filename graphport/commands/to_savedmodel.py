@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from graphport.checkpoint.open import read_graph
-from graphport.errors import ConversionError
+from graphport.errors import ConversionError, api_errors
 from graphport.export.savedmodel import run_saved_model, write_saved_model
 from graphport.graph.types import GraphProto
 from graphport.outputs import DIRECTORY, atomic_path, check_target, output_path
@@ -81,6 +81,7 @@ def _verification_run(what: str, run: Callable[..., dict[str, np.ndarray]], *arg
                               "NAME=VALUE, or skip with --no-verify") from None
 
 
+@api_errors
 def to_savedmodel(
     graph_path: str | os.PathLike[str],
     output_dir: str | os.PathLike[str] | None = None,

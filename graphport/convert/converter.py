@@ -4,9 +4,10 @@ errors that name the ops and the flag that helps."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from graphport.backend.runtime import tensorflow
+from graphport.backend.runtime import quiet_native, tensorflow
 from graphport.convert.calibration import Calibration
 from graphport.convert.signature import add_signature
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel
@@ -15,6 +16,7 @@ from graphport.graph.loops import tensor_array_loops
 from graphport.graph.schema import GraphDef
 from graphport.graph.tflite_model import parse_tflite
 from graphport.passes.pipeline import repairing_passes
+from graphport.progress import Progress
 
 
 def _select_ops_in(message: str) -> dict[str, list[str]]:
@@ -29,9 +31,18 @@ def _select_ops_in(message: str) -> dict[str, list[str]]:
     return found
 
 
+def counted(items: list[Any], what: str, progress: Progress | None) -> Iterator[Any]:
+    """``items`` one by one, saying ``what n/N`` as each starts."""
+    for n, item in enumerate(items, 1):
+        if progress is not None:
+            progress(f"{what} {n}/{len(items)}")
+        yield item
+
+
 def configured_converter(source: SourceModel, mode: str, io: str | None = None,
                          strict: bool = False, select_ops: bool = False,
-                         calibration: Calibration | None = None) -> Any:
+                         calibration: Calibration | None = None,
+                         progress: Progress | None = None) -> Any:
     """A TFLiteConverter for ``source`` set up for one mode."""
     tf = tensorflow()
     converter = source.converter()
@@ -44,8 +55,8 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
     elif mode == "int8":
         assert calibration is not None
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: (source.representative(s)
-                                                    for s in calibration.samples)
+        converter.representative_dataset = lambda: (source.representative(s) for s in counted(
+            calibration.samples, "calibrating on sample", progress))
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8] + ([] if strict else ops)
         if io:
             converter.inference_input_type = tf.as_dtype(io)
@@ -57,9 +68,11 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
 
 
 def convert(source: SourceModel, mode: str, io: str | None = None, strict: bool = False,
-            select_ops: bool = False, calibration: Calibration | None = None) -> bytes:
+            select_ops: bool = False, calibration: Calibration | None = None,
+            progress: Progress | None = None) -> bytes:
     """Run the TFLite converter once with the settings of one mode."""
-    converter = configured_converter(source, mode, io, strict, select_ops, calibration)
+    converter = configured_converter(source, mode, io, strict, select_ops, calibration,
+                                     progress)
     return with_signature(run_converter(converter, source, strict, select_ops), source)
 
 
@@ -72,7 +85,8 @@ def with_signature(data: bytes, source: SourceModel) -> bytes:
 def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops: bool) -> bytes:
     """``converter.convert()``, its failures turned into one-line errors that say what to do."""
     try:
-        data = bytes(converter.convert())
+        with quiet_native():
+            data = bytes(converter.convert())
     except Exception as error:  # ConverterError, and ValueError/RuntimeError from calibration
         message = str(error)
         needs = _select_ops_in(message)

@@ -49,6 +49,7 @@ class SourceModel:
     # difference. None when no pass changed anything.
     unrepaired: GraphProto = None
     notes: list[str] = field(default_factory=list)  # how it was read (a checkpoint frozen)
+    signature: str = SIGNATURE  # the SavedModel signature converted and run
 
     def converter(self) -> Any:
         """A fresh TFLiteConverter for this source."""
@@ -56,7 +57,8 @@ class SourceModel:
 
         tf = tensorflow()
         if self.saved_model is not None:
-            return tf.lite.TFLiteConverter.from_saved_model(str(self.saved_model))
+            return tf.lite.TFLiteConverter.from_saved_model(str(self.saved_model),
+                                                            signature_keys=[self.signature])
         from graphport.backend.tf_graph import import_graph
 
         if self.custom_ops:
@@ -109,7 +111,7 @@ class SourceModel:
 
         tf = tensorflow()
         if self.saved_model is not None:
-            signature = tf.saved_model.load(str(self.saved_model)).signatures[SIGNATURE]
+            signature = tf.saved_model.load(str(self.saved_model)).signatures[self.signature]
             return lambda s: {k: v.numpy() for k, v in signature(
                 **{k: tf.constant(v) for k, v in s.items()}).items()}
         from graphport.backend.tf_graph import import_graph, to_tf
@@ -127,13 +129,13 @@ class SourceModel:
         return [call(s) for s in samples]
 
 
-def _saved_model_signature(directory: Path, allow_unsafe_ops: bool
+def _saved_model_signature(directory: Path, signature: str, allow_unsafe_ops: bool
                            ) -> tuple[list[SignatureTensor], list[SignatureTensor]]:
     saved = load.read_saved_model(directory)
     signatures = saved.meta_graphs[0].signature_def
-    if SIGNATURE not in signatures:
-        raise UserError(f"{directory} has no '{SIGNATURE}' signature",
-                        f"it has: {', '.join(sorted(signatures)) or 'none'}")
+    if signature not in signatures:
+        raise UserError(f"{directory} has no {signature!r} signature",
+                        f"pick one with --signature: {', '.join(sorted(signatures)) or 'none'}")
     ensure_safe(saved.meta_graphs[0].graph_def, allow_unsafe_ops, "convert and run this model",
                 ignore=oplists.CHECKPOINT_OPS)
 
@@ -142,7 +144,7 @@ def _saved_model_signature(directory: Path, allow_unsafe_ops: bool
                                 dtype_name(infos[key].dtype), shape_list(infos[key].tensor_shape))
                 for key in sorted(infos)]
 
-    return tensors(signatures[SIGNATURE].inputs), tensors(signatures[SIGNATURE].outputs)
+    return tensors(signatures[signature].inputs), tensors(signatures[signature].outputs)
 
 
 @contextmanager
@@ -153,15 +155,14 @@ def source_model(model: Path, spec: GraphSpec) -> Iterator[SourceModel]:
         raise UserError(f"{model} is already a TFLite model",
                         "pass the frozen graph or SavedModel it came from")
     if kind == load.SAVED_MODEL:
-        if spec.names_signature():
-            raise UserError("--inputs/--outputs/--set/--input-shapes apply to frozen graphs",
-                            "a SavedModel's signature already fixes them")
-        if spec.passes:
-            raise UserError("--passes applies to frozen graphs: a SavedModel is converted as it "
-                            "is", "repair the frozen graph it came from instead")
-        inputs, outputs = _saved_model_signature(model, spec.allow_unsafe_ops)
-        yield SourceModel(inputs, outputs, saved_model=model)
+        spec.refuse_for_saved_model()
+        signature = spec.signature or SIGNATURE
+        inputs, outputs = _saved_model_signature(model, signature, spec.allow_unsafe_ops)
+        yield SourceModel(inputs, outputs, saved_model=model, signature=signature)
         return
+    if spec.signature is not None:
+        raise UserError("--signature picks a SavedModel's signature; a frozen graph has none",
+                        "drop it (the TFLite model's signature is serving_default)")
     from graphport.backend.tf_graph import to_tf
 
     notes: list[str] = []

@@ -127,7 +127,7 @@ def autotune(model: CalibratedModel, base: KeepFloat, ranking: list[LayerError],
             continue
         before = set(keep.nodes)
         keep = keep.plus(model, layers[row.tensor])
-        step(f"auto-tuning step {len(steps)}: {row.tensor} in float")
+        step(f"auto-tuning step {len(steps)}/{len(candidates)} at most: {row.tensor} in float")
         result, data = run(keep, "float", [n for n in keep.nodes if n not in before])
         steps.append(result)
         if result.met:

@@ -77,6 +77,7 @@ class TargetNotMet(ConversionError):
     def __init__(self, message: str, hint: str, outcome: QuantOutcome) -> None:
         super().__init__(message, hint)
         self.outcome = outcome
+        self.details = {"quant": outcome.to_json()}
 
 
 def quantize_int8(source: SourceModel, calibration: Calibration, options: QuantOptions,

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.progress import Progress as RichProgress
+from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from graphport.progress import Progress, silent
@@ -16,13 +18,16 @@ from graphport.verify.parity import OutputParity
 
 @contextmanager
 def progress_reporter(console: Console, quiet: bool = False) -> Iterator[Progress]:
-    """A step callback that shows a spinner with the current step on a terminal's stderr;
-    silent when quiet or when stderr is a pipe or file, so logs hold only results and errors."""
+    """A step callback that shows a spinner, the current step (with its ``n/N`` count when the
+    step has one) and the elapsed time on a terminal's stderr; silent when quiet or when
+    stderr is a pipe or file, so logs hold only results and errors."""
     if quiet or not console.is_terminal:
         yield silent
         return
-    with console.status("starting") as status:
-        yield lambda message: status.update(message)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with RichProgress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+        yield lambda message: bar.update(task, description=message)
 
 
 def parity_table(rows: list[OutputParity], title: str = "Parity with the original graph") -> Table:

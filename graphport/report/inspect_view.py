@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -68,7 +69,7 @@ def _counts_table(title: str, counts: dict[str, int]) -> Table:
     return table
 
 
-def render_inspect(console: Console, data: dict[str, Any]) -> None:
+def render_inspect(console: Console, data: Mapping[str, Any]) -> None:
     """Print an inspect report."""
     console.print(f"[bold]{data['path']}[/]  format: {data['format']}  "
                   f"size: {_human_bytes(data['size_bytes'])}")

@@ -21,10 +21,10 @@ _COMPUTE_STYLE = {"int8": "green", "float": "yellow", "hybrid": "yellow", "flex"
                   "custom": "red", "boundary": "cyan"}
 
 
-def write_report(path: Path, result: Any) -> None:
-    """The full JSON report, written atomically."""
+def write_json(path: Path, data: Any) -> None:
+    """A full JSON report, written atomically."""
     with atomic_path(path, overwrite=True, directory=False) as temp:
-        temp.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+        temp.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _kb(n: int | None) -> str:

@@ -8,28 +8,73 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graphport.errors import UserError
+
+
+def placeholder_name(name: str, option: str) -> str:
+    """``x:0`` -> ``x``; a placeholder has one output, so ``x:1`` is an error."""
+    node, colon, index = name.rpartition(":")
+    if not colon:
+        return name
+    if index != "0":
+        raise UserError(f"{option} {name}: a placeholder has one output, {node}:0",
+                        f"write {node} or {node}:0")
+    return node
+
+
+def shape_text(shape: Any) -> str:
+    """A shape as --input-shapes writes it: ``1,784``; None or -1 unknown -> ``?``."""
+    if isinstance(shape, str):
+        return shape
+    try:
+        return ",".join("?" if d is None or int(d) < 0 else str(int(d)) for d in shape)
+    except (TypeError, ValueError):
+        raise UserError(f"input shape {shape!r}: give a list of sizes such as [1, 784] "
+                        "(None for unknown) or the text 1,784") from None
+
 
 @dataclass(frozen=True)
 class GraphSpec:
     """What to take from a frozen graph: the signature, the pinned values, the repairs.
 
-    ``inputs``/``outputs`` None: what ``inspect`` finds. ``set_values``: placeholder -> value
-    text (``40``, ``0.6,0.7``, ``@file.npy``). ``input_shapes``: input -> ``d0,d1`` with ``?``
-    for unknown. ``passes`` None: the default pipeline; an empty list: no repairs.
-    ``pass_params``: pass name -> parameters, wherever that pass runs (the CLI's detection
-    options set ``detection_postprocess``'s)."""
+    ``inputs``/``outputs`` None: what ``inspect`` finds. ``set_values``: placeholder -> a
+    value as the CLI writes it (``40``, ``0.6,0.7``, ``@file.npy``) or a number, list or
+    array. ``input_shapes``: input -> ``d0,d1`` with ``?`` for unknown, or a list with None
+    or -1 for unknown. Names may carry their tensor index (``keep_prob:0``). ``passes`` None:
+    the default pipeline; an empty list: no repairs. ``pass_params``: pass name ->
+    parameters, wherever that pass runs (the CLI's detection options set
+    ``detection_postprocess``'s). ``signature``: which signature of a SavedModel input."""
 
     inputs: list[str] | None = None
     outputs: list[str] | None = None
-    set_values: dict[str, str] = field(default_factory=dict)
-    input_shapes: dict[str, str] = field(default_factory=dict)
+    set_values: dict[str, Any] = field(default_factory=dict)
+    input_shapes: dict[str, Any] = field(default_factory=dict)
     passes: list[str] | None = None
     allow_unsafe_ops: bool = False
     pass_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    signature: str | None = None
+
+    def __post_init__(self) -> None:
+        """One name grammar everywhere: ``x:0`` is the placeholder ``x``; shapes as text."""
+        object.__setattr__(self, "set_values", {
+            placeholder_name(k, "--set"): v for k, v in self.set_values.items()})
+        object.__setattr__(self, "input_shapes", {
+            placeholder_name(k, "--input-shapes"): shape_text(v)
+            for k, v in self.input_shapes.items()})
 
     def names_signature(self) -> bool:
         """Does it choose or pin signature tensors (which a SavedModel already fixes)?"""
         return bool(self.inputs or self.outputs or self.set_values or self.input_shapes)
+
+    def refuse_for_saved_model(self) -> None:
+        """Options that only mean something for a frozen graph, refused with the reason."""
+        if self.names_signature():
+            raise UserError("--inputs/--outputs/--set/--input-shapes apply to frozen graphs",
+                            "a SavedModel's signature already fixes them")
+        if self.passes is not None or self.pass_params:
+            raise UserError("--passes, --no-rewrite and the object-detection options apply to "
+                            "frozen graphs: a SavedModel is converted as it is",
+                            "repair the frozen graph it came from instead")
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def signature_key(name: str, taken: set[str]) -> str:
 
 
 def _unknown_name(option: str, name: str, candidates: list[str]) -> UserError:
-    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+    close = difflib.get_close_matches(name, list(dict.fromkeys(candidates)), n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}?" if close else "run graphport inspect to see them"
     return UserError(f"{option}: no node named {name!r} in the graph", hint)
 

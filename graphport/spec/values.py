@@ -4,6 +4,7 @@ what the graph says about each placeholder."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,12 +74,18 @@ def _fill_shape(array: np.ndarray, shape: list[int]) -> np.ndarray:
     return array
 
 
-def parse_value(name: str, text: str, dtype: str, shape: list[int] | None,
+def parse_value(name: str, text: Any, dtype: str, shape: list[int] | None,
                 option: str = "--set") -> np.ndarray:
-    """A `--set` value as an array of the placeholder's dtype and a shape that fits it."""
+    """A `--set` value as an array of the placeholder's dtype and a shape that fits it: the
+    CLI's text, or (from the API) a number, list or array."""
     where = f"{option} {name}"
     np_type = numpy_dtype(dtype)
-    if text.startswith("@"):
+    if not isinstance(text, str):
+        try:
+            array = np.asarray(text, dtype=np_type)
+        except (TypeError, ValueError) as error:
+            raise UserError(f"{where}: {error}") from None
+    elif text.startswith("@"):
         path = Path(text[1:])
         array = load_npy(path, where)
         if array.dtype.kind != np.dtype(np_type).kind and not (

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from graphport.backend import compat
+from graphport.backend.runtime import quiet_native
 from graphport.errors import ConversionError
 
 
@@ -48,7 +49,7 @@ class TFLiteRunner:
         resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if keep_tensors \
             else OpResolverType.AUTO
         try:
-            with warnings.catch_warnings():  # keep_tensors warns that it is for debugging
+            with warnings.catch_warnings(), quiet_native():  # keep_tensors warns (debugging)
                 warnings.simplefilter("ignore", UserWarning)
                 self.interpreter = Interpreter(model_content=model, num_threads=threads,
                                                experimental_op_resolver_type=resolver,
@@ -61,13 +62,19 @@ class TFLiteRunner:
         if key is None:
             raise NotRunnable("the model has no signature to call")
         self.runner = self.interpreter.get_signature_runner(key)
+        self._announced = False  # LiteRT logs its XNNPACK delegate at the first call
         self.input_details = self.runner.get_input_details()
         self.output_details = self.runner.get_output_details()
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feed = {k: _quantize(np.asarray(v), self.input_details[k]) for k, v in inputs.items()}
         try:
-            out = self.runner(**feed)
+            if self._announced:
+                out = self.runner(**feed)
+            else:
+                with quiet_native():
+                    out = self.runner(**feed)
+                self._announced = True
         except ValueError as error:
             if "Invalid tensor size" not in str(error):
                 raise ConversionError(f"the TFLite model failed to run: {error}") from None
