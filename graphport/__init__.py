@@ -23,6 +23,11 @@ _API = {
     "CalibrationSpec": "graphport.spec.options",
     "VerifySpec": "graphport.spec.options",
     "inspect_model": "graphport.commands.inspect",
+    "InspectReport": "graphport.commands.inspect",
+    "CompareReport": "graphport.commands.compare",
+    "RewriteResult": "graphport.commands.rewrite",
+    "prune_sweep": "graphport.commands.prune_sweep",
+    "PruneSpec": "graphport.quant.prune",
     "to_savedmodel": "graphport.commands.to_savedmodel",
     "convert_tflite": "graphport.commands.tflite",
     "rewrite_graph": "graphport.commands.rewrite",
@@ -42,3 +47,8 @@ def __getattr__(name: str) -> Any:
     if name in _API:
         return getattr(import_module(_API[name]), name)
     raise AttributeError(f"module 'graphport' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public API first-class in dir() and completion, though imported lazily."""
+    return sorted(set(globals()) | set(__all__))

@@ -53,12 +53,14 @@ def mtcnn() -> Path:
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
-            memory: int | None = None) -> subprocess.CompletedProcess[str]:
+            memory: int | None = None, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
     """Run the real console entry point in a subprocess, as a user would; ``memory`` bounds
-    its address space, so a memory blow-up fails instead of swapping."""
+    its address space, so a memory blow-up fails instead of swapping; ``env`` adds variables."""
     return subprocess.run([sys.executable, "-m", "graphport", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, timeout=timeout,
-                          preexec_fn=limited_memory(memory) if memory else None)
+                          preexec_fn=limited_memory(memory) if memory else None,
+                          env={**os.environ, **env} if env else None)
 
 
 @pytest.fixture(scope="session")

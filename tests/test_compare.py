@@ -96,5 +96,5 @@ def test_bench_api_rejects_non_tflite() -> None:
 
     with pytest.raises(UserError, match=r"not a \.tflite model"):
         bench_tflite(DIGITS)
-    with pytest.raises(UserError, match="--variants: unknown int4"):
+    with pytest.raises(UserError, match="variants: unknown int4"):
         compare_variants(DIGITS, ["int4"])

@@ -81,7 +81,7 @@ def test_missing_and_unknown_inputs_are_clear_errors() -> None:
     with pytest.raises(UserError, match="no value for input x"):
         run_model(FIXTURES / "cond_training.pb", {}, GraphSpec(set_values={
             "is_training": "false"}))
-    with pytest.raises(UserError, match="--input nope: not an input"):
+    with pytest.raises(UserError, match="inputs nope: not an input"):
         run_model(FIXTURES / "digits_cnn.pb", {"nope": "1"})
 
 

@@ -78,6 +78,7 @@ def to_savedmodel_command(
     output: opt.Output = None,
     overwrite: opt.Overwrite = False,
     no_verify: opt.NoVerify = False,
+    no_parity: opt.NoParity = False,
     allow_unsafe_ops: opt.AllowUnsafeOps = False,
     samples: opt.Samples = None,
     bgr: opt.Bgr = False,
@@ -91,7 +92,7 @@ def to_savedmodel_command(
 
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
                           allow_unsafe_ops)
-    check = opt.verify_spec(no_verify, samples, bgr)
+    check = opt.verify_spec(no_verify or no_parity, samples, bgr)
     with progress_reporter(err(), quiet=json_out) as step:
         result = to_savedmodel(Path(graph), Path(output) if output else None, spec, check,
                                signature=signature, overwrite=overwrite, progress=step)
@@ -262,6 +263,7 @@ def compare(
     signature: opt.SourceSignature = None,
     samples: opt.Samples = None,
     no_verify: opt.NoVerify = False,
+    no_parity: opt.NoParity = False,
     markdown_file: str = typer.Option(None, "--markdown", help="Write the table as Markdown."),
     report: opt.Report = None,
     html: opt.Html = None,
@@ -281,7 +283,7 @@ def compare(
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
                           allow_unsafe_ops, signature=signature)
     calibration = CalibrationSpec(calib, calib_samples, mean, std, bgr)
-    check = opt.verify_spec(no_verify, samples, bgr, eval_file=eval_file)
+    check = opt.verify_spec(no_verify or no_parity, samples, bgr, eval_file=eval_file)
     with progress_reporter(err(), quiet=json_out) as step:
         data = compare_variants(Path(model), split_names(variants),
                                 Path(output) if output else None, spec, calibration, check,
@@ -357,6 +359,7 @@ def freeze(
                                help="The frozen graph to write (.pb, or .pbtxt for text)."),
     overwrite: opt.Overwrite = False,
     no_verify: opt.NoVerify = False,
+    no_parity: opt.NoParity = False,
     allow_unsafe_ops: opt.AllowUnsafeOps = False,
     json_out: opt.Json = False,
 ) -> None:
@@ -367,7 +370,8 @@ def freeze(
     with progress_reporter(err(), quiet=json_out) as step:
         result = freeze_model(Path(checkpoint), Path(output) if output else None,
                               Path(graph) if graph else None, split_names(outputs),
-                              not no_verify, allow_unsafe_ops, overwrite, progress=step)
+                              not (no_verify or no_parity), allow_unsafe_ops, overwrite,
+                              progress=step)
     _outputs_in_place()
     if json_out:
         print_json(result.to_json())

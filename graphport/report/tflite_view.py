@@ -221,7 +221,7 @@ def render_sweep(console: Console, data: dict[str, Any]) -> None:
                       "yes" if row["sparse_encoding_used"] else "no", _verdict(
                           row["verdict"] or "unverified"), optional(row["max_abs"]),
                       optional(row["accuracy"], ".4f"), optional(row["top1_agreement"], ".2%"),
-                      optional(row["latency_ms"], ".3f"))
+                      "-" if row["latency_ms"] is None else f"{row['latency_ms']:.3f} ms")
     console.print(table)
     if accuracy is not None:
         console.print("accuracy of the unpruned row: the TensorFlow source's; parity of each "

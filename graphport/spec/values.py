@@ -82,7 +82,7 @@ def parse_value(name: str, text: Any, dtype: str, shape: list[int] | None,
     np_type = numpy_dtype(dtype)
     if not isinstance(text, str):
         try:
-            array = np.asarray(text, dtype=np_type)
+            array: np.ndarray = np.asarray(text, dtype=np_type)
         except (TypeError, ValueError) as error:
             raise UserError(f"{where}: {error}") from None
     elif text.startswith("@"):
