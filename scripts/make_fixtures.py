@@ -679,6 +679,40 @@ def build_ssd_exports(out: Path) -> dict[str, float]:
     return {}
 
 
+# ---------------------------------------------------------------- an unrolled LSTM
+
+def build_lstm_unrolled(out: Path) -> dict[str, float]:
+    """A 2-layer LSTM unrolled over 100 time steps, as static_rnn wrote them: the input
+    unstacked per step, one weight matrix per layer shared by every step. Its int8 model came
+    out 1.6x the float one (quadratic joined names, a quantization table per tensor)."""
+    rng = np.random.RandomState(SEED + 50)
+    steps, features, hidden = 100, 16, 48
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [1, steps, features], name="x")
+        inputs = tf.unstack(x, axis=1)
+        for layer in range(2):
+            size = int(inputs[0].shape[-1]) + hidden
+            kernel = v1.Variable(rng.normal(0, 0.3, (size, 4 * hidden)).astype(np.float32),
+                                 name=f"rnn/cell_{layer}/kernel")
+            bias = v1.Variable(np.zeros(4 * hidden, np.float32), name=f"rnn/cell_{layer}/bias")
+            h, c, outputs = tf.zeros([1, hidden]), tf.zeros([1, hidden]), []
+            for step in inputs:
+                gates = tf.nn.bias_add(tf.matmul(tf.concat([step, h], 1), kernel), bias)
+                i, j, f, o = tf.split(gates, 4, axis=1)
+                c = tf.sigmoid(f + 1.0) * c + tf.sigmoid(i) * tf.tanh(j)
+                h = tf.sigmoid(o) * tf.tanh(c)
+                outputs.append(h)
+            inputs = outputs
+        tf.identity(inputs[-1], name="y")
+        with _session(graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            frozen = _freeze(sess, ["y"])
+    _write(out, "lstm_unrolled", frozen, _sidecar(
+        frozen, ["x"], ["y"], description="2-layer LSTM unrolled 100 steps, shared weights"))
+    return {}
+
+
 # ---------------------------------------------------------------- checkpoints (unfrozen)
 
 def _dense_model(x: Any, rng: np.random.RandomState) -> Any:
@@ -753,6 +787,7 @@ BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "foreign_patterns": build_foreign_patterns,
     "ssd_exports": build_ssd_exports,
     "checkpoints": build_checkpoints,
+    "lstm_unrolled": build_lstm_unrolled,
 }
 
 

@@ -226,7 +226,7 @@ def test_mtcnn_needs_select_ops(mtcnn: Path, tmp_path: Path) -> None:
     assert "[repair pass crop_and_resize would handle it; it did not run]" in \
         caught.value.message
     assert "While" not in caught.value.message  # loops themselves convert
-    assert "--select-ops" in caught.value.hint and not target.exists()
+    assert "select_ops=True" in caught.value.hint and not target.exists()  # API terms
 
 
 def test_mtcnn_with_select_ops_is_reported_not_runnable(mtcnn: Path, tmp_path: Path) -> None:

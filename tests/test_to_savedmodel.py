@@ -77,7 +77,7 @@ def test_missing_values_are_named_with_flags(mtcnn: Path, tmp_path: Path) -> Non
         to_savedmodel(mtcnn, target, GraphSpec(["input", "thresholds"]))
     assert "min_size (float <unknown rank>)" in caught.value.message  # as TF reads producer 0
     assert "factor (float <unknown rank>)" in caught.value.message
-    assert "--set min_size=... --set factor=..." in caught.value.hint
+    assert "GraphSpec.set_values min_size=... GraphSpec.set_values factor=..." in caught.value.hint
     assert not target.exists()
     result = run_cli("to-savedmodel", mtcnn, "--inputs", "input,thresholds", "-o", target)
     assert result.returncode == 2 and "--set min_size=" in result.stderr

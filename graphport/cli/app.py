@@ -163,8 +163,10 @@ def tflite(
     output: opt.Output = None,
     overwrite: opt.Overwrite = False,
     no_size_ratio: bool = typer.Option(False, "--no-size-ratio",
-                                       help="Skip the float32 reference conversion that the "
-                                            "size ratio needs (saves time on big models)."),
+                                       help="Report no size ratio to float32."),
+    exact_size_ratio: bool = typer.Option(
+        False, "--exact-size-ratio", help="Convert float32 too for an exact size ratio "
+                                          "(default: estimated from the model's constants)."),
     report: opt.Report = None,
     html: opt.Html = None,
     json_out: opt.Json = False,
@@ -204,7 +206,8 @@ def tflite(
                 Path(model), Path(output) if output else None, chosen, io_type, strict,
                 select_ops,
                 spec, calibration, check, quant, overwrite=overwrite,
-                size_ratio=not no_size_ratio, progress=step,
+                size_ratio=False if no_size_ratio else "exact" if exact_size_ratio else True,
+                progress=step,
                 prune=PruneSpec.parse(prune) if prune is not None else None)
         _outputs_in_place()
     except TargetNotMet as failure:  # the measured curve is the answer to "why not"

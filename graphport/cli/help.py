@@ -27,7 +27,7 @@ PANELS = {
     "Timing": ["--threads", "--runs", "--warmup"],
     "Batch": ["--config", "--jobs", "--timeout", "--memory-limit"],
     "Output": ["-o", "--output", "--overwrite", "--json", "--report", "--markdown", "--html",
-               "--no-size-ratio", "--list", "--check-tflite"],
+               "--no-size-ratio", "--exact-size-ratio", "--list", "--check-tflite"],
 }
 _PANEL_OF = {flag: panel for panel, flags in PANELS.items() for flag in flags}
 

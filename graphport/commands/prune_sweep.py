@@ -98,6 +98,6 @@ def prune_sweep(model: str | os.PathLike[str], levels: list[float], mode: str = 
                 sparse.get("latency_sparse_ms" if sparse.get("used") else "latency_dense_ms")))
             if not result.unpruned and cache is not None:
                 result.unpruned = {**info.get("unpruned", {"size_bytes": len(cache),
-                                                           "zipped_bytes": zipped_size(cache)}),
+                                                           "zipped_bytes": zipped_size(cache)[0]}),
                                    "accuracy": evaluated.get("source_accuracy")}
     return result

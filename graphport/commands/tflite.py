@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from graphport.convert.calibration import Calibration, load_calibration
+from graphport.convert.compact import compact_model
 from graphport.convert.converter import convert, counted
 from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summarize, zipped_size
 from graphport.convert.reference import evaluate, load_eval, quant_samples, reference_samples
@@ -59,6 +60,11 @@ class TFLiteResult:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how the source was read
     prune: dict[str, Any] | None = None  # --prune: layers, sparsity, unpruned sizes
+    # "model" (float32 itself), "estimated" (from this model's constants), "converted"
+    # (--exact-size-ratio), "given" (compare's float variant), None (no ratio)
+    float_size_source: str | None = None
+    zipped_estimated: bool = False  # sampled (models over 16 MB)
+    compacted_bytes: int = 0  # what storing names, tables and buffers once saved
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,7 +108,7 @@ def convert_source(
     verify: VerifySpec | None = None,
     overwrite: bool = False,
     float_size: int | None = None,
-    size_ratio: bool = True,
+    size_ratio: bool | str = True,
     quant: QuantOptions | None = None,
     progress: Progress | None = None,
     pruning: Pruning | None = None,
@@ -111,7 +117,9 @@ def convert_source(
     atomically: inputs are validated before any work and nothing is written unless everything
     before the write succeeded.
 
-    ``float_size`` (bytes of the float32 model) saves the reference conversion when known;
+    ``float_size``: bytes of the float32 model when known; else ``size_ratio`` True
+    estimates it from this model's constants (no second conversion), "exact" converts float32
+    for it, False reports no ratio;
     ``quant`` (int8) keeps layers in float, measures layer errors or tunes to a target;
     ``pruning``: the unpruned source and what pruning did, when ``source`` is pruned."""
     step = or_silent(progress)
@@ -141,7 +149,8 @@ def convert_source(
 
     report_start = time.perf_counter()
     step("building the report")
-    rows = op_rows(parse_tflite(data, target))
+    parsed = parse_tflite(data, target)
+    rows = op_rows(parsed)
     if outcome is not None:
         mark_chosen(rows, outcome.keep.covers)
     summary = summarize(rows, int8_mode=mode == "int8")
@@ -153,15 +162,24 @@ def convert_source(
         raise ConversionError(f"--strict: ops without an int8 kernel stay in float: "
                               f"{listing}; nothing was written",
                               "drop --strict to allow the float fallback")
+    data, compacted = compact_model(data)
+    if compacted:  # the size report describes the model as written
+        parsed = parse_tflite(data, target)
     report_s = time.perf_counter() - report_start
     timings["conversion_s"] = conversion_s
     report_start = time.perf_counter()
-    zipped = zipped_size(data)
+    zipped, zipped_estimated = zipped_size(data)
+    float_source = "given" if float_size is not None else None
     if mode == "float32":
-        float_size = len(data)
-    elif float_size is None and size_ratio:
+        float_size, float_source = len(data), "model"
+    elif float_size is None and size_ratio == "exact":
         step("converting float32 for the size ratio")
-        float_size = len(convert(source, "float32", select_ops=select_ops))
+        float_size = len(compact_model(convert(source, "float32", select_ops=select_ops))[0])
+        float_source = "converted"
+    elif float_size is None and size_ratio:
+        float_size, float_source = parsed.params["float_estimate_bytes"], "estimated"
+    if float_size and mode != "float32" and len(data) > float_size:
+        warnings.append(_larger_than_float(mode, len(data), float_size, float_source, parsed))
     timings["report_s"] = report_s + time.perf_counter() - report_start
 
     parity_report: dict[str, Any] = {"status": "skipped", "verdict": None}
@@ -207,6 +225,8 @@ def convert_source(
         path=str(target), mode=mode, io=io, size_bytes=len(data),
         zipped_bytes=zipped, float_size_bytes=float_size,
         ratio_to_float=len(data) / float_size if float_size else None,
+        float_size_source=float_source, zipped_estimated=zipped_estimated,
+        compacted_bytes=compacted,
         summary=summary, operators=rows_json(rows),
         calibration=None if calibration is None else {
             "source": calibration.source, "samples": len(calibration.samples),
@@ -215,6 +235,25 @@ def convert_source(
         parity=parity_report, eval=eval_report,
         quant=None if outcome is None else outcome.to_json(), timings=timings, warnings=warnings,
         notes=source.notes, prune=prune_json)
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:,.1f} KB"
+
+
+def _larger_than_float(mode: str, size: int, float_size: int, source: str | None,
+                       model: Any) -> str:
+    """Why a quantized model weighs more than its float32 twin, from what it holds."""
+    constants, params = model.params["bytes"], model.params["quant_param_bytes"]
+    rest = size - constants - params
+    operators = len(model.operators)
+    why = (f"its size is its structure ({operators} ops), not its weights, so quantizing "
+           "adds QUANTIZE ops and a scale per tensor and saves little"
+           if rest > constants else
+           "its constants did not shrink: check which stayed float in the table above")
+    return (f"the {mode} model is larger than float32 ({size / float_size:.2f}x; float32 size "
+            f"{source or 'unknown'}): constants {_kb(constants)}, quantization parameters "
+            f"{_kb(params)}, ops, tensors and names {_kb(rest)}; {why}")
 
 
 def _judge(mode: str, verdict: str, outputs: list[OutputAgreement], require: bool,
@@ -252,7 +291,7 @@ def convert_tflite(
     verify: VerifySpec | None = None,
     quant: QuantOptions | None = None,
     overwrite: bool = False,
-    size_ratio: bool = True,
+    size_ratio: bool | str = True,
     progress: Progress | None = None,
     prune: PruneSpec | None = None,
 ) -> TFLiteResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -53,12 +54,28 @@ def _tf_nodes(op: OperatorInfo) -> list[str]:
     return names
 
 
-def zipped_size(data: bytes) -> int:
-    """Size of the model inside a deflated .zip, as shipped in an app bundle."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:  # zip's default level
-        archive.writestr("model.tflite", data)
-    return len(buffer.getvalue())
+EXACT_ZIP_LIMIT = 16 << 20  # models up to this size are zipped whole
+ZIP_SAMPLES, ZIP_SAMPLE_BYTES = 32, 256 << 10
+
+
+def zipped_size(data: bytes) -> tuple[int, bool]:
+    """Size of the model inside a deflated .zip, as shipped in an app bundle, and whether it
+    is an estimate. Zipping 178 MB whole took 6.8 s; above 16 MB, 32 slices of 256 KB spread
+    evenly over the file are deflated at zip's level and their ratio scales the whole
+    (8 MB deflated, well under a second)."""
+    if len(data) <= EXACT_ZIP_LIMIT:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:  # zip's level
+            archive.writestr("model.tflite", data)
+        return len(buffer.getvalue()), False
+    step = (len(data) - ZIP_SAMPLE_BYTES) // (ZIP_SAMPLES - 1)
+    view = memoryview(data)
+    raw = packed = 0
+    for k in range(ZIP_SAMPLES):
+        piece = view[k * step:k * step + ZIP_SAMPLE_BYTES]
+        raw += len(piece)
+        packed += len(zlib.compress(piece, 6))
+    return int(len(data) * packed / raw) + 150, True  # + the zip's headers
 
 
 def op_rows(model: TFLiteModel) -> list[OpRow]:

@@ -74,7 +74,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     _check_readable_file(path)
     if path.is_dir():
         raise UserError(
-            f"{path} is a directory but neither a SavedModel (no saved_model.pb) nor a "
+            f"{path} is a directory but not a SavedModel (no saved_model.pb) nor a "
             "checkpoint directory (no checkpoint file)",
             "pass a SavedModel directory, a checkpoint, a frozen .pb/.pbtxt or a .tflite file",
         )

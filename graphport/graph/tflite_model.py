@@ -143,6 +143,7 @@ def parse_tflite(data: bytes, path: Path | str) -> TFLiteModel:
         }
     constant_bytes = sum(len(b.data) for b in model.buffers or [] if b.data is not None)
     constant_bytes += sum(b.size for b in model.buffers or [] if b.data is None and b.size)
+    as_float, quant_params = _float_equivalent(model)
     return TFLiteModel(
         path=Path(path),
         size_bytes=len(data),
@@ -151,8 +152,41 @@ def parse_tflite(data: bytes, path: Path | str) -> TFLiteModel:
         outputs=[_tensor_info(main, t) for t in main.outputs],
         signatures=signatures,
         subgraph_count=len(model.subgraphs),
-        params={"bytes": int(constant_bytes)},
+        params={"bytes": int(constant_bytes), "quant_param_bytes": quant_params,
+                "float_estimate_bytes": len(data) - int(constant_bytes) - quant_params
+                + as_float},
     )
+
+
+_NARROW = {"INT8", "UINT8", "INT16", "FLOAT16", "INT4"}  # stored narrower than float32
+
+
+def _float_equivalent(model: Any) -> tuple[int, int]:
+    """(bytes the constants would take as float32, bytes of quantization parameters): what a
+    quantized model's float32 twin would weigh, without converting it. A buffer shared by
+    several tensors counts once, as it is stored once."""
+    buffers = model.buffers or []
+    counted: dict[int, int] = {}
+    params = 0
+    for subgraph in model.subgraphs or []:
+        for tensor in subgraph.tensors or []:
+            quant = tensor.quantization
+            if quant is not None and quant.scale is not None:
+                params += 4 * len(quant.scale) + 8 * len(
+                    quant.zeroPoint if quant.zeroPoint is not None else [])
+            index = tensor.buffer
+            if not 0 < index < len(buffers) or index in counted:
+                continue
+            data = buffers[index].data
+            size = 0 if data is None else len(data)
+            dtype = _TYPE_NAMES.get(tensor.type, "")
+            if size and dtype.upper() in _NARROW:
+                elements = 1
+                for d in tensor.shape if tensor.shape is not None else []:
+                    elements *= int(d)
+                size = 4 * elements
+            counted[index] = size
+    return sum(counted.values()), params
 
 
 def control_flow_ops(model: TFLiteModel) -> dict[str, int]:

@@ -203,7 +203,7 @@ def pruning_costs(pruning: Pruning, pruned: SourceModel, data: bytes, mode: str,
                                tensorflow().lite.Optimize.EXPERIMENTAL_SPARSITY]
     sparse = with_signature(run_converter(converter, pruned, False, select_ops), pruned)
     costs: dict[str, Any] = {
-        "unpruned": {"size_bytes": len(plain), "zipped_bytes": zipped_size(plain)},
+        "unpruned": {"size_bytes": len(plain), "zipped_bytes": zipped_size(plain)[0]},
         "sparse_encoding": {"size_bytes": len(sparse), "used": len(sparse) < len(data)}}
     progress("timing dense and sparse")
     for key, model in (("latency_dense_ms", data), ("latency_sparse_ms", sparse)):

@@ -56,8 +56,13 @@ def render_tflite(console: Console, result: Any) -> None:
                   f"(hybrid {s['hybrid']})  flex: {s['flex']}  custom: {s['custom']}  "
                   f"quantize/dequantize: {s['quantize']}/{s['dequantize']}", markup=False)
     ratio = f"  ratio to float32: {result.ratio_to_float:.3f}" if result.ratio_to_float else ""
-    console.print(f"size: {_kb(result.size_bytes)}  zipped: {_kb(result.zipped_bytes)}{ratio}",
-                  markup=False)
+    if result.ratio_to_float and result.float_size_source == "estimated":
+        ratio += " (float32 size estimated from the constants)"
+    zipped = ("about " if result.zipped_estimated else "") + _kb(result.zipped_bytes)
+    console.print(f"size: {_kb(result.size_bytes)}  zipped: {zipped}{ratio}", markup=False)
+    if result.compacted_bytes:
+        console.print(f"stored once (names, quantization tables, empty buffers): "
+                      f"{_kb(result.compacted_bytes)} saved", markup=False)
     if result.prune:
         _render_prune(console, result.prune, result.size_bytes, result.zipped_bytes)
     for item in s["float_fallback"]:
