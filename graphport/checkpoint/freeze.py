@@ -226,7 +226,7 @@ def _verify(unfrozen: GraphProto, frozen: GraphProto, values: dict[str, np.ndarr
     """Run the frozen graph and the unfrozen one with its variables restored from the
     checkpoint, on the same generated inputs."""
     from graphport.backend.runtime import tensorflow
-    from graphport.backend.tf_graph import import_graph, to_tf
+    from graphport.backend.tf_graph import import_graph, session, to_tf
     from graphport.spec.options import GraphSpec
     from graphport.spec.signature import prepare_graph
     from graphport.verify.samples import sample_inputs
@@ -240,8 +240,8 @@ def _verify(unfrozen: GraphProto, frozen: GraphProto, values: dict[str, np.ndarr
     fetches = [f"{name}:0" if ":" not in name else name for name in outputs]
     feeds = {t.source: samples[t.key] for t in prepared.inputs}
     frozen_graph = import_graph(to_tf(prepared.graph))
-    with tf.compat.v1.Session(graph=frozen_graph) as session:
-        got = session.run([t.tensor for t in prepared.outputs],
+    with session(frozen_graph) as running:
+        got = running.run([t.tensor for t in prepared.outputs],
                           {t.tensor: samples[t.key] for t in prepared.inputs})
     graph = import_graph(to_tf(unfrozen))
     with graph.as_default():
@@ -252,9 +252,9 @@ def _verify(unfrozen: GraphProto, frozen: GraphProto, values: dict[str, np.ndarr
                 restore.append(tf.raw_ops.AssignVariableOp(resource=handle, value=value))
             else:
                 restore.append(tf.compat.v1.assign(handle, value))
-    with tf.compat.v1.Session(graph=graph) as session:
-        session.run(restore)
-        want = session.run(fetches, feeds)
+    with session(graph) as running:
+        running.run(restore)
+        want = running.run(fetches, feeds)
     keys = [t.key for t in prepared.outputs]
     return compare_outputs(dict(zip(keys, want, strict=True)),
                            dict(zip(keys, got, strict=True))), [f"freeze check input {note}"

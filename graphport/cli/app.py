@@ -132,8 +132,9 @@ def tflite(
     no_verify: opt.NoVerify = False,
     no_parity: opt.NoParity = False,
     samples: opt.Samples = None,
-    parity_samples: int = typer.Option(16, "--parity-samples", min=1,
-                                       help="Samples for parity."),
+    parity_samples: int = typer.Option(
+        None, "--parity-samples", min=1,
+        help="Samples for parity (default: up to 16 within a time budget)."),
     require_parity: bool = typer.Option(
         False, "--require-parity", help="Fail (exit 1, nothing written) unless the parity "
                                         "verdict is match or within tolerance."),

@@ -89,7 +89,8 @@ DetectionClasses = Annotated[ClassLayout | None, typer.Option(
     "--detection-classes", help="Object detection graphs: class numbers as the graph gives "
                                 "them (default) or 0-based, the standard TFLite layout.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
-Threads = Annotated[int | None, typer.Option("--threads", min=1, help="Interpreter threads.")]
+Threads = Annotated[int | None, typer.Option(
+    "--threads", min=1, help="Interpreter threads (default: all cores, as TensorFlow uses).")]
 Runs = Annotated[int, typer.Option("--runs", min=1, help="Timed runs.")]
 Report = Annotated[str | None, typer.Option(
     "--report", help="Write the full report as JSON here.")]
@@ -122,7 +123,7 @@ def graph_spec(inputs: str | None, outputs: str | None, set_values: list[str] | 
                      {"detection_postprocess": wanted} if wanted else {}, signature)
 
 
-def verify_spec(no_verify: bool, samples: list[str] | None, bgr: bool, count: int = 16,
+def verify_spec(no_verify: bool, samples: list[str] | None, bgr: bool, count: int | None = None,
                 eval_file: str | None = None, require: bool = False) -> VerifySpec:
     if require and no_verify:
         raise UserError("--require-parity and --no-verify contradict each other", "choose one")

@@ -24,7 +24,7 @@ from graphport.progress import Progress, or_silent
 from graphport.results import JsonResult
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.verify.latency import Latency, measure, tflite_inputs
-from graphport.verify.tflite_runner import TFLiteRunner
+from graphport.verify.tflite_runner import TFLiteRunner, default_threads
 
 # name -> (converter mode, integer I/O type)
 VARIANTS: dict[str, tuple[str, str | None]] = {
@@ -172,7 +172,7 @@ def compare_variants(
         if not any(row.path for row in rows):
             raise ConversionError("every variant failed: " + "; ".join(
                 f"{row.name}: {row.error}" for row in rows) + "; nothing was written")
-    return CompareReport(str(model), str(directory), machine(), threads,
+    return CompareReport(str(model), str(directory), machine(), threads or default_threads(),
                          _latency_json(source_latency), source_accuracy, rows)
 
 
@@ -188,6 +188,6 @@ def bench_tflite(path: str | os.PathLike[str], threads: int | None = None, runs:
     runner = TFLiteRunner(path.read_bytes(), threads=threads)
     sample = tflite_inputs(runner)
     latency = measure(lambda: runner.runner(**sample), runs, warmup)
-    return {"model": str(path), "threads": threads, "machine": machine(),
+    return {"model": str(path), "threads": threads or default_threads(), "machine": machine(),
             "inputs": {k: list(v.shape) for k, v in sample.items()},
             "latency_ms": _latency_json(latency)}

@@ -114,14 +114,14 @@ class SourceModel:
             signature = tf.saved_model.load(str(self.saved_model)).signatures[self.signature]
             return lambda s: {k: v.numpy() for k, v in signature(
                 **{k: tf.constant(v) for k, v in s.items()}).items()}
-        from graphport.backend.tf_graph import import_graph, to_tf
+        from graphport.backend.tf_graph import import_graph, session, to_tf
 
         graph = import_graph(self.graph_def if self.unrepaired is None
                              else to_tf(self.unrepaired))
         fetches = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.outputs}
         feeds = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.inputs}
-        session = tf.compat.v1.Session(graph=graph)
-        return lambda s: session.run(fetches, {feeds[k]: v for k, v in s.items()})
+        running = session(graph)
+        return lambda s: running.run(fetches, {feeds[k]: v for k, v in s.items()})
 
     def run(self, samples: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
         """Run the source in TensorFlow on each sample."""

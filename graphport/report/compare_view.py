@@ -47,7 +47,7 @@ def _header(data: dict[str, Any]) -> list[str]:
              + (f", accuracy {data['source_accuracy']:.4f}"
                 if data["source_accuracy"] is not None else ""),
              f"machine: {data['machine']['platform']}, {data['machine']['cpus']} CPUs; "
-             f"threads: {data['threads'] or 'runtime default'}; "
+             f"threads: {data['threads']} (TensorFlow: all cores); "
              f"{source['runs']} timed runs after {source['warmup']} warm-up"]
     return lines
 
@@ -81,5 +81,5 @@ def render_bench(console: Console, data: dict[str, Any]) -> None:
     console.print(f"{data['model']}: median {latency['median']:.3f} ms, p90 "
                   f"{latency['p90']:.3f} ms, mean {latency['mean']:.3f} ms over "
                   f"{latency['runs']} runs ({latency['warmup']} warm-up), threads "
-                  f"{data['threads'] or 'runtime default'}, inputs {data['inputs']}",
+                  f"{data['threads']}, inputs {data['inputs']}",
                   markup=False)

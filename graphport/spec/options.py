@@ -92,13 +92,14 @@ class CalibrationSpec:
 @dataclass(frozen=True)
 class VerifySpec:
     """How a result is checked against its source: ``enabled`` runs the parity check, on
-    ``given`` inputs (name -> file or value) or on ``count`` generated/calibration samples;
+    ``given`` inputs (name -> file or value) or on ``count`` generated/calibration samples
+    (None: up to 16 within a time budget, see commands/tflite.py);
     ``eval_file`` (labelled ``x``, ``y``) adds accuracy; ``require`` fails a quantized result
     whose verdict is not a pass (float results must always match)."""
 
     enabled: bool = True
     given: dict[str, str] = field(default_factory=dict)
-    count: int = 16
+    count: int | None = None
     bgr: bool = False
     eval_file: Path | None = None
     require: bool = False

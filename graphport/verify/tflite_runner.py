@@ -4,6 +4,7 @@ integer I/O, so results compare with the float source directly."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -35,13 +36,20 @@ def _dequantize(value: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     return value
 
 
+def default_threads() -> int:
+    """Interpreter threads unless told: all cores."""
+    return os.cpu_count() or 1
+
+
 class TFLiteRunner:
     """One interpreter for many calls; inputs and outputs keyed like the SavedModel signature."""
 
     def __init__(self, model: bytes, signature: str = "serving_default",
                  threads: int | None = None, keep_tensors: bool = False) -> None:
-        """``keep_tensors``: every intermediate tensor stays readable after a call (debugging);
-        the builtin kernels then run without XNNPACK, whose fused nodes would not keep them."""
+        """``threads`` None: every core, as TensorFlow runs the source (LiteRT alone would use
+        one: 0.27 s against 0.15 s per ResNet-v2-101 sample on 2 cores). ``keep_tensors``:
+        every intermediate tensor stays readable after a call (debugging); the builtin
+        kernels then run without XNNPACK, whose fused nodes would not keep them."""
         import warnings
 
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -51,7 +59,8 @@ class TFLiteRunner:
         try:
             with warnings.catch_warnings(), quiet_native():  # keep_tensors warns (debugging)
                 warnings.simplefilter("ignore", UserWarning)
-                self.interpreter = Interpreter(model_content=model, num_threads=threads,
+                self.interpreter = Interpreter(model_content=model,
+                                               num_threads=threads or default_threads(),
                                                experimental_op_resolver_type=resolver,
                                                experimental_preserve_all_tensors=keep_tensors)
         except (RuntimeError, ValueError) as error:
