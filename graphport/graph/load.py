@@ -6,6 +6,7 @@ SavedModel directory, or a TFLite flatbuffer. Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 from typing import Any
@@ -102,12 +103,13 @@ def _validate_graph(path: Path, graph: Any) -> None:
             raise _not_a_model(path, "a node without a name or op type: the file is corrupt")
 
 
-def parse_graph_def(path: Path, data: bytes) -> Any:
+def parse_graph_def(path: Path, data: bytes | memoryview) -> Any:
     """Parse binary GraphDef bytes, telling a SavedModel's saved_model.pb apart from garbage."""
     # GraphDef has no varint field 1; SavedModel starts with one (saved_model_schema_version).
     if data[:1] == b"\x08":
+        saved = SavedModel()
         try:
-            saved = SavedModel.FromString(data)
+            saved.ParseFromString(data)
         except message.DecodeError:
             saved = None
         if saved is not None and saved.meta_graphs:
@@ -115,8 +117,9 @@ def parse_graph_def(path: Path, data: bytes) -> Any:
                 f"{path} is a SavedModel's saved_model.pb, not a frozen graph",
                 f"pass the SavedModel directory instead: {path.parent}",
             )
+    graph = GraphDef()
     try:
-        graph = GraphDef.FromString(data)
+        graph.ParseFromString(data)
     except message.DecodeError as error:
         raise _not_a_model(path, f"protobuf parse failed: {error or 'truncated or corrupt'}"
                            ) from None
@@ -153,13 +156,24 @@ def read_graph_def(path: str | os.PathLike[str]) -> Any:
     if kind == CHECKPOINT:
         raise UserError(f"{path} is a checkpoint, not a frozen graph",
                         f"freeze it first: graphport freeze {path} -o frozen.pb")
-    data = path.read_bytes()
     if kind == GRAPHDEF_TEXT:
         try:
-            return parse_graph_def_text(path, data.decode("utf-8"))
+            return parse_graph_def_text(path, path.read_bytes().decode("utf-8"))
         except UnicodeDecodeError:
             raise _not_a_model(path, "text that is not valid UTF-8") from None
-    return parse_graph_def(path, data)
+    # Parsed straight from the page cache: reading 179 MB into bytes first cost 0.09 s of
+    # inspect's 0.6 s. Protobuf copies what it keeps, so the mapping can go right after.
+    with path.open("rb") as handle:
+        try:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # a pipe or a file system without mmap
+            return parse_graph_def(path, handle.read())
+        with mapped:
+            view = memoryview(mapped)
+            try:
+                return parse_graph_def(path, view)
+            finally:
+                view.release()
 
 
 def read_saved_model(directory: str | os.PathLike[str]) -> Any:

@@ -12,7 +12,7 @@ from graphport.outputs import atomic_path
 from graphport.report.numbers import optional
 
 COLUMNS = ("variant", "size", "zipped", "vs float", "ops int8/float/flex", "max abs err",
-           "cosine", "top-1 agree", "verdict", "accuracy", "latency ms (p90)")
+           "cosine", "top-1 agree", "verdict", "accuracy", "latency (p90)")
 
 
 def _error(row: dict[str, Any]) -> str:
@@ -31,7 +31,7 @@ def variant_cells(row: dict[str, Any]) -> list[str]:
         return [row["name"], f"not built: {row['error']}"] + [""] * (len(COLUMNS) - 2)
     ops = row["ops"]
     latency = row["latency_ms"]
-    timing = (f"{latency['median']:.2f} ({latency['p90']:.2f})" if latency
+    timing = (f"{latency['median']:.2f} ms ({latency['p90']:.2f} ms)" if latency
               else "not runnable in Python")
     return [row["name"], f"{row['size_bytes'] / 1024:,.1f} KB",
             f"{row['zipped_bytes'] / 1024:,.1f} KB", optional(row["ratio_to_float"], ".3f"),
@@ -43,7 +43,7 @@ def variant_cells(row: dict[str, Any]) -> list[str]:
 def _header(data: dict[str, Any]) -> list[str]:
     source = data["source_latency_ms"]
     lines = [f"model: {data['model']}",
-             f"TensorFlow source: {source['median']:.2f} ms median ({source['p90']:.2f} p90)"
+             f"TensorFlow source: {source['median']:.2f} ms median ({source['p90']:.2f} ms p90)"
              + (f", accuracy {data['source_accuracy']:.4f}"
                 if data["source_accuracy"] is not None else ""),
              f"machine: {data['machine']['platform']}, {data['machine']['cpus']} CPUs; "
