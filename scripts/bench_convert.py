@@ -67,8 +67,8 @@ print(json.dumps({"seconds": seconds, "size": os.path.getsize(out), "peak_mb": p
                   "report_s": t["report_s"], "wall_s": wall, "with_report_and_parity_s": extra}))
 """
 
-_PLAIN = _COMMON + """
-start = time.perf_counter()
+# The plain script's converter, as a user would set it up by hand.
+_CONVERTER = """
 converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
     model, ["input"], ["Identity"], {"input": [1, 299, 299, 3]})
 if mode == "dynamic":
@@ -78,6 +78,11 @@ elif mode == "int8":
     converter.representative_dataset = lambda: ([c] for c in calib)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                                            tf.lite.OpsSet.TFLITE_BUILTINS]
+"""
+
+_PLAIN = _COMMON + """
+start = time.perf_counter()
+""" + _CONVERTER + """
 data = converter.convert()
 open(out, "wb").write(data)
 seconds = time.perf_counter() - start
@@ -86,16 +91,7 @@ print(json.dumps({"seconds": seconds, "size": len(data),
 """
 
 
-_PLAIN_WHOLE = _COMMON + """
-converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
-    model, ["input"], ["Identity"], {"input": [1, 299, 299, 3]})
-if mode == "dynamic":
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-elif mode == "int8":
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([c] for c in calib)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                                           tf.lite.OpsSet.TFLITE_BUILTINS]
+_PLAIN_WHOLE = _COMMON + _CONVERTER + """
 open(out, "wb").write(converter.convert())
 """
 

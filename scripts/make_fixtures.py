@@ -681,12 +681,10 @@ def build_ssd_exports(out: Path) -> dict[str, float]:
 
 # ---------------------------------------------------------------- an unrolled LSTM
 
-def build_lstm_unrolled(out: Path) -> dict[str, float]:
-    """A 2-layer LSTM unrolled over 100 time steps, as static_rnn wrote them: the input
-    unstacked per step, one weight matrix per layer shared by every step. Its int8 model came
-    out 1.6x the float one (quadratic joined names, a quantization table per tensor)."""
+def lstm_graph(steps: int, hidden: int, features: int = 16) -> Any:
+    """A frozen 2-layer LSTM unrolled over ``steps`` time steps, as static_rnn wrote them: the
+    input unstacked per step, one weight matrix per layer shared by every step."""
     rng = np.random.RandomState(SEED + 50)
-    steps, features, hidden = 100, 16, 48
     graph = tf.Graph()
     with graph.as_default():
         x = v1.placeholder(tf.float32, [1, steps, features], name="x")
@@ -707,7 +705,13 @@ def build_lstm_unrolled(out: Path) -> dict[str, float]:
         tf.identity(inputs[-1], name="y")
         with _session(graph) as sess:
             sess.run(v1.global_variables_initializer())
-            frozen = _freeze(sess, ["y"])
+            return _freeze(sess, ["y"])
+
+
+def build_lstm_unrolled(out: Path) -> dict[str, float]:
+    """100 steps, 48 units: its int8 model came out 1.6x the float one (quadratic joined
+    names, a quantization table per tensor); scripts/bench_size.py measures 200 steps."""
+    frozen = lstm_graph(100, 48)
     _write(out, "lstm_unrolled", frozen, _sidecar(
         frozen, ["x"], ["y"], description="2-layer LSTM unrolled 100 steps, shared weights"))
     return {}
