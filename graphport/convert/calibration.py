@@ -104,6 +104,10 @@ def _images(directory: Path, inputs: list[SignatureTensor], limit: int, mean: fl
     return samples
 
 
+def _count(n: int) -> str:
+    return f"{n} sample{'' if n == 1 else 's'}"
+
+
 def load_calibration(spec: CalibrationSpec, inputs: list[SignatureTensor], seed: int = 0
                      ) -> Calibration:
     """Representative samples from ``spec.data``: a folder of images, .npy, .npz, or
@@ -132,12 +136,12 @@ def load_calibration(spec: CalibrationSpec, inputs: list[SignatureTensor], seed:
                                               f"(mean {mean}, std {std}{', BGR' if bgr else ''})")
     if path.suffix == ".npz":
         samples = _from_arrays(_load_npz(path), inputs, str(path), limit)
-        return Calibration(samples, "npz", f"{len(samples)} samples from {path}")
+        return Calibration(samples, "npz", f"{_count(len(samples))} from {path}")
     if path.suffix == ".npy":
         if len(inputs) != 1:
             raise UserError(f"--calib {path}: a .npy calibrates one input, the model has "
                             f"{len(inputs)}", "use a .npz with one array per input")
         array = vals.load_npy(path, "--calib")
         samples = _from_arrays({inputs[0].key: array}, inputs, str(path), limit)
-        return Calibration(samples, "npy", f"{len(samples)} samples from {path}")
+        return Calibration(samples, "npy", f"{_count(len(samples))} from {path}")
     raise UserError(f"--calib {path}: expected an image folder, .npy, .npz or 'random'")

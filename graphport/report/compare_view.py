@@ -54,8 +54,8 @@ def _header(data: dict[str, Any]) -> list[str]:
 
 def render_compare(console: Console, data: dict[str, Any]) -> None:
     table = Table(title="Variants", title_justify="left")
-    for column in COLUMNS:
-        table.add_column(column)
+    for column in COLUMNS:  # timings stay on one line, whatever the width
+        table.add_column(column, no_wrap=column.startswith("latency"))
     for row in data["variants"]:
         table.add_row(*variant_cells(row))
     console.print(table)

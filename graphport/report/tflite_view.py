@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ def write_json(path: Path, data: Any) -> None:
     """A full JSON report, written atomically."""
     with atomic_path(path, overwrite=True, directory=False) as temp:
         temp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+FALLBACK_LINES = 8  # more float ops than this are summed up by op type
 
 
 def _kb(n: int | None) -> str:
@@ -65,10 +69,16 @@ def render_tflite(console: Console, result: Any) -> None:
                       f"{_kb(result.compacted_bytes)} saved", markup=False)
     if result.prune:
         _render_prune(console, result.prune, result.size_bytes, result.zipped_bytes)
-    for item in s["float_fallback"]:
-        why = "kept in float by choice" if item["chosen"] else "float fallback"
-        console.print(f"[yellow]{why}[/]: #{item['index']} {item['op']} "
-                      f"({', '.join(item['tf_nodes'][:2])})")
+    for chosen, why in ((True, "kept in float by choice"), (False, "float fallback")):
+        items = [item for item in s["float_fallback"] if item["chosen"] == chosen]
+        if len(items) > FALLBACK_LINES:  # a long list by op type; --json has every op
+            counts = Counter(item["op"] for item in items)
+            listing = ", ".join(f"{op} {n}" for op, n in counts.most_common())
+            console.print(f"[yellow]{why}[/]: {len(items)} ops: {listing} (all with --json)")
+            continue
+        for item in items:
+            console.print(f"[yellow]{why}[/]: #{item['index']} {item['op']} "
+                          f"({', '.join(item['tf_nodes'][:2])})")
     if result.quant:
         render_quant(console, result.quant)
     if result.calibration:
