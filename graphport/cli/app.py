@@ -527,6 +527,8 @@ def main() -> None:
     try:
         code = app(prog_name="graphport", standalone_mode=False)
     except _USAGE_ERROR as error:
+        if not error.format_message():  # bare `graphport`: the help was the answer
+            sys.exit(error.exit_code)
         command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
         _fail(error.format_message(), f"see graphport {command or ''} --help".replace("  ", " "),
               error.exit_code)
