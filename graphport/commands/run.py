@@ -1,6 +1,6 @@
-"""`graphport run`: run any model graphport reads (frozen graph, SavedModel, .tflite) on real
-inputs and show what comes out, so a converted model can be checked on the user's own data
-without ten lines of session or interpreter code."""
+"""`graphport run`: run any model graphport reads (frozen graph, SavedModel, .tflite,
+checkpoint) on real inputs and show what comes out, so a converted model can be checked on the
+user's own data without ten lines of session or interpreter code."""
 
 from __future__ import annotations
 
