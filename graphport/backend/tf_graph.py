@@ -56,6 +56,15 @@ def tensor_info_fn(graph: GraphProto) -> Callable[[str], tuple[int, list[int] | 
     return info
 
 
+def error_line(error: BaseException) -> str:
+    """The line of a TensorFlow error that says what went wrong: its message's first line that
+    is not the "Graph execution error" / "Detected at node" preamble, else the error's type."""
+    text = getattr(error, "message", None) or str(error)
+    return next((line.strip() for line in text.splitlines() if line.strip()
+                 and not line.startswith(("Graph execution error", "Detected at node"))),
+                type(error).__name__)
+
+
 def session(graph: Any) -> Any:
     """A TF1 session that runs the graph as written: Grappler's rewrites (constant folding,
     op fusion) are off. A reference should not be an optimised variant of the graph, and on

@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from graphport.backend.tf_graph import error_line
 from graphport.errors import ConversionError, UserError
 from graphport.graph import edit, load, oplists
 from graphport.graph.anatomy import find_outputs
 from graphport.graph.checkpoint_files import CheckpointFiles, find_checkpoint, read_meta_graph
+from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
 from graphport.graph.safety import ensure_safe
 from graphport.graph.tensors import shape_list, tensor_to_numpy
@@ -61,31 +63,29 @@ def _is_gradient_kernel(op: str) -> bool:
     return op.endswith(("Grad", "GradV2", "GradGrad")) or op == "BroadcastGradientArgs"
 
 
-def _closure(start: list[str], edges: dict[str, list[str]]) -> set[str]:
+def _downstream(index: NodeIndex, start: list[str]) -> set[str]:
+    """``start`` and every node that reads them, directly or not (data or control)."""
     seen: set[str] = set()
     stack = list(start)
     while stack:
         name = stack.pop()
         if name not in seen:
             seen.add(name)
-            stack.extend(edges.get(name, []))
+            stack.extend(r.node.name for r in index.readers(name))
+            stack.extend(n.name for n in index.control_readers(name))
     return seen
 
 
-def model_outputs(graph: GraphProto, ambiguous_ok: bool = False) -> list[str]:
+def model_outputs(index: NodeIndex, ambiguous_ok: bool = False) -> list[str]:
     """Outputs of the model in a checkpoint's graph: what nobody consumes, minus what only
     exists to save, restore, initialise or train (whatever a variable write or a gradient
     kernel leads to, shape queries, control-dependency tuples). A training graph still leaves
     its loss and gradient leftovers, which no pattern tells from a model output for sure: there
     the user names the outputs, as freeze_graph's --output_node_names always asked."""
-    consumers: dict[str, list[str]] = {}
-    for node in graph.node:
-        for item in node.input:
-            consumers.setdefault(parse_input(item)[0], []).append(node.name)
-    training = _closure([n.name for n in graph.node
-                         if _is_writer(n.op) or _is_gradient_kernel(n.op)], consumers)
-    nodes = {n.name: n for n in graph.node}
-    found = [o.name for o in find_outputs(graph) if o.name not in training
+    graph, nodes = index.graph, index.nodes
+    training = _downstream(index, [n.name for n in graph.node
+                                   if _is_writer(n.op) or _is_gradient_kernel(n.op)])
+    found = [o.name for o in find_outputs(graph, index) if o.name not in training
              and nodes[o.name].op not in ("Shape", "ShapeN", "Size", "Rank")
              and not any(i.startswith("^") for i in nodes[o.name].input)]
     trains = any(n.op.startswith(_APPLY) for n in graph.node)
@@ -97,16 +97,16 @@ def model_outputs(graph: GraphProto, ambiguous_ok: bool = False) -> list[str]:
     return found
 
 
-def checkpoint_keys(graph: GraphProto) -> dict[str, str]:
+def checkpoint_keys(index: NodeIndex) -> dict[str, str]:
     """variable node -> checkpoint key, from ``Assign(var, RestoreV2:i)`` wiring."""
-    nodes = {n.name: n for n in graph.node}
+    nodes = index.nodes
     keys: dict[str, str] = {}
-    for node in graph.node:
+    for node in index.graph.node:
         if node.op not in ("Assign", "AssignVariableOp") or len(node.input) < 2:
             continue
-        source, index, _ = parse_input(node.input[1])
+        source, output, _ = parse_input(node.input[1])
         while source in nodes and nodes[source].op == "Identity":
-            source, index, _ = parse_input(nodes[source].input[0])
+            source, output, _ = parse_input(nodes[source].input[0])
         restore = nodes.get(source)
         if restore is None or restore.op != "RestoreV2":
             continue
@@ -114,7 +114,7 @@ def checkpoint_keys(graph: GraphProto) -> dict[str, str]:
         if names is None or names.op != "Const":
             continue
         stored = tensor_to_numpy(names.attr["value"].tensor).ravel()
-        keys[parse_input(node.input[0])[0]] = stored[index].decode()
+        keys[parse_input(node.input[0])[0]] = stored[output].decode()
     return keys
 
 
@@ -130,7 +130,7 @@ class _Reader:
             self.reader = tf.train.load_checkpoint(str(files.prefix))
         except Exception as error:  # TF raises DataLossError/OpError for a bad index
             raise UserError(f"{files.index} is not a readable checkpoint index "
-                            f"({_first_line(error)})", "the checkpoint is damaged") from None
+                            f"({error_line(error)})", "the checkpoint is damaged") from None
         self.shapes = self.reader.get_variable_to_shape_map()
         if _TF2_KEY in self.shapes:
             raise UserError(f"{files.prefix} is a TF2 object-based checkpoint "
@@ -158,7 +158,7 @@ class _Reader:
             value = np.asarray(self.reader.get_tensor(key))
         except Exception as error:  # DataLossError: truncated or mismatched .data file
             raise UserError(f"checkpoint {self.files.prefix}: cannot read {key!r} "
-                            f"({_first_line(error)})",
+                            f"({error_line(error)})",
                             "the .data file is damaged or belongs to another checkpoint"
                             ) from None
         declared = shape_list(node.attr["shape"].shape) if "shape" in node.attr else None
@@ -172,12 +172,6 @@ class _Reader:
 def _fits(shape: tuple[int, ...], declared: list[int]) -> bool:
     return len(shape) == len(declared) and all(d < 0 or d == s
                                                for s, d in zip(shape, declared, strict=True))
-
-
-def _first_line(error: BaseException) -> str:
-    text = getattr(error, "message", None) or str(error)
-    return next((line.strip() for line in text.splitlines() if line.strip()),
-                type(error).__name__)
 
 
 def _source_graph(files: CheckpointFiles, graph_path: Path | None) -> tuple[GraphProto, str]:
@@ -276,13 +270,13 @@ def freeze_checkpoint(path: str | os.PathLike[str],
                         "pass the prefix (model.ckpt), one of its files or its directory")
     reader = _Reader(files)
     graph, graph_source = _source_graph(files, Path(graph_path) if graph_path else None)
+    index = NodeIndex.of(graph)  # one index for the outputs, the keys and the name check
     names = [parse_input(o)[0] for o in outputs] if outputs else model_outputs(
-        graph, ambiguous_ok=for_inspection)
+        index, ambiguous_ok=for_inspection)
     if not names:
         raise UserError("found no model outputs in the checkpoint's graph",
                         "name them with --outputs")
-    known = {n.name for n in graph.node}
-    unknown = [n for n in names if n not in known]
+    unknown = [n for n in names if n not in index.nodes]
     if unknown:
         raise UserError(f"--outputs: no node named {unknown[0]!r} in {graph_source}",
                         "graphport inspect on the frozen result lists the nodes")
@@ -291,7 +285,7 @@ def freeze_checkpoint(path: str | os.PathLike[str],
         node.device = ""
     if not (allow_unsafe_ops or for_inspection):
         ensure_safe(pruned, False, "freeze and verify this checkpoint")
-    keys = checkpoint_keys(graph)
+    keys = checkpoint_keys(index)
     variables = [n for n in pruned.node if n.op in REF_VARIABLES | RESOURCE_VARIABLES]
     values = {}
     for node in variables:

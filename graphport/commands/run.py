@@ -47,7 +47,7 @@ class OutputValue:
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "dtype": self.dtype, "shape": self.shape,
-                "summary": self.summary(), "values": jsonable(self.value)}
+                "summary": self.summary(), "values": vals.plain_value(self.value)}
 
 
 @dataclass
@@ -71,31 +71,12 @@ class RunResult:
                 "seconds": self.seconds, "written": self.written}
 
 
-def jsonable(value: np.ndarray) -> Any:
-    """Lists for JSON: float32 as printed (0.709, not 0.7089999914), bytes decoded."""
-    if value.dtype.kind == "f":
-        return np.vectorize(lambda x: float(str(x)), otypes=[object])(value).tolist() \
-            if value.size else value.tolist()
-    if value.dtype.kind in "OS":
-        return np.vectorize(lambda b: b.decode("utf-8", "replace")
-                            if isinstance(b, bytes) else str(b), otypes=[object])(value).tolist()
-    return value.tolist()
-
-
-_TF_NAMES = {"float32": "float", "float64": "double", "float16": "half"}
-
-
-def _dtype_name(dtype: np.dtype) -> str:
-    """TensorFlow's name for a numpy dtype, as graphport names dtypes everywhere."""
-    return "string" if dtype.kind in "OSU" else _TF_NAMES.get(dtype.name, dtype.name)
-
-
 def _tflite_tensors(details: dict[str, dict[str, Any]]) -> list[SignatureTensor]:
     """Signature inputs of a .tflite model; -1 where the model takes any size."""
     tensors = []
     for key, detail in details.items():
         shape = [int(d) for d in detail.get("shape_signature", detail["shape"])]
-        tensors.append(SignatureTensor(key, key, key, _dtype_name(np.dtype(detail["dtype"])),
+        tensors.append(SignatureTensor(key, key, key, vals.dtype_name(np.dtype(detail["dtype"])),
                                        shape))
     return tensors
 
@@ -169,14 +150,12 @@ def _run_once(call: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
               feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """One call; TensorFlow's errors become one clear line."""
     from graphport.backend.runtime import tensorflow
+    from graphport.backend.tf_graph import error_line
 
     try:
         return call(feeds)
     except tensorflow().errors.OpError as error:
-        first = next((line.strip() for line in error.message.splitlines() if line.strip()
-                      and not line.startswith(("Graph execution error", "Detected at node"))),
-                     type(error).__name__)
-        raise ConversionError(f"the model failed on these inputs: {first}",
+        raise ConversionError(f"the model failed on these inputs: {error_line(error)}",
                               "check the inputs' shapes and values against graphport inspect"
                               ) from None
 
@@ -212,12 +191,12 @@ def run_model(
     started = time.perf_counter()
     results = _run_once(call, feeds)
     seconds = time.perf_counter() - started
-    outputs = [OutputValue(key, _dtype_name(np.asarray(v).dtype), list(np.shape(v)),
+    outputs = [OutputValue(key, vals.dtype_name(np.asarray(v).dtype), list(np.shape(v)),
                            np.asarray(v)) for key, v in results.items()]
     if target is not None:
         with atomic_path(target, overwrite, directory=False) as temp, temp.open("wb") as handle:
             np.savez(handle, **{o.key: o.value for o in outputs})  # type: ignore[arg-type]
-    described = [{"key": t.key, "dtype": _dtype_name(feeds[t.key].dtype), "shape":
+    described = [{"key": t.key, "dtype": vals.dtype_name(feeds[t.key].dtype), "shape":
                   list(feeds[t.key].shape)} for t in tensors]
     kinds = {load.TFLITE: "TFLite", load.SAVED_MODEL: "SavedModel",
              load.CHECKPOINT: "checkpoint (frozen)"}

@@ -21,6 +21,7 @@ from graphport.outputs import FILE, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
 from graphport.quant.int8 import QuantOptions, quantize_int8
 from graphport.quant.prune import PruneSpec, Pruning, pruned_source, pruning_costs
+from graphport.report.numbers import kb
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.verify.detections import judge_detections
 from graphport.verify.parity import (
@@ -262,10 +263,6 @@ def _paired_runs(source: SourceModel, runner: TFLiteRunner, samples: list[dict[s
     return expected, converted
 
 
-def _kb(n: int) -> str:
-    return f"{n / 1024:,.1f} KB"
-
-
 def _larger_than_float(mode: str, size: int, float_size: int, source: str | None,
                        model: Any) -> str:
     """Why a quantized model weighs more than its float32 twin, from what it holds."""
@@ -277,8 +274,8 @@ def _larger_than_float(mode: str, size: int, float_size: int, source: str | None
            if rest > constants else
            "its constants did not shrink: check which stayed float in the table above")
     return (f"the {mode} model is larger than float32 ({size / float_size:.2f}x; float32 size "
-            f"{source or 'unknown'}): constants {_kb(constants)}, quantization parameters "
-            f"{_kb(params)}, ops, tensors and names {_kb(rest)}; {why}")
+            f"{source or 'unknown'}): constants {kb(constants)}, quantization parameters "
+            f"{kb(params)}, ops, tensors and names {kb(rest)}; {why}")
 
 
 def _judge(mode: str, verdict: str, outputs: list[OutputAgreement], require: bool,

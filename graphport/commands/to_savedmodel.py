@@ -21,6 +21,7 @@ from graphport.passes.frontend import prepare_for_export
 from graphport.progress import Progress, or_silent
 from graphport.spec.options import GraphSpec, VerifySpec
 from graphport.spec.signature import PreparedGraph
+from graphport.spec.values import plain_value
 from graphport.verify.parity import MISMATCH, OutputParity, compare_outputs, parity_warnings, worst
 from graphport.verify.samples import sample_inputs
 
@@ -46,13 +47,6 @@ class SavedModelResult:
         return asdict(self)
 
 
-def plain_value(value: np.ndarray) -> Any:
-    """An array as JSON-able lists, float32 shown as typed (0.709, not 0.7089999914)."""
-    if value.dtype.kind == "f":
-        return np.array([float(str(x)) for x in value.ravel()]).reshape(value.shape).tolist()
-    return value.tolist()
-
-
 def run_original(graph: GraphProto, prepared: PreparedGraph, samples: dict[str, np.ndarray]
                  ) -> dict[str, np.ndarray]:
     """Run the unedited graph in a TF1 session, feeding the samples and the pinned values."""
@@ -68,15 +62,12 @@ def _verification_run(what: str, run: Callable[..., dict[str, np.ndarray]], *arg
                       ) -> dict[str, np.ndarray]:
     """Run one side of the parity check; TensorFlow errors become one clear ConversionError."""
     from graphport.backend.runtime import tensorflow
+    from graphport.backend.tf_graph import error_line
 
     try:
         return run(*args)
     except tensorflow().errors.OpError as error:
-        first = next((line.strip() for line in error.message.splitlines()
-                      if line.strip() and not line.startswith(("Graph execution error",
-                                                                 "Detected at node"))),
-                     type(error).__name__)
-        raise ConversionError(f"verification could not run {what}: {first}",
+        raise ConversionError(f"verification could not run {what}: {error_line(error)}",
                               "give real inputs with --sample NAME=FILE (.npy or image) or "
                               "NAME=VALUE, or skip with --no-verify") from None
 

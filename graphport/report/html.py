@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from graphport.outputs import atomic_path
+from graphport.report.numbers import kb
 
 # How each op computes, as the operator table colours it.
 COMPUTE_CLASS = {"int8": "int8", "float fallback": "fallback", "float (chosen)": "chosen",
@@ -102,17 +103,13 @@ def _compute_label(row: dict[str, Any], int8_mode: bool) -> str:
     return row["compute"]
 
 
-def _kb(n: int | None) -> str:
-    return "-" if n is None else f"{n / 1024:,.1f} KB"
-
-
 def tflite_page(data: dict[str, Any]) -> str:
     """A `graphport tflite` result (its ``to_json()``) as one page."""
     int8_mode = data["mode"] == "int8"
     parity = data["parity"]
     sections = [
         f"<p>mode <b>{_e(data['mode'])}</b>{' (' + _e(data['io']) + ' I/O)' if data['io'] else ''}"
-        f", size {_kb(data['size_bytes'])}, zipped {_kb(data['zipped_bytes'])}"
+        f", size {kb(data['size_bytes'])}, zipped {kb(data['zipped_bytes'])}"
         + (f", ratio to float32 {data['ratio_to_float']:.3f}" if data["ratio_to_float"] else "")
         + f", verdict {_verdict(parity.get('verdict'))}</p>"]
     sections += [f'<p class="warn">warning: {_e(w)}</p>' for w in data["warnings"]]
@@ -153,13 +150,13 @@ def tflite_page(data: dict[str, Any]) -> str:
             + _table(["step", "change", "float layers", "size", "top-1 agreement", "max abs",
                       "met"],
                      [[str(i + 1), _e(s["change"]), _e(s["float_layers"]),
-                       _kb(s["size_bytes"]), _e(s["top1_agreement"]), _e(s["max_abs"]),
+                       kb(s["size_bytes"]), _e(s["top1_agreement"]), _e(s["max_abs"]),
                        _e(s["met"])] for i, s in enumerate(steps)]))
     if data.get("prune"):
         prune = data["prune"]
         sections.append(f"<h2>Pruning</h2><p>{prune['sparsity']:.1%} of the kernels' weights "
-                        f"are zero; unpruned: {_kb(prune['unpruned']['size_bytes'])}, zipped "
-                        f"{_kb(prune['unpruned']['zipped_bytes'])}</p>")
+                        f"are zero; unpruned: {kb(prune['unpruned']['size_bytes'])}, zipped "
+                        f"{kb(prune['unpruned']['zipped_bytes'])}</p>")
     legend = "".join(f'<span class="{cls}">{_e(label)}</span>'
                      for label, cls in COMPUTE_CLASS.items() if label != "hybrid")
     operators = data["operators"]
@@ -179,7 +176,7 @@ def compare_page(data: dict[str, Any]) -> str:
     table = _table(
         ["variant", "size", "zipped", "ratio", "verdict", "max abs err", "accuracy",
          "latency ms (median)", "error"],
-        [[_e(r["name"]), _kb(r["size_bytes"]), _kb(r["zipped_bytes"]),
+        [[_e(r["name"]), kb(r["size_bytes"]), kb(r["zipped_bytes"]),
           _e(None if r["ratio_to_float"] is None else f"{r['ratio_to_float']:.3f}"),
           _verdict(r["verdict"]) if r["path"] else "-", _e(r["max_abs"]), _e(r["accuracy"]),
           _e(None if not r["latency_ms"] else f"{r['latency_ms']['median']:.3f}"),
@@ -200,7 +197,7 @@ def migrate_page(data: dict[str, Any]) -> str:
     """A `graphport migrate` summary as one page."""
     rows = [[_e(m["model"]), _e(m["status"] + (" (unchanged)" if m.get("reused") else "")),
              _verdict(m["verdict"]),
-             _e(", ".join(f"{k} {_kb(v)}" for k, v in m["sizes"].items()) or None),
+             _e(", ".join(f"{k} {kb(v)}" for k, v in m["sizes"].items()) or None),
              _e(", ".join(m["flex_ops"]) or None), _e(f"{m['seconds']:.1f} s"),
              _e(m["error"]) + (f'<br><span class="muted">hint: {_e(m["hint"])}</span>'
                                if m["hint"] else "")]

@@ -8,6 +8,11 @@ def optional(value: float | None, spec: str = ".3g") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def kb(n: int | None) -> str:
+    """A size in KB as every report writes it; '-' when unknown."""
+    return "-" if n is None else f"{n / 1024:,.1f} KB"
+
+
 # How each parity verdict is shown: a failing one in bold.
 VERDICT_STYLE = {"match": "green", "within tolerance": "green", "degraded": "bold yellow",
                  "unverified": "bold yellow", "mismatch": "bold red"}

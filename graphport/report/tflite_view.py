@@ -13,7 +13,7 @@ from rich.table import Table
 
 from graphport.outputs import atomic_path
 from graphport.quant.layer_errors import SENSITIVE
-from graphport.report.numbers import ROW_LIMIT, VERDICT_STYLE, more_note, optional
+from graphport.report.numbers import ROW_LIMIT, VERDICT_STYLE, kb, more_note, optional
 
 # A model's operators are the report's point: many more than other tables, still bounded.
 OPERATOR_LIMIT = 1000
@@ -29,10 +29,6 @@ def write_json(path: Path, data: Any) -> None:
 
 
 FALLBACK_LINES = 8  # more float ops than this are summed up by op type
-
-
-def _kb(n: int | None) -> str:
-    return "-" if n is None else f"{n / 1024:,.1f} KB"
 
 
 def render_tflite(console: Console, result: Any) -> None:
@@ -62,11 +58,11 @@ def render_tflite(console: Console, result: Any) -> None:
     ratio = f"  ratio to float32: {result.ratio_to_float:.3f}" if result.ratio_to_float else ""
     if result.ratio_to_float and result.float_size_source == "estimated":
         ratio += " (float32 size estimated from the constants)"
-    zipped = ("about " if result.zipped_estimated else "") + _kb(result.zipped_bytes)
-    console.print(f"size: {_kb(result.size_bytes)}  zipped: {zipped}{ratio}", markup=False)
+    zipped = ("about " if result.zipped_estimated else "") + kb(result.zipped_bytes)
+    console.print(f"size: {kb(result.size_bytes)}  zipped: {zipped}{ratio}", markup=False)
     if result.compacted_bytes:
         console.print(f"stored once (names, quantization tables, empty buffers): "
-                      f"{_kb(result.compacted_bytes)} saved", markup=False)
+                      f"{kb(result.compacted_bytes)} saved", markup=False)
     if result.prune:
         _render_prune(console, result.prune, result.size_bytes, result.zipped_bytes)
     for chosen, why in ((True, "kept in float by choice"), (False, "float fallback")):
@@ -182,7 +178,7 @@ def _render_tuning(console: Console, tuning: dict[str, Any]) -> None:
         weights = f" ({step['int8_weight_layers']} int8 weights)" \
             if step["int8_weight_layers"] else ""
         table.add_row(label + (" (chosen)" if chosen else ""), escape(change),
-                      f"{step['float_layers']}{weights}", _kb(step["size_bytes"]),
+                      f"{step['float_layers']}{weights}", kb(step["size_bytes"]),
                       optional(step["top1_agreement"], ".2%"),
                       optional(step["max_abs"], ".3g") + (
                           f" ({step['shape_mismatches']} shape mismatches)"
@@ -206,9 +202,9 @@ def _render_prune(console: Console, prune: dict[str, Any], size: int, zipped: in
     console.print(table)
     plain, sparse = prune["unpruned"], prune["sparse_encoding"]
     console.print(f"pruned {prune['sparsity']:.1%} of the kernels' weights: size "
-                  f"{_kb(size)} (unpruned {_kb(plain['size_bytes'])}), zipped {_kb(zipped)} "
-                  f"(unpruned {_kb(plain['zipped_bytes'])})", markup=False)
-    encoding = (f"sparse weight encoding: {_kb(sparse['size_bytes'])}, "
+                  f"{kb(size)} (unpruned {kb(plain['size_bytes'])}), zipped {kb(zipped)} "
+                  f"(unpruned {kb(plain['zipped_bytes'])})", markup=False)
+    encoding = (f"sparse weight encoding: {kb(sparse['size_bytes'])}, "
                 f"{'used' if sparse['used'] else 'not used'}")
     timed = [f"{kind} {sparse[key]:.3f} ms" for kind, key in (
         ("dense", "latency_dense_ms"), ("sparse", "latency_sparse_ms")) if key in sparse]
@@ -228,11 +224,11 @@ def render_sweep(console: Console, data: dict[str, Any]) -> None:
         table.add_column(column)
     plain = data["unpruned"]
     accuracy = plain.get("accuracy")
-    table.add_row("unpruned", "0%", _kb(plain["size_bytes"]), _kb(plain["zipped_bytes"]), "-",
+    table.add_row("unpruned", "0%", kb(plain["size_bytes"]), kb(plain["zipped_bytes"]), "-",
                   "-", "-", "-" if accuracy is None else f"{accuracy:.4f}", "-", "-")
     for row in data["rows"]:
         table.add_row(f"{row['target']:.0%}", f"{row['sparsity']:.1%}",
-                      _kb(row["size_bytes"]), _kb(row["zipped_bytes"]),
+                      kb(row["size_bytes"]), kb(row["zipped_bytes"]),
                       "yes" if row["sparse_encoding_used"] else "no", _verdict(
                           row["verdict"] or "unverified"), optional(row["max_abs"]),
                       optional(row["accuracy"], ".4f"), optional(row["top1_agreement"], ".2%"),

@@ -22,6 +22,25 @@ def numpy_dtype(dtype: str) -> type:
     return _NUMPY[dtype]
 
 
+_NAMES = {np.dtype(t): name for name, t in _NUMPY.items()}
+
+
+def dtype_name(dtype: np.dtype) -> str:
+    """graphport's (TensorFlow's) name for a numpy dtype: float32 -> float, bytes -> string."""
+    return "string" if dtype.kind in "OSU" else _NAMES.get(dtype, dtype.name)
+
+
+def plain_value(value: np.ndarray) -> Any:
+    """An array as JSON-able lists: float32 shown as typed (0.709, not 0.7089999914), bytes
+    decoded."""
+    if value.dtype.kind == "f":
+        return np.array([float(str(x)) for x in value.ravel()]).reshape(value.shape).tolist()
+    if value.dtype.kind in "OS":
+        return np.array([b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b)
+                         for b in value.ravel()], dtype=object).reshape(value.shape).tolist()
+    return value.tolist()
+
+
 def shape_fits(actual: tuple[int, ...], expected: list[int] | None) -> bool:
     """Does a concrete shape satisfy a graph shape (-1 unknown, None unknown rank)?"""
     if expected is None:
