@@ -95,7 +95,8 @@ def test_graph_without_placeholder_shows_cut_points() -> None:
 
 def test_unsafe_unfrozen_and_custom_ops_are_reported() -> None:
     unsafe = inspect_model(FIXTURES / "unsafe_writefile.pb")
-    assert unsafe["unsafe_ops"] == [{"name": "write_marker", "op": "WriteFile", "kind": "file"}]
+    assert unsafe["unsafe_ops"] == [{"name": "write_marker", "op": "WriteFile", "kind": "file",
+                                     "names": "filename='graphport_unsafe_marker.txt'"}]
     unfrozen = inspect_model(FIXTURES / "unfrozen.pb")
     assert unfrozen["variables"] and unfrozen["warnings"][0]["level"] == "error"
     assert unfrozen["warnings"][0]["code"] == "not_frozen"

@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from graphport.graph.anatomy import is_stateful, op_list, registered_ops
+from graphport.graph.op_registry import is_stateful, op_list, registered_ops
 
 pytestmark = pytest.mark.tf
 

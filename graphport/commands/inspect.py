@@ -14,9 +14,10 @@ from typing import Any
 
 from graphport.errors import api_errors
 from graphport.graph import load, oplists
-from graphport.graph.anatomy import Finding, analyze_graph, find_unsafe_ops, shell_quote
+from graphport.graph.anatomy import Finding, analyze_graph, shell_quote, unsafe_finding
 from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import check_graph
+from graphport.graph.side_effects import find_unsafe_ops
 from graphport.graph.tensors import dtype_name, shape_list
 from graphport.passes.rewrites.detection_postprocess import describe as describe_detector
 from graphport.results import JsonResult
@@ -182,8 +183,7 @@ def _inspect_saved_model(path: Path) -> dict[str, Any]:
     findings = [f for f in anatomy.findings if f.code in ("unregistered_ops", "tf1_control_flow")]
     unsafe = find_unsafe_ops(first.graph_def, ignore=oplists.CHECKPOINT_OPS)
     if unsafe:
-        findings.insert(0, Finding("warning", "unsafe_ops", "ops that touch files/network/"
-                                   f"Python: {', '.join(sorted({u['op'] for u in unsafe}))}"))
+        findings.insert(0, unsafe_finding(unsafe, []))
     if main_key is None:
         findings.insert(0, Finding("warning", "no_signature",
                                    "no signature: serving tools and the TFLite converter need one"))
@@ -201,7 +201,7 @@ def _inspect_saved_model(path: Path) -> dict[str, Any]:
         "params": {"variables_bytes": _directory_bytes(variables) if variables.is_dir() else 0,
                    **anatomy.params},
         "control_flow": anatomy.control_flow,
-        "unsafe_ops": unsafe,
+        "unsafe_ops": [u.to_json() for u in unsafe],
         "unregistered_ops": anatomy.unregistered_ops,
         "warnings": [vars(f) for f in findings],
         "next_command": f"graphport tflite {shell_quote(str(path))}",

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -19,6 +17,8 @@ import numpy as np
 from graphport.graph import oplists
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import attr_dtype, parse_input, tensor_name
+from graphport.graph.op_registry import registered_ops
+from graphport.graph.side_effects import BLOCKING, UnsafeOp, find_unsafe_ops, summary
 from graphport.graph.tensors import (
     dtype_name,
     num_elements,
@@ -82,41 +82,6 @@ class GraphAnatomy:
         data = asdict(self)
         data["warnings"] = data.pop("findings")
         return data
-
-
-@dataclass(frozen=True)
-class OpInfo:
-    """What graphport knows of a registered op without TensorFlow."""
-
-    stateful: bool
-    required_attrs: tuple[str, ...]
-
-
-@cache
-def op_list() -> dict[str, OpInfo]:
-    """Every op registered in the supported TensorFlow (written by scripts/make_op_list.py)."""
-    text = resources.files("graphport").joinpath("data/tf_ops.txt").read_text()
-    found = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name, *marks = line.split()
-        required = next((m.removeprefix("requires=") for m in marks
-                         if m.startswith("requires=")), "")
-        found[name] = OpInfo("stateful" in marks, tuple(filter(None, required.split(","))))
-    return found
-
-
-def registered_ops() -> frozenset[str]:
-    """Op types registered in the supported TensorFlow."""
-    return frozenset(op_list())
-
-
-def is_stateful(op: str) -> bool:
-    """Whether TensorFlow's OpDef marks ``op`` stateful (random, I/O, variables); an op it
-    does not know counts as stateful."""
-    info = op_list().get(op)
-    return info is None or info.stateful
 
 
 def _is_training_knob(name: str, dtype: str, shape: list[int] | None) -> bool:
@@ -305,11 +270,16 @@ def control_flow_summary(graph: Any) -> dict[str, Any]:
     }
 
 
-def find_unsafe_ops(graph: Any, ignore: frozenset[str] = frozenset()) -> list[dict[str, str]]:
-    """Every node (top level or in a function) whose op touches files, network or Python."""
-    return [{"name": node.name, "op": node.op, "kind": oplists.UNSAFE_OPS[node.op]}
-            for node in _all_nodes(graph)
-            if node.op in oplists.UNSAFE_OPS and node.op not in ignore]
+def unsafe_finding(unsafe: list[UnsafeOp], cut_points: list[str]) -> Finding:
+    """The finding for ops graphport will not run, naming the files and URLs they name."""
+    if all(u.kind == BLOCKING for u in unsafe):
+        cut = f" with --inputs {','.join(cut_points)}" if cut_points else ""
+        return Finding("warning", "unsafe_ops",
+                       f"ops that wait on an input pipeline: {summary(unsafe)}; graphport "
+                       f"never runs them (nothing feeds them): cut the graph after them{cut}")
+    return Finding("warning", "unsafe_ops",
+                   f"ops with side effects: {summary(unsafe)}; graphport will not run "
+                   "this graph without --allow-unsafe-ops")
 
 
 def analyze_graph(graph: Any, index: NodeIndex | None = None) -> GraphAnatomy:
@@ -319,7 +289,8 @@ def analyze_graph(graph: Any, index: NodeIndex | None = None) -> GraphAnatomy:
     outputs = find_outputs(graph, index)
     params, largest = constant_stats(graph)
     control_flow = control_flow_summary(graph)
-    unsafe = find_unsafe_ops(graph)
+    unsafe_nodes = find_unsafe_ops(graph)
+    unsafe = [u.to_json() for u in unsafe_nodes]
     nodes = _all_nodes(graph)
     variables = [n.name for n in nodes if n.op in oplists.VARIABLE_OPS]
     function_names = {f.signature.name for f in graph.library.function}
@@ -336,11 +307,8 @@ def analyze_graph(graph: Any, index: NodeIndex | None = None) -> GraphAnatomy:
         findings.append(Finding("error", "unregistered_ops",
                                 "ops not registered in TensorFlow 2.21 (custom ops?): "
                                 + ", ".join(unregistered)))
-    if unsafe:
-        kinds = sorted({u["op"] for u in unsafe})
-        findings.append(Finding("warning", "unsafe_ops",
-                                f"ops that touch files/network/Python: {', '.join(kinds)}; "
-                                "graphport will not run this graph without --allow-unsafe-ops"))
+    if unsafe_nodes:
+        findings.append(unsafe_finding(unsafe_nodes, find_cut_points(graph)))
     if not inputs:
         where = f"; candidate cut points: {', '.join(cut_points)}" if cut_points else ""
         findings.append(Finding("warning", "no_placeholder",

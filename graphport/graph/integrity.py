@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from graphport.graph.anatomy import op_list
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
+from graphport.graph.op_registry import op_list
 from graphport.graph.tensors import dtype_name, itemsize, num_elements, shape_list
 from graphport.graph.types import GraphProto
 

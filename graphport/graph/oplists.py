@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-# Ops that touch files, the network or run Python. A graph holding any of them is never executed
-# without --allow-unsafe-ops; inspecting it is always safe because inspection runs nothing.
+# Ops known to touch files, the network or run Python, named with what they touch. The policy
+# (graph/side_effects.py) is default-deny: these only give the finding its kind; any other
+# stateful op is refused too.
 UNSAFE_OPS: dict[str, str] = {
     **{op: "file" for op in (
         "ReadFile", "WriteFile", "MatchingFiles", "Save", "SaveV2", "SaveSlices", "Restore",
@@ -19,7 +20,10 @@ UNSAFE_OPS: dict[str, str] = {
         "WriteHistogramSummary", "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary",
         "WriteRawProtoSummary", "ImportEvent", "FlushSummaryWriter",
         "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount",
-        "DebugNumericSummary", "DebugNumericSummaryV2",
+        "DebugNumericSummary", "DebugNumericSummaryV2", "InitializeTableFromTextFile",
+        "InitializeTableFromTextFileV2", "GenerateVocabRemapping", "LoadAndRemapMatrix",
+        "FixedUnigramCandidateSampler", "RecordInput", "FileSystemSetConfiguration",
+        "DumpTensor", "CloseSummaryWriter", "SummaryWriter", "StatsAggregatorSetSummaryWriter",
     )},
     **{op: "network" for op in (
         "_Send", "_Recv", "_HostSend", "_HostRecv", "CollectiveReduce", "CollectiveReduceV2",

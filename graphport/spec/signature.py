@@ -21,10 +21,10 @@ from graphport.graph.anatomy import (
     find_inputs,
     find_outputs,
     has_legacy_empty_shape,
-    registered_ops,
 )
 from graphport.graph.integrity import check_graph
 from graphport.graph.nodes import parse_input, tensor_name
+from graphport.graph.op_registry import registered_ops
 from graphport.graph.tensors import dtype_name, tensor_to_numpy
 from graphport.graph.types import GraphProto
 from graphport.spec import values as vals

@@ -16,10 +16,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from graphport.graph import oplists
-from graphport.graph.anatomy import is_stateful
 from graphport.graph.edit import make_const, prune
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
+from graphport.graph.op_registry import is_stateful
 from graphport.graph.tensors import dtype_enum
 from graphport.passes.base import GraphPass, PassContext, PassResult
 from graphport.passes.graph_util import frame_anchor, rewire, unique_name
