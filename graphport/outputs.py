@@ -2,13 +2,15 @@
 
 Outputs are built beside the target under a temporary name and renamed at the end, so an
 error, Ctrl-C or a full disk never leaves a half-written model behind. ``--overwrite`` replaces
-only what graphport itself would write there: a file with a file, a directory only when it is a
-SavedModel or an output directory graphport made (recognised by its contents); anything else is
-refused and left untouched.
+a file the user named with a file, and a directory only when graphport wrote it: every output
+directory carries a marker (``.graphport``, the files graphport put there), and a directory
+without one, or holding any file the marker does not list, is refused and left untouched.
+Never by file extension: a folder of the user's own ``.tflite`` models is theirs.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -20,8 +22,7 @@ from graphport.errors import ConversionError, UserError
 
 FILE = "file"
 DIRECTORY = "directory"
-# What graphport writes into an output directory of its own (compare's variants).
-_VARIANT_SUFFIXES = (".tflite",)
+MARKER = ".graphport"  # in every directory graphport writes: who wrote it, and which files
 
 
 def output_path(given: str | os.PathLike[str] | None, default_name: str, kind: str) -> Path:
@@ -39,13 +40,40 @@ def is_saved_model(path: Path) -> bool:
     return (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
 
 
-def _is_graphport_directory(path: Path) -> bool:
-    """A directory of graphport's own outputs: nothing in it but models it writes."""
-    entries = list(path.iterdir())
-    return bool(entries) and all(e.is_file() and e.suffix in _VARIANT_SUFFIXES for e in entries)
+def _files(directory: Path) -> list[str]:
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*")
+                  if not p.is_dir() and p.name != MARKER)
 
 
-def _probe_writable(parent: Path, option: str) -> None:
+def mark_directory(directory: Path) -> None:
+    """Write the marker listing every file now in ``directory``: graphport wrote them."""
+    from graphport import __version__
+
+    (directory / MARKER).write_text(json.dumps(
+        {"written_by": "graphport", "version": __version__, "files": _files(directory)},
+        indent=1) + "\n")
+
+
+def marked_files(directory: Path) -> set[str] | None:
+    """The files the marker says graphport wrote, or None when graphport did not write
+    ``directory`` (no marker, or not one of graphport's)."""
+    try:
+        data = json.loads((directory / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("written_by") != "graphport":
+        return None
+    return {str(f) for f in data.get("files", [])}
+
+
+def foreign_files(directory: Path) -> list[str] | None:
+    """Files in a graphport directory that graphport did not write (the user's), or None when
+    the directory is not graphport's at all."""
+    marked = marked_files(directory)
+    return None if marked is None else [f for f in _files(directory) if f not in marked]
+
+
+def probe_writable(parent: Path, option: str) -> None:
     """Create and remove a file in ``parent``: permissions, read-only and pseudo file systems
     (/proc) all fail here, before any slow work, with the reason."""
     try:
@@ -73,14 +101,26 @@ def check_target(target: Path, overwrite: bool, option: str = "-o", kind: str = 
         if kind == FILE and target.is_dir():
             raise UserError(f"{option} {target} is a directory; --overwrite replaces files only",
                             "name a file, or a directory to write into")
-        if kind == DIRECTORY and not (target.is_dir() and (
-                is_saved_model(target) or _is_graphport_directory(target))):
-            what = "a file" if not target.is_dir() else "a directory graphport did not write"
-            raise UserError(f"{option} {target} is {what}: --overwrite replaces only a "
-                            "SavedModel or an output directory of graphport's, so it was left "
-                            "untouched", "choose another output path")
-    _probe_writable(parent, option)
+        if kind == DIRECTORY:
+            _check_replaceable(target, option)
+    probe_writable(parent, option)
     return target
+
+
+def _check_replaceable(target: Path, option: str) -> None:
+    """A directory may be replaced only when graphport wrote it and nothing was added since."""
+    foreign = foreign_files(target) if target.is_dir() else None
+    if foreign is None:
+        what = "a file" if not target.is_dir() else \
+            f"a directory graphport did not write (no {MARKER} marker)"
+        raise UserError(f"{option} {target} is {what}: --overwrite replaces only an output "
+                        "directory of graphport's, so it was left untouched",
+                        "choose another output path")
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more"
+                                          if len(foreign) > 3 else "")
+        raise UserError(f"{option} {target} holds files graphport did not write ({shown}), "
+                        "so it was left untouched", "move them out, or choose another path")
 
 
 def _remove(path: Path) -> None:
@@ -111,6 +151,8 @@ def atomic_path(target: Path, overwrite: bool, directory: bool) -> Iterator[Path
         temp = Path(name)
     try:
         yield temp
+        if directory:
+            mark_directory(temp)
         _usual_permissions(temp, directory)
         if target.exists() or target.is_symlink():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, SHARED, run_cli, shared_file
 
-from graphport.commands.migrate import check_out, find_models, load_config
+from graphport.commands.migrate import find_models
+from graphport.commands.migrate_config import load_config
+from graphport.commands.migrate_folder import check_out
 from graphport.errors import UserError
 
 pytestmark = pytest.mark.tf
@@ -44,12 +46,12 @@ def test_good_models_migrate_bad_ones_are_reported_and_a_rerun_skips(
         assert status[good]["status"] == "migrated", status[good]
         assert set(status[good]["sizes"]) == {"float32", "dynamic"}
         assert status[good]["verdict"] in ("match", "within tolerance")
-    assert (out / "nested" / "digits" / "saved_model" / "saved_model.pb").is_file()
-    assert (out / "nested" / "digits" / "digits.dynamic.tflite").is_file()
+    assert (out / "nested" / "digits.pb" / "saved_model" / "saved_model.pb").is_file()
+    assert (out / "nested" / "digits.pb" / "digits.dynamic.tflite").is_file()
     assert (out / "ckpt" / "frozen.pb").is_file()
     assert "not a TensorFlow GraphDef" in status["truncated.pb"]["error"]
     assert "GraphportTestCustomOp" in status["custom_op.pbtxt"]["error"]
-    assert "unsafe ops (WriteFile)" in status["unsafe_writefile.pb"]["error"]
+    assert "will not run (WriteFile)" in status["unsafe_writefile.pb"]["error"]
     assert not (tmp_path / "graphport_unsafe_marker.txt").exists()
     markdown = (out / "summary.md").read_text()
     assert "| nested/digits.pb | migrated |" in markdown and "## Not migrated" in markdown
@@ -61,7 +63,7 @@ def test_good_models_migrate_bad_ones_are_reported_and_a_rerun_skips(
                      "--json", cwd=tmp_path, timeout=600)
     again = {m["model"]: m for m in json.loads(second.stdout)["models"]}
     assert again["nested/digits.pb"]["reused"] and again["ckpt"]["reused"]
-    assert not again["custom_op.pbtxt"]["reused"]  # failed ones are tried again
+    assert again["custom_op.pbtxt"]["reused"]  # the same bytes fail the same way
     assert "truncated.pb" not in again
     third = run_cli("migrate", str(folder), "-o", str(out), "--modes", "float32", "--json",
                     cwd=tmp_path, timeout=600)

@@ -20,7 +20,7 @@ from conftest import FIXTURES, limited_memory, malformed_graphs, memory_bound, r
 from graphport.errors import ConversionError, UserError
 from graphport.graph.edit import add_node
 from graphport.graph.schema import GraphDef
-from graphport.outputs import DIRECTORY, FILE, check_target, output_path
+from graphport.outputs import DIRECTORY, FILE, atomic_path, check_target, marked_files, output_path
 from graphport.spec.signature import SignatureTensor
 from graphport.verify import samples
 
@@ -44,18 +44,32 @@ def _user_folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 # ------------------------------------------------------------------ --overwrite and -o
 
 def test_overwrite_replaces_only_what_graphport_writes(tmp_path: Path) -> None:
+    """Recognised by the marker graphport writes, never by file names (issue 26, item 2)."""
     keep, before = _user_folder(tmp_path)
     with pytest.raises(UserError, match="left untouched"):
         check_target(keep, overwrite=True, kind=DIRECTORY)
     assert _snapshot(keep) == before
+    # The user's own models and SavedModel: look like graphport's, are not.
+    models = tmp_path / "my_models"
+    models.mkdir()
+    (models / "a.tflite").write_bytes(b"mine")
+    (models / "b.tflite").write_bytes(b"mine too")
     saved = tmp_path / "sm"
     saved.mkdir()
     (saved / "saved_model.pb").write_bytes(b"")
-    assert check_target(saved, overwrite=True, kind=DIRECTORY) == saved
+    for theirs in (models, saved):
+        with pytest.raises(UserError, match=r"no \.graphport marker"):
+            check_target(theirs, overwrite=True, kind=DIRECTORY)
+    # What graphport wrote (through atomic_path) may be replaced ...
     variants = tmp_path / "variants"
-    variants.mkdir()
-    (variants / "m.float.tflite").write_bytes(b"")
+    with atomic_path(variants, overwrite=False, directory=True) as building:
+        (building / "m.float.tflite").write_bytes(b"")
+    assert marked_files(variants) == {"m.float.tflite"}
     assert check_target(variants, overwrite=True, kind=DIRECTORY) == variants
+    # ... until the user puts a file of their own in it.
+    (variants / "NOTES.md").write_text("mine")
+    with pytest.raises(UserError, match=r"NOTES\.md"):
+        check_target(variants, overwrite=True, kind=DIRECTORY)
     (tmp_path / "model.tflite").write_bytes(b"old")
     assert check_target(tmp_path / "model.tflite", overwrite=True) == tmp_path / "model.tflite"
     with pytest.raises(UserError, match="already exists"):
@@ -83,6 +97,25 @@ def test_cli_overwrite_keeps_a_users_folder(tmp_path: Path) -> None:
     refused = run_cli("to-savedmodel", DIGITS, "-o", keep, "--overwrite")
     assert refused.returncode == 2 and "left untouched" in refused.stderr
     assert {k: v for k, v in _snapshot(keep).items() if k != written.name} == before
+
+
+@pytest.mark.tf
+def test_compare_overwrite_keeps_a_folder_of_the_users_models(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "a.tflite").write_bytes(b"mine")
+    (models / "b.tflite").write_bytes(b"mine too")
+    before = _snapshot(models)
+    refused = run_cli("compare", DIGITS, "-o", models, "--overwrite", "--variants", "float")
+    assert refused.returncode == 2 and "left untouched" in refused.stderr, refused.stderr
+    assert _snapshot(models) == before
+    made = run_cli("compare", DIGITS, "-o", tmp_path / "cmp", "--variants", "float",
+                   "--no-verify", "--runs", "1")
+    assert made.returncode == 0, made.stderr
+    again = run_cli("compare", DIGITS, "-o", tmp_path / "cmp", "--overwrite", "--variants",
+                    "float", "--no-verify", "--runs", "1")
+    assert again.returncode == 0, again.stderr
+    assert marked_files(tmp_path / "cmp") == {p.name for p in (tmp_path / "cmp").glob("*.tflite")}
 
 
 @pytest.mark.tf

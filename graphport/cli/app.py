@@ -398,6 +398,10 @@ def migrate(
     memory_gb: float = typer.Option(None, "--memory-limit", min=0.5,
                                     help="GiB of address space per model (default: none)."),
     allow_unsafe_ops: opt.AllowUnsafeOps = False,
+    retry_failed: bool = typer.Option(False, "--retry-failed",
+                                      help="Run again models that failed before with the same "
+                                           "bytes and options (crashes and time-outs always "
+                                           "are)."),
     json_out: opt.Json = False,
 ) -> None:
     """Migrate every model under a folder (SavedModel + TFLite, verified) with one summary."""
@@ -409,7 +413,8 @@ def migrate(
     limits = Limits(timeout, int(memory_gb * 2**30) if memory_gb else None)
     with batch_progress(err(), quiet=json_out) as on_event:
         result = migrate_models(Path(directory), Path(output), split_names(modes), config,
-                                calib, jobs, limits, allow_unsafe_ops, on_event=on_event)
+                                calib, jobs, limits, allow_unsafe_ops, on_event=on_event,
+                                retry_failed=retry_failed)
     _outputs_in_place()
     if json_out:
         print_json(result.to_json())

@@ -45,6 +45,17 @@ def _is_inference_default(knob: dict[str, Any]) -> bool:
     return bool(knob["default"] == value)
 
 
+def suggested_options(data: dict[str, Any]) -> dict[str, Any]:
+    """What inspect knows a run needs and can fill in itself: training switches pinned to
+    their inference values (``set``) and, with no placeholder, the cut after a baked-in input
+    pipeline (``inputs``). migrate applies these; next: shows them."""
+    pins = {item["name"]: _inference_value(item) for item in data["inputs"]
+            if item["training_knob"] and (item["default"] is None
+                                           or not _is_inference_default(item))}
+    cut = data["cut_points"][:1] if not data["inputs"] and data["cut_points"] else []
+    return {**({"inputs": cut} if cut else {}), **({"set": pins} if pins else {})}
+
+
 def suggest_next(path: Path, data: dict[str, Any], index: NodeIndex
                  ) -> tuple[str | None, list[str]]:
     """The to-savedmodel command to run next, and what in it only the user can supply (shown
@@ -53,12 +64,13 @@ def suggest_next(path: Path, data: dict[str, Any], index: NodeIndex
         return None, []
     parts = ["graphport", "to-savedmodel", shell_quote(str(path))]
     needs: list[str] = []
-    pins, inputs, samples, shapes = [], [], [], []
+    suggested = suggested_options(data)
+    pins = [f"{name}={value}" for name, value in suggested.get("set", {}).items()]
+    inputs: list[str] = []
+    samples, shapes = [], []
     for item in data["inputs"]:
         if item["training_knob"]:
-            if item["default"] is None or not _is_inference_default(item):
-                pins.append(f"{item['name']}={_inference_value(item)}")
-            continue  # a switch with the inference value as default keeps it
+            continue  # pinned, or a switch with the inference value as default keeps it
         if item["op"] == "PlaceholderWithDefault":
             continue  # optional: keeps its default (name it in --inputs to feed it)
         inputs.append(item["name"])
@@ -73,8 +85,7 @@ def suggest_next(path: Path, data: dict[str, Any], index: NodeIndex
             shapes.append(f"{item['name']}:{layout}")
             needs.append(f"{item['name']} has an unknown rank: give its shape "
                          "(--input-shapes NAME:d0,d1,...)")
-    if not data["inputs"] and data["cut_points"]:
-        inputs = data["cut_points"][:1]
+    inputs = suggested.get("inputs", inputs)
     if inputs:
         parts += ["--inputs", shell_quote(",".join(inputs))]
     if data["outputs"]:
@@ -134,6 +145,7 @@ def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
             "message": f"optional inputs keep their defaults: {', '.join(optional)}; to feed "
                        "one, name it in --inputs with the others"})
     data["next_command"], data["next_needs"] = suggest_next(path, data, index)
+    data["suggested_options"] = suggested_options(data)
     detector = describe_detector(graph, index)
     data["object_detection"] = detector
     if detector is not None:

@@ -1,29 +1,23 @@
 """`graphport migrate`: every model under a folder to SavedModel and TFLite, verified, each in
 its own process (a crash, a hang or a memory blow-up stops that model only), resumable, with
-one summary (``summary.json`` for machines, ``summary.md`` for people).
+one summary (``summary.json`` for machines, ``summary.md`` for people), written again as each
+model finishes so an interrupted run can be resumed.
 
-Per-model options come from a TOML file (``graphport.toml`` in the folder, or ``--config``)::
-
-    [defaults]
-    modes = ["float32", "dynamic"]
-
-    [models."faces/mtcnn.pb"]          # path relative to the folder
-    set = { min_size = 40, factor = 0.709, thresholds = "0.6,0.7,0.7" }
-    samples = { input = "faces.png" }  # paths relative to the config file
-    bgr = true
-
-    [models."ckpt/model.ckpt"]
-    outputs = ["probs"]
-    graph = "ckpt/model_eval.pbtxt"
+Frozen graphs are inspected first, here, without TensorFlow: a file that is not a model, or a
+graph that would run unsafe ops, stops there; inspect's pins (training switches) and cuts (a
+baked-in input pipeline) are applied unless the config says otherwise. Per-model options come
+from a TOML file (``graphport.toml`` in the folder, or ``--config``; see migrate_config.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -35,22 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from graphport import __version__
-from graphport.errors import UserError, api_errors
+from graphport.commands.migrate_config import PATH_KEYS, load_config
+from graphport.commands.migrate_folder import SUMMARY_FORMAT, check_out, install, locked
+from graphport.errors import GraphportError, UserError, api_errors
 from graphport.graph.checkpoint_files import find_checkpoint
 from graphport.outputs import is_saved_model
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
-CONFIG_NAME = "graphport.toml"
-MARKER = "graphport-migrate"
 GRAPH_SUFFIXES = (".pb", ".pbtxt")
-# Keys a [models."..."] table may hold; paths among them are relative to the config file.
-OPTION_KEYS = {"inputs", "outputs", "set", "input_shapes", "passes", "samples", "bgr", "modes",
-               "calib", "calib_samples", "mean", "std", "graph", "skip"}
-PATH_KEYS = ("calib", "graph")
 
 MIGRATED, PARTIAL, FAILED, SKIPPED = "migrated", "partial", "failed", "skipped"
 
@@ -73,6 +58,16 @@ class ModelEntry:
     steps: list[dict[str, Any]] = field(default_factory=list)
     fingerprint: str = ""
     reused: bool = False  # skipped on a rerun: inputs and options unchanged
+    crashed: bool = False  # the worker died or timed out: always retried
+    applied: list[str] = field(default_factory=list)  # options taken from inspect
+    kept_previous: bool = False  # this run did worse; the earlier outputs stay
+    kept_files: list[str] = field(default_factory=list)  # the user's files left in place
+
+
+class Interrupted(GraphportError):
+    """Ctrl-C during a batch: what finished is on disk and in the summary."""
+
+    exit_code = 130
 
 
 @dataclass
@@ -92,7 +87,7 @@ class MigrateResult:
         return found
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": MARKER, "graphport": __version__, "source": self.source,
+        return {"format": SUMMARY_FORMAT, "graphport": __version__, "source": self.source,
                 "out": self.out, "ok": self.ok, "counts": self.counts(),
                 "models": [asdict(m) for m in self.models]}
 
@@ -137,31 +132,7 @@ def find_models(root: Path, skip: Path | None = None) -> list[tuple[Path, str]]:
     return found
 
 
-# --------------------------------------------------------------------------- configuration
-
-def load_config(path: Path | None, root: Path) -> tuple[dict[str, Any], dict[str, Any], Path]:
-    """(defaults, per-model tables, the folder its paths are relative to)."""
-    if path is None:
-        if not (root / CONFIG_NAME).is_file():
-            return {}, {}, root
-        path = root / CONFIG_NAME
-    if not path.is_file():
-        raise UserError(f"--config {path}: no such file", "check the path")
-    try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: invalid TOML: {error}", "fix the file's syntax") from None
-    defaults, models = data.get("defaults", {}), data.get("models", {})
-    for name, table in [("defaults", defaults), *((f'models."{k}"', v)
-                                                  for k, v in models.items())]:
-        if not isinstance(table, dict):
-            raise UserError(f"{path}: [{name}] is not a table")
-        unknown = sorted(set(table) - OPTION_KEYS)
-        if unknown:
-            raise UserError(f"{path}: [{name}] has unknown key {unknown[0]!r}",
-                            f"the keys are {', '.join(sorted(OPTION_KEYS))}")
-    return defaults, models, path.parent
-
+# --------------------------------------------------------------------------- options
 
 def _resolve(options: dict[str, Any], base: Path) -> dict[str, Any]:
     """Relative paths in a model's options made absolute against the config's folder."""
@@ -197,40 +168,6 @@ def fingerprint(path: Path, kind: str, options: dict[str, Any], job: dict[str, A
     return digest.hexdigest()
 
 
-# --------------------------------------------------------------------------- output folder
-
-def check_out(out: Path, source: Path) -> dict[str, Any]:
-    """The output folder must be new, empty, or an earlier migrate's (its summary says so);
-    returns that earlier summary, or {}."""
-    if out.resolve() == source.resolve():
-        raise UserError("-o must not be the folder being migrated", "choose another folder")
-    if not out.exists():
-        if not out.absolute().parent.is_dir():
-            raise UserError(f"-o {out}: directory {out.absolute().parent} does not exist",
-                            "create it first")
-        return {}
-    if not out.is_dir():
-        raise UserError(f"-o {out} is a file", "choose a folder")
-    summary = out / "summary.json"
-    if summary.is_file():
-        try:
-            data = json.loads(summary.read_text())
-        except ValueError:
-            data = {}
-        if data.get("format") == MARKER:
-            return data
-    if any(out.iterdir()):
-        raise UserError(f"-o {out} holds files graphport did not write (no migrate "
-                        "summary.json)", "choose a new or empty folder; nothing was touched")
-    return {}
-
-
-def _slot(relative: str) -> str:
-    """The model's folder under OUT: its relative path with the suffix dropped."""
-    return str(Path(relative).with_suffix("")) if relative.endswith(GRAPH_SUFFIXES) \
-        else relative
-
-
 # --------------------------------------------------------------------------- one model
 
 def _limit_memory(limit: int | None) -> Callable[[], None] | None:
@@ -259,19 +196,24 @@ def _entry_from(result: dict[str, Any], entry: ModelEntry) -> None:
         entry.sizes[mode] = info["size_bytes"]
         entry.float_fallbacks[mode] = info["float_fallbacks"]
         entry.flex_ops = sorted(set(entry.flex_ops) | set(info["flex_ops"]))
-    entry.next_command = result.get("next_command")
+    entry.next_command = result.get("next_command", entry.next_command)
 
 
 def migrate_model(job: dict[str, Any], entry: ModelEntry, limits: Limits, log: Path,
-                  on_stage: Callable[[str], None]) -> None:
-    """Run the worker for one model and fill ``entry`` from what it said (or how it died)."""
+                  on_stage: Callable[[str], None],
+                  live: set[subprocess.Popen[str]] | None = None) -> None:
+    """Run the worker for one model and fill ``entry`` from what it said (or how it died).
+    The worker has a session of its own (Ctrl-C reaches the batch, which stops it); ``live``
+    holds it while it runs."""
     started = time.perf_counter()
     with log.open("w") as errors:
         process = subprocess.Popen(
             [sys.executable, "-m", "graphport.commands.migrate_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True,
-            preexec_fn=_limit_memory(limits.memory))
+            preexec_fn=_limit_memory(limits.memory), start_new_session=True)
         assert process.stdin is not None and process.stdout is not None
+        if live is not None:
+            live.add(process)
         timer = threading.Timer(limits.seconds, process.kill) if limits.seconds else None
         if timer:
             timer.start()
@@ -289,10 +231,13 @@ def migrate_model(job: dict[str, Any], entry: ModelEntry, limits: Limits, log: P
         finally:
             if timer:
                 timer.cancel()
+            if live is not None:
+                live.discard(process)
     entry.seconds = round(time.perf_counter() - started, 1)
     if result is not None:
         _entry_from(result, entry)
         return
+    entry.crashed = True
     if limits.seconds and entry.seconds >= limits.seconds:
         entry.error = f"stopped after the {limits.seconds:g} s time limit"
         entry.hint = "raise it with --timeout, or migrate this model alone"
@@ -310,6 +255,66 @@ def migrate_model(job: dict[str, Any], entry: ModelEntry, limits: Limits, log: P
 
 # --------------------------------------------------------------------------- the batch
 
+def _inspect_first(path: Path, kind: str, options: dict[str, Any], allow_unsafe_ops: bool,
+                   entry: ModelEntry) -> dict[str, Any] | None:
+    """Inspect a frozen graph here, without TensorFlow, before any worker starts. Returns the
+    options to migrate it with (inspect's pins and cut added where the config gives none), or
+    None when it stops here: not a model, or ops graphport will not run."""
+    from graphport.commands.inspect import inspect_model
+    from graphport.graph.side_effects import BLOCKING
+
+    if kind != "graph":
+        return options
+    started = time.perf_counter()
+    try:
+        report = inspect_model(path)
+    except GraphportError as error:
+        entry.error, entry.hint = f"inspect: {error.message}", error.hint
+        entry.steps = [{"step": "inspect", "ok": False, "error": error.message,
+                        "hint": error.hint}]
+        return None
+    finally:
+        entry.seconds = round(time.perf_counter() - started, 1)
+    entry.next_command = report.get("next_command")
+    suggested = report.get("suggested_options", {})
+    options = dict(options)
+    if "inputs" in suggested and "inputs" not in options:
+        options["inputs"] = suggested["inputs"]
+        entry.applied.append(f"--inputs {','.join(suggested['inputs'])}")
+    pins = {k: v for k, v in suggested.get("set", {}).items()
+            if k not in options.get("set", {}) and k not in options.get("inputs", [])}
+    if pins:
+        options["set"] = {**pins, **options.get("set", {})}
+        entry.applied += [f"--set {k}={v}" for k, v in pins.items()]
+    unsafe = report.get("unsafe_ops") or []
+    cut = "inputs" in options or "outputs" in options
+    blocking = [u for u in unsafe if u["kind"] == BLOCKING]
+    stop = (blocking and not cut) or (unsafe and not allow_unsafe_ops and not cut)
+    if stop:
+        ops = ", ".join(sorted({u["op"] for u in unsafe}))
+        entry.error = f"inspect: the graph holds ops graphport will not run ({ops}): not run"
+        entry.hint = ("cut the input pipeline off with inputs = [...] in the config"
+                      if blocking else "migrate with --allow-unsafe-ops if you trust it")
+        entry.steps = [{"step": "inspect", "ok": False, "error": entry.error,
+                        "hint": entry.hint}]
+        entry.next_command = None
+        return None
+    return options
+
+
+def _rerun_skips(before: dict[str, Any] | None, entry: ModelEntry, slot: Path,
+                 retry_failed: bool) -> bool:
+    """Whether an earlier run's result stands: same fingerprint and migrated (its outputs
+    still there), or failed the same way (unless --retry-failed; crashes and time-outs are
+    always tried again)."""
+    if not before or before.get("fingerprint") != entry.fingerprint:
+        return False
+    if before.get("status") == MIGRATED:
+        return slot.is_dir()
+    return before.get("status") in (FAILED, PARTIAL) and not before.get("crashed") \
+        and not retry_failed
+
+
 @api_errors
 def migrate(
     directory: str | os.PathLike[str],
@@ -321,38 +326,50 @@ def migrate(
     limits: Limits | None = None,
     allow_unsafe_ops: bool = False,
     on_event: Callable[[str, ModelEntry, str], None] | None = None,
+    retry_failed: bool = False,
 ) -> MigrateResult:
     """Migrate every model under ``directory`` into ``out`` and write the summary there.
 
     ``on_event(kind, entry, detail)``: "queued" (each model to run), "start", "stage"
     (detail = the stage), "done" (detail = its status); for progress displays. Models whose
     inputs and options are unchanged since an earlier run into the same ``out`` are
-    skipped."""
+    skipped, failures too unless ``retry_failed``."""
     root, target = Path(directory), Path(out)
     if not root.is_dir():
         raise UserError(f"{root}: not a folder", "pass the folder that holds the models")
     previous = check_out(target, root)
-    defaults, tables, base = load_config(Path(config) if config else None, root)
-    modes = modes or defaults.get("modes") or ["float32"]
+    settings = load_config(Path(config) if config else None, root)
+    modes = modes or settings.defaults.get("modes") or ["float32"]
     limits = limits or Limits()
     found = find_models(root, skip=target)
     if not found:
         raise UserError(f"{root}: no models found (.pb, .pbtxt, SavedModel directories, "
                         "checkpoints)", "check the folder")
     known = {str(p.relative_to(root)) for p, _ in found}
-    for name in tables:
+    for name in settings.models:
         if name not in known:
-            raise UserError(f"config: [models.\"{name}\"] matches no model under {root}",
+            table = f'models."{name}"'
+            raise UserError(f"{settings.where(table)}: [{table}] matches no model under {root}",
                             f"the models are {', '.join(sorted(known)[:5])}")
-    target.mkdir(exist_ok=True)
+    with locked(target):
+        return _migrate_locked(root, target, found, settings, previous, modes, calib, jobs,
+                               limits, allow_unsafe_ops, on_event or (lambda *_: None),
+                               retry_failed)
+
+
+def _migrate_locked(root: Path, target: Path, found: list[tuple[Path, str]], settings: Any,
+                    previous: dict[str, Any], modes: list[str], calib: str | None, jobs: int,
+                    limits: Limits, allow_unsafe_ops: bool,
+                    event: Callable[[str, ModelEntry, str], None], retry_failed: bool
+                    ) -> MigrateResult:
     (target / ".logs").mkdir(exist_ok=True)
     done_before = {m["model"]: m for m in previous.get("models", [])}
-    event = on_event or (lambda *_: None)
     entries: list[ModelEntry] = []
     work: list[tuple[ModelEntry, dict[str, Any]]] = []
     for path, kind in found:
         relative = str(path.relative_to(root))
-        options = _resolve({**defaults, **tables.get(relative, {})}, base)
+        options = _resolve({**settings.defaults, **settings.models.get(relative, {})},
+                           settings.base)
         entry = ModelEntry(relative, kind)
         entries.append(entry)
         if options.get("skip"):
@@ -363,41 +380,71 @@ def migrate(
         entry.fingerprint = fingerprint(path, kind, options, {k: job[k] for k in (
             "modes", "calib", "allow_unsafe_ops")})
         before = done_before.get(relative)
-        if before and before.get("fingerprint") == entry.fingerprint and before.get(
-                "status") == MIGRATED and (target / _slot(relative)).is_dir():
+        if _rerun_skips(before, entry, target / relative, retry_failed):
+            assert before is not None
             entry.__dict__.update({k: v for k, v in before.items() if k in entry.__dict__})
             entry.reused = True
             continue
+        job["options"] = _inspect_first(path, kind, options, allow_unsafe_ops, entry)
+        if job["options"] is None:
+            continue  # stopped at inspect: no worker, no TensorFlow
         work.append((entry, job))
+    live: set[subprocess.Popen[str]] = set()
+    lock, stopping = threading.Lock(), threading.Event()
+    finished: set[str] = set()
+    result = MigrateResult(str(root), str(target), entries)
 
     def run(item: tuple[ModelEntry, dict[str, Any]]) -> None:
         entry, job = item
-        slot = target / _slot(entry.model)
+        slot = target / entry.model
         slot.parent.mkdir(parents=True, exist_ok=True)
         temp = slot.with_name(f".{slot.name}.tmp-{os.getpid()}")
         shutil.rmtree(temp, ignore_errors=True)
         temp.mkdir()
-        job = {**job, "out": str(temp)}
         event("start", entry, "")
-        log = target / ".logs" / f"{_slot(entry.model).replace(os.sep, '__')}.log"
+        log = target / ".logs" / f"{entry.model.replace(os.sep, '__')}.log"
         try:
-            migrate_model(job, entry, limits, log,
-                          lambda stage: event("stage", entry, stage))
-            if any(temp.iterdir()):
-                shutil.rmtree(slot, ignore_errors=True)  # our own earlier output for it
-                os.replace(temp, slot)
+            migrate_model({**job, "out": str(temp)}, entry, limits, log,
+                          lambda stage: event("stage", entry, stage), live)
+            if stopping.is_set():
+                return  # killed by Ctrl-C: not finished, its earlier outputs untouched
+            had = done_before.get(entry.model, {}).get("status") in (MIGRATED, PARTIAL)
+            if any(temp.iterdir()) and (entry.status == MIGRATED or not slot.exists()):
+                entry.kept_files = install(temp, slot)
+            elif slot.exists() and had:
+                entry.kept_previous = True  # the earlier outputs stay: this run did worse
+            with lock:
+                finished.add(entry.model)
+                write_summary(result, target)
         finally:
             shutil.rmtree(temp, ignore_errors=True)
             event("done", entry, entry.status)
 
     for entry, _ in work:
         event("queued", entry, "")
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         list(pool.map(run, work))
-    result = MigrateResult(str(root), str(target), entries)
+    except KeyboardInterrupt:
+        stopping.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in list(live):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        pool.shutdown(wait=True)
+        for entry, _ in work:
+            if entry.model not in finished:
+                entry.status, entry.crashed = FAILED, True
+                entry.error, entry.hint = "interrupted before it finished", "rerun to resume"
+        write_summary(result, target)
+        raise Interrupted(
+            f"interrupted: {len(finished)} of {len(work)} models finished and are in "
+            f"{target} (summary.json); the other {len(work) - len(finished)} did not run "
+            "to the end", "rerun the same command to resume: finished models are kept"
+        ) from None
+    pool.shutdown(wait=True)
     write_summary(result, target)
     return result
-
 
 def write_summary(result: MigrateResult, out: Path) -> None:
     """summary.json, summary.md and summary.html, each written whole then renamed."""

@@ -57,8 +57,10 @@ def migrate_one(job: dict[str, Any]) -> dict[str, Any]:
     check = VerifySpec(True, samples, bgr=bool(options.get("bgr", False)))
     steps: list[dict[str, Any]] = []
     result: dict[str, Any] = {"steps": steps, "tflite": {}}
-    anatomy = _step(steps, "inspect", lambda: inspect_model(model))
-    if anatomy is not None:
+    if job["kind"] != "graph":  # frozen graphs were inspected by the batch, TF-free
+        anatomy = _step(steps, "inspect", lambda: inspect_model(model))
+        if anatomy is None:
+            return result
         result["next_command"] = anatomy.get("next_command")
         unsafe = anatomy.get("unsafe_ops") or []
         if unsafe and not allow_unsafe:
@@ -83,7 +85,8 @@ def migrate_one(job: dict[str, Any]) -> dict[str, Any]:
         if saved is not None:
             result["verdicts"]["savedmodel"] = saved.verdict
     for mode in options.get("modes", job["modes"]):
-        calibration = CalibrationSpec(options.get("calib") or job.get("calib"),
+        calibration = CalibrationSpec(options.get("calib") or job.get("calib")
+                                      if mode == "int8" else None,
                                       int(options.get("calib_samples", 100)),
                                       float(options.get("mean", 0.0)),
                                       float(options.get("std", 1.0)),

@@ -29,6 +29,19 @@ def _row(m: dict[str, Any]) -> list[str]:
 HEADERS = ["model", "status", "verdict", "sizes", "float fallbacks", "Flex ops", "time"]
 
 
+def notes(m: dict[str, Any]) -> list[str]:
+    """What graphport decided for a model beyond its status: options taken from inspect,
+    earlier outputs kept, the user's files left in place."""
+    found = []
+    if m.get("applied"):
+        found.append("applied from inspect: " + "; ".join(m["applied"]))
+    if m.get("kept_previous"):
+        found.append("this run did worse: the earlier outputs were kept")
+    if m.get("kept_files"):
+        found.append("your files kept in place: " + ", ".join(m["kept_files"]))
+    return found
+
+
 def summary_markdown(data: dict[str, Any]) -> str:
     """The summary as Markdown: one row per model, then what went wrong and what to try."""
     counts = ", ".join(f"{n} {status}" for status, n in sorted(data["counts"].items()))
@@ -37,6 +50,10 @@ def summary_markdown(data: dict[str, Any]) -> str:
              "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _row(m)) + " |"
               for m in data["models"]]
+    noted = [(m, notes(m)) for m in data["models"] if notes(m)]
+    if noted:
+        lines += ["", "## Notes", ""]
+        lines += [f"- **{m['model']}**: {note}" for m, found in noted for note in found]
     problems = [m for m in data["models"] if m["error"] and m["status"] != "skipped"]
     if problems:
         lines += ["", "## Not migrated", ""]
@@ -61,6 +78,8 @@ def render_migrate(console: Console, data: dict[str, Any]) -> None:
         table.add_row(*row)
     console.print(table)
     for m in data["models"]:
+        for note in notes(m):
+            console.print(f"{m['model']}: {note}", markup=False)
         if m["error"] and m["status"] != "skipped":
             console.print(f"{m['model']}: {m['error']}", markup=False)
             if m["hint"]:
