@@ -25,8 +25,61 @@ def test_fixtures_script_reproduces_committed_files(tmp_path: Path) -> None:
     committed = sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*")
                        if p.is_file())
     assert made == committed
-    for name in made:
+    trained = {name for name in made if _trained(name)}
+    for name in sorted(set(made) - trained):
         assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes(), name
+    for name in sorted(trained):
+        if name.endswith(".pb"):
+            _same_structure(tmp_path / name, FIXTURES / name)
+        elif name.endswith(".json"):
+            _same_facts(tmp_path / name, FIXTURES / name)
+    for prefix in sorted({n.rsplit(".", 1)[0] for n in trained if "model.ckpt." in n}):
+        _same_values(tmp_path / prefix, FIXTURES / prefix)
+
+
+# Fixtures whose weights come from training steps: the last float bits of a step depend on
+# the CPU (FMA, AVX-512 or AVX2 kernels, reduction order) and training carries them on, so
+# these are compared by structure and behaviour, every other fixture byte for byte (README:
+# Fixtures). Measured: on an AVX2 machine the digits CNN scores 0.9722 against 0.975.
+_TRAINED = ("digits_cnn.pb", "digits_cnn.json", "digits_outlier.pb", "digits_outlier.json")
+
+
+def _trained(name: str) -> bool:
+    return name in _TRAINED or ("model.ckpt." in name and (".data-" in name
+                                                           or name.endswith(".index")))
+
+
+def _same_structure(made: Path, committed: Path) -> None:
+    """The same nodes, ops, wiring and constant shapes; the weights may differ."""
+    new, old = read_graph_def(made), read_graph_def(committed)
+    assert [(n.name, n.op, list(n.input)) for n in new.node] == \
+        [(n.name, n.op, list(n.input)) for n in old.node], made
+    for a, b in zip(new.node, old.node, strict=True):
+        if a.op == "Const":
+            assert a.attr["value"].tensor.tensor_shape == b.attr["value"].tensor.tensor_shape
+
+
+def _same_facts(made: Path, committed: Path) -> None:
+    """The same sidecar, test accuracy within two points."""
+    new, old = json.loads(made.read_text()), json.loads(committed.read_text())
+    accuracy = (new.pop("test_accuracy", None), old.pop("test_accuracy", None))
+    assert new == old, made
+    if accuracy[1] is not None:
+        assert accuracy[0] is not None and abs(accuracy[0] - accuracy[1]) < 0.02, accuracy
+
+
+def _same_values(made: Path, committed: Path) -> None:
+    import tensorflow as tf
+
+    new, old = tf.train.load_checkpoint(str(made)), tf.train.load_checkpoint(str(committed))
+    shapes = old.get_variable_to_shape_map()
+    assert new.get_variable_to_shape_map() == shapes, made
+    for key in shapes:
+        a, b = new.get_tensor(key), old.get_tensor(key)
+        if np.issubdtype(np.asarray(b).dtype, np.floating):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, err_msg=f"{made}: {key}")
+        else:
+            assert np.array_equal(a, b), f"{made}: {key}"
 
 
 def test_committed_fixtures_are_small() -> None:
