@@ -145,3 +145,50 @@ def test_freeze_cli_json(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["verdict"] == "match" and data["dropped_nodes"] > 100
     assert Path(data["path"]) == tmp_path / "model.ckpt.frozen.pb"
+
+
+def _retrained_copy(source: Path, target: Path, scale: float) -> None:
+    """``source`` copied to ``target`` with every float variable scaled: another training run
+    of the same model, saved by TF1's own Saver."""
+    from graphport.backend.runtime import tensorflow
+
+    tf = tensorflow()
+    shutil.copytree(source, target)
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        saver = tf.compat.v1.train.import_meta_graph(str(source / "model.ckpt.meta"))
+        saver.restore(session, str(source / "model.ckpt"))
+        for variable in tf.compat.v1.global_variables():
+            if variable.dtype.base_dtype == tf.float32:
+                session.run(variable.assign(variable * scale))
+        saver.save(session, str(target / "model.ckpt"), write_meta_graph=False,
+                   write_state=False)
+
+
+def test_the_folder_given_wins_over_a_stale_absolute_path(tmp_path: Path) -> None:
+    """issue 28, item 1: the copy's `checkpoint` file still names the original's absolute
+    path, which still exists with the old weights; freezing the copy uses the copy's."""
+    old, copy = tmp_path / "old_place", tmp_path / "copy"
+    shutil.copytree(CHECKPOINTS / "dense_v1", old)
+    _retrained_copy(old, copy, 3.0)
+    (copy / "checkpoint").write_text(f'model_checkpoint_path: "{old}/model.ckpt"\n')
+    result = freeze(copy, tmp_path / "f.pb", outputs=["probs"])
+    assert result.checkpoint == str(copy / "model.ckpt")
+    assert any(str(old) in n and str(copy) in n and n.startswith("warning:")
+               for n in result.notes), result.notes
+    frozen = load.read_graph_def(tmp_path / "f.pb")
+    want = _session_probs(copy / "model.ckpt")
+    assert not np.allclose(want, _session_probs(old / "model.ckpt"))
+    from graphport.backend.tf_graph import run_graph, to_tf
+
+    got = run_graph(to_tf(frozen), {"x:0": X}, ["probs:0"])[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    cli = run_cli("freeze", copy, "--outputs", "probs", "-o", tmp_path / "g.pb")
+    assert cli.returncode == 0 and "outside" in cli.stdout + cli.stderr, cli.stderr
+    # Several checkpoints in the folder and a pointer outside: which one is the user's call.
+    _retrained_copy(old, tmp_path / "other", 2.0)
+    for suffix in (".index", ".data-00000-of-00001"):
+        shutil.copy(tmp_path / "other" / f"model.ckpt{suffix}", copy / f"model-2.ckpt{suffix}")
+    (copy / "checkpoint").write_text(f'model_checkpoint_path: "{old}/gone.ckpt"\n')
+    with pytest.raises(UserError, match="several checkpoints"):
+        freeze(copy, tmp_path / "h.pb", outputs=["probs"])

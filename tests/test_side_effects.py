@@ -158,3 +158,21 @@ def test_cli_refuses_the_print_payload_everywhere(payloads: tuple[Path, Path],
     assert allowed.returncode == 0, allowed.stderr
     assert (victim / "printed.txt").read_text().startswith("payload")
     (victim / "printed.txt").unlink()
+
+
+@pytest.mark.tf
+def test_a_queue_fed_graph_stops_at_once_and_its_hint_works(tmp_path: Path) -> None:
+    """issue 28, item 2: never run an op that waits on a queue; the hint is the cut, and the
+    cut works (no --select-ops suggestion, no temporary folder left)."""
+    graph = FIXTURES / "input_pipeline.pb"
+    for command in (["to-savedmodel", graph, "-o", "sm"], ["tflite", graph, "-o", "m.tflite"],
+                    ["run", graph], ["tflite", graph, "--allow-unsafe-ops", "-o", "m.tflite"]):
+        result = run_cli(*command, cwd=tmp_path, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert "would wait for ever" in result.stderr and "--select-ops" not in result.stderr
+        hint = result.stderr.split("hint: ", 1)[1].strip()
+        assert hint == "cut the pipeline off: --inputs batch:0"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    cut = run_cli("to-savedmodel", graph, "-o", "sm", "--inputs", "batch:0", cwd=tmp_path)
+    assert cut.returncode == 0, cut.stderr
+    assert "verdict: match" in cut.stdout

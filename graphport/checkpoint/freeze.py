@@ -308,6 +308,8 @@ def freeze_checkpoint(path: str | os.PathLike[str],
         parity, notes = _verify(pruned, frozen, values, names)
     else:
         notes = ["freezing not verified (--no-verify)"]
+    if files.warning:
+        notes.insert(0, f"warning: {files.warning}")
     verdict = worst([p.verdict for p in parity])
     if verdict == MISMATCH:
         failed = ", ".join(p.key for p in parity if p.verdict == MISMATCH)

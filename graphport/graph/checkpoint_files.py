@@ -22,6 +22,7 @@ class CheckpointFiles:
 
     prefix: Path
     meta: Path | None
+    warning: str | None = None  # the folder's ``checkpoint`` file named another place
 
     @property
     def index(self) -> Path:
@@ -31,12 +32,14 @@ class CheckpointFiles:
         return sorted(self.prefix.parent.glob(f"{self.prefix.name}.data-*"))
 
 
-def _latest_in(directory: Path) -> Path | None:
-    """The prefix a directory's ``checkpoint`` file names (relative to the directory)."""
+def _latest_in(directory: Path) -> tuple[Path | None, str | None]:
+    """The prefix of the checkpoint in a directory, and a warning when its ``checkpoint`` file
+    names a place outside it. The files inside the folder given win: a copied folder keeps the
+    original's absolute path, which may still exist and hold other (older) weights."""
     state = directory / "checkpoint"
+    indexes = sorted(directory.glob("*.index"))
     if not state.is_file():  # tf.train.Checkpoint.write leaves no state file: one index will do
-        indexes = list(directory.glob("*.index"))
-        return indexes[0].with_suffix("") if len(indexes) == 1 else None
+        return (indexes[0].with_suffix("") if len(indexes) == 1 else None), None
     found = re.search(r'^model_checkpoint_path:\s*"(.*)"', state.read_text(errors="replace"),
                       re.MULTILINE)
     if not found:
@@ -44,27 +47,38 @@ def _latest_in(directory: Path) -> Path | None:
                         "pass the checkpoint prefix instead, e.g. DIR/model.ckpt")
     named = Path(found.group(1))
     prefix = named if named.is_absolute() else directory / named
-    if not Path(f"{prefix}.index").is_file():  # moved directories keep stale absolute paths
-        prefix = directory / named.name
-    return prefix
+    if prefix.absolute().parent.resolve() == directory.resolve():
+        return prefix, None
+    local = directory / named.name
+    outside = f"{state} names {prefix}, outside {directory}"
+    if Path(f"{local}.index").is_file():
+        return local, f"{outside}; using {local}, the checkpoint in the folder given"
+    if len(indexes) == 1:
+        chosen = indexes[0].with_suffix("")
+        return chosen, f"{outside}; using {chosen}, the only checkpoint in the folder given"
+    if len(indexes) > 1:
+        listed = ", ".join(i.with_suffix("").name for i in indexes[:4])
+        raise UserError(f"{outside}, and the folder holds several checkpoints ({listed})",
+                        f"pass the one to use, e.g. {indexes[-1].with_suffix('')}")
+    return prefix, f"{outside}, and the folder holds none; using {prefix}"
 
 
-def _prefix_of(path: Path) -> Path | None:
+def _prefix_of(path: Path) -> tuple[Path | None, str | None]:
     name = path.name
     if path.is_dir():
         return _latest_in(path)
     if name.endswith((".meta", ".index")):
-        return path.with_name(name.rsplit(".", 1)[0])
+        return path.with_name(name.rsplit(".", 1)[0]), None
     if _DATA.search(name):
-        return path.with_name(_DATA.sub("", name))
+        return path.with_name(_DATA.sub("", name)), None
     if not path.exists() and Path(f"{path}.index").is_file():
-        return path
-    return None
+        return path, None
+    return None, None
 
 
 def find_checkpoint(path: Path) -> CheckpointFiles | None:
     """The checkpoint ``path`` names, or None if it names none."""
-    prefix = _prefix_of(path)
+    prefix, warning = _prefix_of(path)
     if prefix is None:
         return None
     if not Path(f"{prefix}.index").is_file():
@@ -73,7 +87,7 @@ def find_checkpoint(path: Path) -> CheckpointFiles | None:
                             "the checkpoint's .index and .data files belong beside it")
         return None
     meta = Path(f"{prefix}.meta")
-    return CheckpointFiles(prefix, meta if meta.is_file() else None)
+    return CheckpointFiles(prefix, meta if meta.is_file() else None, warning)
 
 
 def read_meta_graph(files: CheckpointFiles) -> object:
