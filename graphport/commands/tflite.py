@@ -16,6 +16,7 @@ from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summari
 from graphport.convert.reference import evaluate, load_eval, quant_samples, reference_samples
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel, source_model
 from graphport.errors import ConversionError, UserError, api_errors
+from graphport.graph.row_order import unordered_outputs
 from graphport.graph.tflite_model import parse_tflite
 from graphport.outputs import FILE, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
@@ -210,7 +211,7 @@ def convert_source(
             if len(expected) < len(parity_inputs):
                 described = (f"{len(expected)} of {described} (the rest skipped: the time "
                              f"budget of a default run; --parity-samples N checks N)")
-            outputs = agreement(expected, converted, tolerance)
+            outputs = agreement(expected, converted, tolerance, _unordered(source))
             detections = judge_detections(expected, converted, outputs)
             verdict = worst([o.verdict for o in outputs])
             parity_report = {"status": "checked", "verdict": verdict, "samples": described,
@@ -242,6 +243,14 @@ def convert_source(
         parity=parity_report, eval=eval_report,
         quant=None if outcome is None else outcome.to_json(), timings=timings, warnings=warnings,
         notes=source.notes, prune=prune_json)
+
+
+def _unordered(source: SourceModel) -> set[str]:
+    """The outputs whose rows an NMS or top-k chose, compared as sets."""
+    graph = source.unrepaired if source.unrepaired is not None else source.graph_def
+    if graph is None:
+        return set()
+    return unordered_outputs(graph, {t.key: t.tensor for t in source.outputs})
 
 
 def _paired_runs(source: SourceModel, runner: TFLiteRunner, samples: list[dict[str, Any]],

@@ -20,7 +20,8 @@ def _error(row: dict[str, Any]) -> str:
     whenever two scores swap places)."""
     found = row.get("detections")
     if found:
-        return (f"{found['matched']}/{found['reference']} found, {found['extra']} extra "
+        near = f", {found['near_threshold']} near" if found.get("near_threshold") else ""
+        return (f"{found['matched']}/{found['reference']} found, {found['extra']} extra{near} "
                 f"(score >= {found['threshold']:g})")
     return optional(row["max_abs"], ".3g")
 

@@ -94,6 +94,8 @@ def render_tflite(console: Console, result: Any) -> None:
                           optional(row["top1_agreement"], ".2%"), str(row["shape_mismatches"]),
                           str(row["nonfinite_mismatches"]), _verdict(row["verdict"]))
         console.print(table)
+        for line in comparison_notes(parity):
+            console.print(f"note: {line}", markup=False)
         console.print(f"verdict: {_verdict(parity['verdict'])} (mode {result.mode})")
     elif parity["status"] == "not runnable":
         console.print(f"[bold red]not verified[/]: {parity['reason']}")
@@ -107,6 +109,29 @@ def render_tflite(console: Console, result: Any) -> None:
     for warning in result.warnings:
         console.print(f"[bold red]warning[/]: {warning}")
     console.print(f"wrote {result.path}", markup=False)
+
+
+def comparison_notes(parity: dict[str, Any]) -> list[str]:
+    """How the comparison was made where it is not element by element: outputs compared as
+    sets, near-tie samples left out of top-1, detections matched per threshold."""
+    notes = []
+    sets = [r for r in parity["outputs"] if r.get("compared_as_set")]
+    if sets:
+        moved = [r["key"] for r in sets if r.get("reordered")]
+        notes.append(f"{', '.join(r['key'] for r in sets)}: rows chosen by NMS/top-k, "
+                     "compared as sets (rows matched one to one, then measured)"
+                     + (f"; {', '.join(moved)} came in another order" if moved else ""))
+    for row in parity["outputs"]:
+        if row.get("near_ties"):
+            notes.append(f"{row['key']}: {row['near_ties']} near-tie rows (the source's own "
+                         f"top-2 margin under {parity['tolerance']['tie_margin']:g}) left out "
+                         "of top-1 agreement")
+    for m in parity.get("detections") or []:
+        near = f", {m['near_threshold']} near the threshold" if m["near_threshold"] else ""
+        notes.append(f"detections at score >= {m['threshold']:g}: {m['matched']} of "
+                     f"{m['reference']} found again, {m['missing']} missing, {m['extra']} "
+                     f"extra{near}")
+    return notes
 
 
 def _verdict(verdict: str) -> str:

@@ -1,5 +1,12 @@
 """Detections compared as detections: matched by class and IoU per score threshold, since a
-detector's padded output arrays move element by element whenever two scores swap places."""
+detector's padded output arrays move element by element whenever two scores swap places.
+
+At each threshold the detections of both sides at or above it are matched one to one (the
+Hungarian method on IoU, within a class, at least MATCH_IOU). What is left over is *missing*
+(the source's) or *extra* (the candidate's), except a near-threshold case: a leftover whose
+counterpart on the other side scored just under the threshold (down to half of it), which is
+counted apart. With no detection on either side there is no evidence, and the verdict says so.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,21 @@ from typing import Any
 
 import numpy as np
 
-from graphport.verify.parity import DEGRADED, MISMATCH, ORDER, WITHIN, OutputAgreement
+from graphport.verify.assignment import min_cost_matching
+from graphport.verify.parity import (
+    DEGRADED,
+    MATCH,
+    MISMATCH,
+    ORDER,
+    UNVERIFIED,
+    WITHIN,
+    OutputAgreement,
+)
 
 THRESHOLDS = (0.3, 0.5)
 MATCH_IOU = 0.5
+NO_DETECTIONS = ("no detection at any threshold on either side, so the detections were not "
+                 "compared")
 
 
 @dataclass(frozen=True)
@@ -35,6 +53,8 @@ class DetectionMatch:
     extra: int
     worst_box: float | None  # largest coordinate difference of a matched pair
     worst_score: float | None
+    near_threshold: int = 0  # leftovers whose counterpart scored just under the threshold
+    found: int = 0  # the candidate's detections at or above the threshold
 
 
 def detection_keys(outputs: dict[str, np.ndarray]) -> DetectionKeys | None:
@@ -72,40 +92,45 @@ def _detections(outputs: dict[str, np.ndarray], keys: DetectionKeys, threshold: 
             if s >= threshold]
 
 
+def _pairs(wanted: list[tuple[float, float, np.ndarray]],
+           offered: list[tuple[float, float, np.ndarray]]) -> list[tuple[int, int]]:
+    """One-to-one pairs of the same class with IoU >= MATCH_IOU, the most overlap in all."""
+    if not wanted or not offered:
+        return []
+    iou = np.array([[_iou(a[2], b[2]) if a[1] == b[1] else 0.0 for b in offered]
+                    for a in wanted])
+    return [(i, j) for i, j in min_cost_matching(1.0 - iou) if iou[i, j] >= MATCH_IOU]
+
+
 def match_detections(reference: list[dict[str, np.ndarray]],
                      candidate: list[dict[str, np.ndarray]], keys: DetectionKeys,
                      thresholds: tuple[float, ...] = THRESHOLDS) -> list[DetectionMatch]:
-    """Per threshold: each source detection (best first) matched to the candidate's detection
-    of the same class with the highest IoU (at least MATCH_IOU) not yet taken."""
+    """Per threshold, over all samples: the detections at or above it matched one to one;
+    the leftovers that are near-threshold cases counted apart from missing and extra."""
     results = []
     for threshold in thresholds:
-        total = matched = extra = 0
-        worst_box: float | None = None
-        worst_score: float | None = None
+        match = DetectionMatch(threshold, 0, 0, 0, 0, None, None)
         for ref, got in zip(reference, candidate, strict=True):
-            wanted = _detections(ref, keys, threshold)
-            # a candidate just under the threshold still matches one just over it
-            offered = _detections(got, keys, threshold * 0.5)
-            taken: set[int] = set()
-            for score, label, box in sorted(wanted, key=lambda d: -d[0]):
-                best, best_iou = None, MATCH_IOU
-                for k, (_, other_label, other_box) in enumerate(offered):
-                    iou = _iou(box, other_box)
-                    if k not in taken and other_label == label and iou >= best_iou:
-                        best, best_iou = k, iou
-                if best is None:
-                    continue
-                taken.add(best)
-                matched += 1
-                box_diff = float(np.abs(offered[best][2] - box).max())
-                score_diff = abs(offered[best][0] - score)
-                worst_box = box_diff if worst_box is None else max(worst_box, box_diff)
-                worst_score = score_diff if worst_score is None else max(worst_score,
-                                                                         score_diff)
-            total += len(wanted)
-            extra += sum(1 for k, d in enumerate(offered) if k not in taken and d[0] >= threshold)
-        results.append(DetectionMatch(threshold, total, matched, total - matched, extra,
-                                      worst_box, worst_score))
+            wanted, offered = _detections(ref, keys, threshold), _detections(got, keys, threshold)
+            pairs = _pairs(wanted, offered)
+            for i, j in pairs:
+                box = float(np.abs(offered[j][2] - wanted[i][2]).max())
+                score = abs(offered[j][0] - wanted[i][0])
+                match.worst_box = box if match.worst_box is None else max(match.worst_box, box)
+                match.worst_score = score if match.worst_score is None else max(
+                    match.worst_score, score)
+            lost = [wanted[i] for i in set(range(len(wanted))) - {i for i, _ in pairs}]
+            new = [offered[j] for j in set(range(len(offered))) - {j for _, j in pairs}]
+            below_got = [d for d in _detections(got, keys, threshold / 2) if d[0] < threshold]
+            below_ref = [d for d in _detections(ref, keys, threshold / 2) if d[0] < threshold]
+            near = len(_pairs(lost, below_got)) + len(_pairs(new, below_ref))
+            match.reference += len(wanted)
+            match.found += len(offered)
+            match.matched += len(pairs)
+            match.near_threshold += near
+            match.missing += len(lost) - len(_pairs(lost, below_got))
+            match.extra += len(new) - len(_pairs(new, below_ref))
+        results.append(match)
     return results
 
 
@@ -119,14 +144,21 @@ def judge_detections(reference: list[dict[str, np.ndarray]],
     if keys is None:
         return None
     matches = match_detections(reference, candidate, keys)
+    detection_rows = [r for r in rows if r.key in (keys.boxes, keys.scores, keys.classes,
+                                                   keys.num) and not r.nonfinite_mismatches]
+    if all(m.reference == 0 and m.found == 0 for m in matches):
+        # Nothing detected on either side: the matching shows nothing, and elementwise
+        # closeness of scores nobody reads is no evidence unless it is exact.
+        for row in detection_rows:
+            if row.verdict != MATCH:
+                row.verdict, row.reason = UNVERIFIED, NO_DETECTIONS
+        return [asdict(m) for m in matches]
     if all(m.missing == 0 and m.extra == 0 for m in matches):
         found = WITHIN
     elif all(m.matched * 2 >= m.reference for m in matches):
         found = DEGRADED
     else:
         found = MISMATCH
-    for row in rows:
-        if row.key in (keys.boxes, keys.scores, keys.classes, keys.num) and \
-                not row.nonfinite_mismatches:
-            row.verdict = min(row.verdict, found, key=ORDER.index)
+    for row in detection_rows:
+        row.verdict = min(row.verdict, found, key=ORDER.index)
     return [asdict(m) for m in matches]

@@ -4,7 +4,11 @@ NaN and Inf are compared by position: a non-finite value where the source has th
 match, anywhere else a mismatch; errors are measured on the finite values only, so a NaN can
 never hide in a "max abs err nan". A verdict is one of ``match`` (float rounding),
 ``within tolerance`` (the mode's tolerance), ``degraded``, ``mismatch``, or ``unverified`` (no
-value could be compared); only the first two pass.
+evidence: every output empty, or the source itself gives only NaN/Inf); only the first two pass.
+
+Outputs whose rows an NMS or top-k chose are compared as sets (rows matched first:
+verify/row_sets.py), and top-1 agreement leaves out samples the source itself cannot tell apart
+(top-2 margin below the mode's ``tie_margin``), counting them apart.
 """
 
 from __future__ import annotations
@@ -35,17 +39,20 @@ class Tolerance:
     top1: float
     degraded_cosine: float | None  # None: a result that is not within tolerance is a mismatch
     degraded_top1: float | None
+    tie_margin: float = 0.0  # source top-2 margins below this are near-ties, not judged
 
 
 # float32 and fp16 must reproduce the source (a difference is a bug, and fails the command);
 # weight and full-integer quantization move numbers by design, within bounds.
 TOLERANCES = {
     "savedmodel": Tolerance(1e-5, 1e-5, 1.0, 1.0, None, None),
-    "float32": Tolerance(1e-4, 1e-4, 0.99999, 0.999, None, None),
-    "fp16": Tolerance(1e-4, 1e-4, 0.999, 0.99, None, None),
-    "dynamic": Tolerance(1e-4, 1e-4, 0.99, 0.98, 0.9, 0.9),
-    "int8": Tolerance(1e-4, 1e-4, 0.99, 0.98, 0.9, 0.9),
+    "float32": Tolerance(1e-4, 1e-4, 0.99999, 0.999, None, None, 1e-4),
+    "fp16": Tolerance(1e-4, 1e-4, 0.999, 0.99, None, None, 2e-3),
+    "dynamic": Tolerance(1e-4, 1e-4, 0.99, 0.98, 0.9, 0.9, 1e-2),
+    "int8": Tolerance(1e-4, 1e-4, 0.99, 0.98, 0.9, 0.9, 2e-2),
 }
+ONLY_NONFINITE = "the source gives only NaN/Inf on these inputs"
+EMPTY = "every output was empty on these inputs"
 
 
 def worst(verdicts: list[str]) -> str:
@@ -56,10 +63,14 @@ def worst(verdicts: list[str]) -> str:
 def parity_warnings(rows: list[OutputParity] | list[OutputAgreement]) -> list[str]:
     """What a reader must know about a comparison beyond its numbers."""
     warnings = []
-    if rows and all(r.verdict == UNVERIFIED for r in rows):
-        warnings.append("verification compared no values: every output was empty on these "
-                        "inputs; give real ones with --sample NAME=FILE")
-    bad = [f"{r.key} ({r.source_nonfinite})" for r in rows if r.source_nonfinite]
+    unverified = [r for r in rows if r.verdict == UNVERIFIED]
+    if unverified:
+        reasons = "; ".join(sorted({r.reason or EMPTY for r in unverified}))
+        what = "verification compared no values" if len(unverified) == len(rows) else \
+            f"not verified: {', '.join(r.key for r in unverified)}"
+        warnings.append(f"{what}: {reasons}; give real inputs with --sample NAME=FILE")
+    bad = [f"{r.key} ({r.source_nonfinite})" for r in rows
+           if r.source_nonfinite and r.reason != ONLY_NONFINITE]
     if bad:
         warnings.append("the source itself produces NaN/Inf on the verification inputs: "
                         f"{', '.join(bad)}; they were compared by position")
@@ -91,6 +102,7 @@ class OutputParity:
     source_nonfinite: int
     verdict: str
     ok: bool  # the verdict passes
+    reason: str | None = None  # why it is unverified
 
 
 def compare_outputs(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray],
@@ -103,7 +115,7 @@ def compare_outputs(reference: dict[str, np.ndarray], candidate: dict[str, np.nd
         same_layout = ref.shape == got.shape and ref.dtype == got.dtype
         max_abs = max_rel = None
         mismatched = source_bad = 0
-        verdict = MISMATCH
+        verdict, reason = MISMATCH, None
         if same_layout and ref.dtype.kind in "biufc":
             r, g = ref.astype(np.float64), got.astype(np.float64)
             finite, mismatched, source_bad = _nonfinite(r, g)
@@ -113,7 +125,9 @@ def compare_outputs(reference: dict[str, np.ndarray], candidate: dict[str, np.nd
             max_rel = float((diff / scale).max()) if diff.size else None
             close = bool(np.all(diff <= tolerance.atol + tolerance.rtol * np.abs(r[finite])))
             if ref.size == 0:
-                verdict = UNVERIFIED
+                verdict, reason = UNVERIFIED, EMPTY
+            elif not finite.any() and source_bad == ref.size:
+                verdict, reason = UNVERIFIED, ONLY_NONFINITE
             elif close and not mismatched:
                 verdict = MATCH
         elif same_layout:  # strings: exact match only
@@ -121,7 +135,7 @@ def compare_outputs(reference: dict[str, np.ndarray], candidate: dict[str, np.nd
                 UNVERIFIED if not ref.size else MISMATCH
         rows.append(OutputParity(key, list(ref.shape), str(ref.dtype), list(got.shape),
                                  str(got.dtype), max_abs, max_rel, mismatched, source_bad,
-                                 verdict, verdict in PASSING))
+                                 verdict, verdict in PASSING, reason))
     return rows
 
 
@@ -139,6 +153,10 @@ class OutputAgreement:
     nonfinite_mismatches: int = 0  # NaN/Inf where the source has none, or the reverse
     source_nonfinite: int = 0  # NaN/Inf in the source's own output
     verdict: str = UNVERIFIED
+    near_ties: int = 0  # samples left out of top-1: the source's own top-2 margin was a tie
+    compared_as_set: bool = False  # rows chosen by NMS/top-k: matched before measuring
+    reordered: bool = False  # ... and they came in another order in some sample
+    reason: str | None = None  # why it is unverified
 
 
 def _is_distribution(array: np.ndarray) -> bool:
@@ -155,6 +173,8 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _verdict(row: OutputAgreement, samples: int, close: bool, tolerance: Tolerance) -> str:
+    if row.reason == ONLY_NONFINITE:
+        return UNVERIFIED
     if row.nonfinite_mismatches:
         return MISMATCH
     if not row.compared:
@@ -172,10 +192,32 @@ def _verdict(row: OutputAgreement, samples: int, close: bool, tolerance: Toleran
     return MISMATCH
 
 
+def _top1(classified: list[tuple[np.ndarray, np.ndarray]], margin: float
+          ) -> tuple[float | None, int]:
+    """Top-1 agreement over the rows whose source top-2 margin is at least ``margin``, and
+    how many rows were near-ties."""
+    if not classified:
+        return None, 0
+    r2 = np.concatenate([r for r, _ in classified])
+    c2 = np.concatenate([c for _, c in classified])
+    top2 = np.sort(r2, 1)[:, -2:]
+    clear = (top2[:, 1] - top2[:, 0]) >= margin
+    ties = int((~clear).sum())
+    if not clear.any():
+        return None, ties
+    return float(np.mean(np.argmax(r2[clear], 1) == np.argmax(c2[clear], 1))), ties
+
+
 def agreement(reference: list[dict[str, np.ndarray]], candidate: list[dict[str, np.ndarray]],
-              tolerance: Tolerance = TOLERANCES["float32"]) -> list[OutputAgreement]:
+              tolerance: Tolerance = TOLERANCES["float32"],
+              unordered: set[str] | frozenset[str] = frozenset()) -> list[OutputAgreement]:
     """Per output, over paired runs with equal shapes: max and mean abs error, cosine, top-1
-    agreement and the verdict; samples whose shapes differ are counted, not compared."""
+    agreement and the verdict; samples whose shapes differ are counted, not compared.
+    ``unordered``: outputs whose rows are a set (NMS/top-k), compared after matching rows."""
+    from graphport.verify.row_sets import align_rows
+
+    candidate, reordered = align_rows(reference, candidate, set(unordered)) if unordered \
+        else (candidate, set())
     rows = []
     for key in reference[0]:
         pairs = [(np.asarray(r[key], np.float64), np.asarray(c[key], np.float64))
@@ -187,16 +229,17 @@ def agreement(reference: list[dict[str, np.ndarray]], candidate: list[dict[str, 
         flat_ref, flat_got = flat_ref[finite], flat_got[finite]
         diff = np.abs(flat_ref - flat_got)
         close = bool(np.all(diff <= tolerance.atol + tolerance.rtol * np.abs(flat_ref)))
-        top1 = None
-        classified = [(r, c) for r, c in same if _is_distribution(r)]
-        if classified:
-            r2 = np.concatenate([r for r, _ in classified])
-            c2 = np.concatenate([c for _, c in classified])
-            top1 = float(np.mean(np.argmax(r2, 1) == np.argmax(c2, 1)))
+        top1, ties = _top1([(r, c) for r, c in same if _is_distribution(r)],
+                           tolerance.tie_margin)
         row = OutputAgreement(
             key, int(diff.size), len(pairs) - len(same),
             float(diff.max()) if diff.size else None, float(diff.mean()) if diff.size else None,
-            _cosine(flat_ref, flat_got) if diff.size else None, top1, mismatched, source_bad)
+            _cosine(flat_ref, flat_got) if diff.size else None, top1, mismatched, source_bad,
+            near_ties=ties, compared_as_set=key in unordered, reordered=key in reordered)
+        if source_bad and not finite.any() and source_bad == finite.size:
+            row.reason = ONLY_NONFINITE
+        elif not diff.size and not row.shape_mismatches:
+            row.reason = EMPTY
         row.verdict = _verdict(row, len(pairs), close, tolerance)
         rows.append(row)
     return rows
