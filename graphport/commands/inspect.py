@@ -33,10 +33,8 @@ _RANK_HINTS = {"Conv2D": "<batch>,<height>,<width>,<channels>",
 
 
 def _inference_value(knob: dict[str, Any]) -> str:
-    """What a training switch is pinned to for inference."""
-    if knob["dtype"] == "bool":
-        return "false"
-    return "1.0" if "keep" in knob["name"].lower() else "0.0"
+    """What a training switch is pinned to for inference (found by anatomy)."""
+    return str(knob["inference_value"])
 
 
 def _is_inference_default(knob: dict[str, Any]) -> bool:

@@ -26,6 +26,7 @@ from graphport.graph.tensors import (
     tensor_nbytes,
     tensor_to_numpy,
 )
+from graphport.graph.training_knobs import dropout_inference_value
 
 _DEFAULT_SHOWN_ELEMENTS = 16
 _DEFAULT_DECODED_ELEMENTS = 1 << 20  # larger defaults are described, not decoded
@@ -42,6 +43,7 @@ class InputInfo:
     # A legacy `shape {}` input that only elementwise ops read: TensorFlow takes any shape, and
     # a scalar is the value graphport generates for it (verification, calibration).
     example_shape: list[int] | None = None
+    inference_value: str | None = None  # a training switch's: "false", "1.0" (keep), "0.0"
 
 
 @dataclass
@@ -84,11 +86,18 @@ class GraphAnatomy:
         return data
 
 
-def _is_training_knob(name: str, dtype: str, shape: list[int] | None) -> bool:
-    short = name.rsplit("/", 1)[-1].lower()
+def _knob_value(name: str, dtype: str, shape: list[int] | None,
+                by_structure: str | None) -> str | None:
+    """A training switch's inference value, or None for an ordinary input: a boolean scalar
+    (is_training), a dropout knob found by what it feeds, or a scalar named like one."""
     if dtype == "bool" and shape == []:
-        return True
-    return shape in ([], None) and any(word in short for word in oplists.TRAINING_KNOB_WORDS)
+        return "false"
+    if by_structure is not None:
+        return by_structure
+    short = name.rsplit("/", 1)[-1].lower()
+    if shape in ([], None) and any(word in short for word in oplists.TRAINING_KNOB_WORDS):
+        return "false" if dtype == "bool" else "1.0" if "keep" in short else "0.0"
+    return None
 
 
 def _jsonable(value: np.ndarray) -> Any:
@@ -157,7 +166,9 @@ def find_inputs(graph: Any) -> list[InputInfo]:
     by_name = {node.name: node for node in graph.node}
     readers: dict[str, list[Any]] = {}
     producer = graph.versions.producer
-    if any(has_legacy_empty_shape(n, producer) for n in graph.node):
+    if any(has_legacy_empty_shape(n, producer) or (
+            n.op.startswith("Placeholder") and _placeholder_shape(n, producer) in ([], None))
+           for n in graph.node):  # scalar-like inputs: what they feed is worth reading
         for node in graph.node:
             for item in node.input:
                 if not item.startswith("^"):
@@ -177,9 +188,11 @@ def find_inputs(graph: Any) -> list[InputInfo]:
                 default = f"<computed by {node.input[0]}>"
         example: list[int] | None = [] if has_legacy_empty_shape(node, producer) and \
             _read_elementwise(node.name, readers) else None
-        inputs.append(InputInfo(node.name, node.op, dtype, shape, default,
-                                _is_training_knob(node.name, dtype, shape if example is None
-                                                  else example), example))
+        dropout = dropout_inference_value(node.name, readers, by_name) \
+            if dtype.startswith("float") and shape in ([], None) else None
+        value = _knob_value(node.name, dtype, shape if example is None else example, dropout)
+        inputs.append(InputInfo(node.name, node.op, dtype, shape, default, value is not None,
+                                example, value))
     return inputs
 
 
@@ -316,8 +329,9 @@ def analyze_graph(graph: Any, index: NodeIndex | None = None) -> GraphAnatomy:
     for info in inputs:
         if info.training_knob:
             findings.append(Finding("warning", "training_knob",
-                                    f"input '{info.name}' looks like a training switch; pin it "
-                                    f"when exporting, e.g. --set {info.name}=..."))
+                                    f"input '{info.name}' is a training switch: exporters pin "
+                                    f"it to {info.inference_value} (--set {info.name}=VALUE "
+                                    "for another value, --inputs to feed it)"))
     if not outputs:
         findings.append(Finding("warning", "no_outputs", "no output found: every node is used"))
     if control_flow["style"] in ("tf1", "mixed"):

@@ -18,6 +18,7 @@ import numpy as np
 from graphport.errors import UserError
 from graphport.graph import edit, oplists
 from graphport.graph.anatomy import (
+    InputInfo,
     find_inputs,
     find_outputs,
     has_legacy_empty_shape,
@@ -127,6 +128,25 @@ def _check_runnable(graph: Any) -> None:
                         "load the library that defines them, or cut them away with --outputs")
 
 
+def _training_pins(placeholders: dict[str, InputInfo], inputs: list[str] | None,
+                   set_values: dict[str, str]) -> dict[str, str]:
+    """Inference values for the training switches the user neither feeds nor pins; a
+    PlaceholderWithDefault whose default already is that value keeps it."""
+    named = {parse_input(n)[0] for n in inputs or []}
+    pins = {}
+    for name, info in placeholders.items():
+        if not info.training_knob or info.inference_value is None or name in named \
+                or name in set_values:
+            continue
+        if info.op == "PlaceholderWithDefault" and \
+                str(info.default).lower() in (info.inference_value, "false" if
+                                              info.inference_value == "false" else "1" if
+                                              info.inference_value == "1.0" else "0"):
+            continue
+        pins[name] = info.inference_value
+    return pins
+
+
 def prepare_graph(graph: GraphProto, spec: GraphSpec | None = None,
                   tensor_info: TensorInfoFn | None = None) -> PreparedGraph:
     """Resolve names, pin values, cut and prune; raise UserError for anything the user must fix."""
@@ -146,6 +166,10 @@ def prepare_graph(graph: GraphProto, spec: GraphSpec | None = None,
     # PlaceholderWithDefault, which keeps its default (a side input fed from inside the graph,
     # or a training switch like keep_prob=1.0): feeding it random values would skip the path
     # that computes it.
+    # Training switches (is_training, dropout's keep_prob or rate, found by what they feed)
+    # are pinned to their inference values unless named in --inputs or --set.
+    switches = _training_pins(placeholders, inputs, set_values)
+    set_values = {**switches, **set_values}
     chosen_inputs = inputs if inputs is not None else [
         name for name, info in placeholders.items() if name not in set_values
         and info.op != "PlaceholderWithDefault"]
@@ -208,6 +232,9 @@ def prepare_graph(graph: GraphProto, spec: GraphSpec | None = None,
     for name, text in set_values.items():
         info = placeholders[name]
         prepared.pinned[name] = vals.parse_value(name, text, info.dtype, info.shape)
+        if name in switches:
+            prepared.notes.append(f"{name}: a training switch, pinned to {text} (feed it by "
+                                  "naming it in --inputs)")
     edit.pin_inputs(edited, prepared.pinned)
     for name in edit.defaults_to_identity(edited, fed_nodes):
         prepared.notes.append(f"{name}: PlaceholderWithDefault outside the signature uses its "
