@@ -69,6 +69,11 @@ def use_cli_terms() -> None:
     _CLI.set(True)
 
 
+def cli_terms_active() -> bool:
+    """Whether messages speak in option names (the CLI is running)."""
+    return _CLI.get()
+
+
 def _api_terms(text: str | None) -> str | None:
     if text is None:
         return None

@@ -97,6 +97,8 @@ def test_training_graph_asks_for_outputs_and_inspect_says_why() -> None:
     assert data["format"] == load.CHECKPOINT
     assert {i["name"] for i in data["inputs"]} >= {"x"}
     assert any("training graph" in line for line in data["checkpoint"])
+    # No next: naming the loss and gradients the error above refuses (issue 26, item 14).
+    assert data["next_command"] is None
 
 
 def test_checkpoint_is_a_model_for_tflite(tmp_path: Path) -> None:

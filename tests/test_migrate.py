@@ -51,6 +51,9 @@ def test_good_models_migrate_bad_ones_are_reported_and_a_rerun_skips(
     assert (out / "ckpt" / "frozen.pb").is_file()
     assert "not a TensorFlow GraphDef" in status["truncated.pb"]["error"]
     assert "GraphportTestCustomOp" in status["custom_op.pbtxt"]["error"]
+    # CLI terms under the CLI, and no try: line that would fail the same way (issue 26.14)
+    assert "--outputs" in status["custom_op.pbtxt"]["hint"]
+    assert "GraphSpec" not in first.stdout + first.stderr
     assert "will not run (WriteFile)" in status["unsafe_writefile.pb"]["error"]
     assert not (tmp_path / "graphport_unsafe_marker.txt").exists()
     markdown = (out / "summary.md").read_text()

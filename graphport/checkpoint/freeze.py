@@ -22,7 +22,12 @@ from graphport.backend.tf_graph import error_line
 from graphport.errors import ConversionError, UserError
 from graphport.graph import edit, load, oplists
 from graphport.graph.anatomy import find_outputs
-from graphport.graph.checkpoint_files import CheckpointFiles, find_checkpoint, read_meta_graph
+from graphport.graph.checkpoint_files import (
+    TRAINING_GRAPH,
+    CheckpointFiles,
+    find_checkpoint,
+    read_meta_graph,
+)
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
 from graphport.graph.safety import ensure_safe
@@ -302,7 +307,7 @@ def freeze_checkpoint(path: str | os.PathLike[str],
     if for_inspection:
         notes = ["frozen for inspection only: nothing was run"]
         if not outputs and len(names) > 1 and any(n.op.startswith(_APPLY) for n in graph.node):
-            notes.append("a training graph: the outputs below mix the model's with its loss "
+            notes.append(f"{TRAINING_GRAPH}: the outputs below mix the model's with its loss "
                          "and gradient leftovers; name the model's with --outputs")
     elif verify:
         parity, notes = _verify(pruned, frozen, values, names)

@@ -15,6 +15,7 @@ from typing import Any
 from graphport.errors import api_errors
 from graphport.graph import load, oplists
 from graphport.graph.anatomy import Finding, analyze_graph, shell_quote, unsafe_finding
+from graphport.graph.checkpoint_files import TRAINING_GRAPH
 from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import check_graph
 from graphport.graph.side_effects import find_unsafe_ops
@@ -143,6 +144,10 @@ def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
             "message": f"optional inputs keep their defaults: {', '.join(optional)}; to feed "
                        "one, name it in --inputs with the others"})
     data["next_command"], data["next_needs"] = suggest_next(path, data, index)
+    if any(note.startswith(TRAINING_GRAPH) for note in notes):
+        # Its outputs mix the model's with the loss: a command naming them all would be
+        # refused, so none is suggested; the note says what to name.
+        data["next_command"], data["next_needs"] = None, []
     data["suggested_options"] = suggested_options(data)
     detector = describe_detector(graph, index)
     data["object_detection"] = detector

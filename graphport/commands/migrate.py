@@ -31,7 +31,7 @@ from typing import Any
 from graphport import __version__
 from graphport.commands.migrate_config import PATH_KEYS, load_config
 from graphport.commands.migrate_folder import SUMMARY_FORMAT, check_out, install, locked
-from graphport.errors import GraphportError, UserError, api_errors
+from graphport.errors import GraphportError, UserError, api_errors, cli_terms_active
 from graphport.graph.checkpoint_files import find_checkpoint
 from graphport.outputs import is_saved_model
 
@@ -197,6 +197,16 @@ def _entry_from(result: dict[str, Any], entry: ModelEntry) -> None:
         entry.float_fallbacks[mode] = info["float_fallbacks"]
         entry.flex_ops = sorted(set(entry.flex_ops) | set(info["flex_ops"]))
     entry.next_command = result.get("next_command", entry.next_command)
+    if entry.next_command and any(_repeats(entry.next_command, s["step"]) for s in failed):
+        entry.next_command = None  # it would fail the same way: no try: line
+
+
+def _repeats(command: str, step: str) -> bool:
+    """Whether ``command`` runs what the migrate step ``step`` ran (and migrate already
+    applied inspect's options), so it cannot help after that step failed."""
+    verb = command.split()[1] if len(command.split()) > 1 else ""
+    return {"to-savedmodel": "savedmodel", "freeze": "freeze"}.get(verb) == step or (
+        verb == "tflite" and step.startswith("tflite"))
 
 
 def migrate_model(job: dict[str, Any], entry: ModelEntry, limits: Limits, log: Path,
@@ -376,7 +386,8 @@ def _migrate_locked(root: Path, target: Path, found: list[tuple[Path, str]], set
             entry.status, entry.error = SKIPPED, "skip = true in the config"
             continue
         job = {"model": str(path.absolute()), "kind": kind, "options": options,
-               "modes": modes, "calib": calib, "allow_unsafe_ops": allow_unsafe_ops}
+               "modes": modes, "calib": calib, "allow_unsafe_ops": allow_unsafe_ops,
+               "cli_terms": cli_terms_active()}
         entry.fingerprint = fingerprint(path, kind, options, {k: job[k] for k in (
             "modes", "calib", "allow_unsafe_ops")})
         before = done_before.get(relative)

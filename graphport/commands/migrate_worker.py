@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from graphport.errors import GraphportError
+from graphport.errors import GraphportError, use_cli_terms
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 
 
@@ -112,6 +112,8 @@ def main() -> int:
 
     tensorflow()  # quiet import, once, before the first stage is announced
     job = json.loads(sys.stdin.read())
+    if job.get("cli_terms"):
+        use_cli_terms()  # the batch runs under the CLI: hints name options, not API fields
     _emit(result=migrate_one(job))
     return 0
 

@@ -16,6 +16,8 @@ from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summari
 from graphport.convert.reference import evaluate, load_eval, quant_samples, reference_samples
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel, source_model
 from graphport.errors import ConversionError, UserError, api_errors
+from graphport.graph.anatomy import decoded_tensors
+from graphport.graph.nodes import parse_input
 from graphport.graph.row_order import unordered_outputs
 from graphport.graph.tflite_model import parse_tflite
 from graphport.outputs import FILE, atomic_path, check_target, output_path
@@ -24,6 +26,7 @@ from graphport.quant.int8 import QuantOptions, quantize_int8
 from graphport.quant.prune import PruneSpec, Pruning, pruned_source, pruning_costs
 from graphport.report.numbers import kb
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
+from graphport.spec.signature import signature_key
 from graphport.verify.detections import judge_detections
 from graphport.verify.parity import (
     DEGRADED,
@@ -245,6 +248,26 @@ def convert_source(
         notes=source.notes, prune=prune_json)
 
 
+def _check_calibratable(source: SourceModel) -> None:
+    """int8 calibrates on numbers: a string input (audio or image bytes decoded inside the
+    graph) cannot be calibrated, whatever --calib and --sample say; the way through is to
+    cut after the decoder and calibrate the network."""
+    strings = [t for t in source.inputs if t.dtype == "string"]
+    if not strings:
+        return
+    cut = decoded_tensors(source.graph_def, parse_input(strings[0].tensor)[0]) \
+        if source.graph_def is not None else []
+    feeds = cut + [t.tensor for t in source.inputs if t.dtype != "string"]
+    taken: set[str] = set()
+    arrays = ", ".join(signature_key(t, taken) for t in feeds)
+    raise UserError(
+        f"--int8: input {strings[0].key} is a string, and int8 calibration runs the model on "
+        "numbers; there is no calibration data for bytes decoded inside the graph",
+        f"cut after the decoder and calibrate the network: --inputs {','.join(feeds)} "
+        f"--calib FILE.npz (arrays {arrays})" if cut
+        else "cut the decoding off with --inputs at the first numeric tensors, then calibrate")
+
+
 def _unordered(source: SourceModel) -> set[str]:
     """The outputs whose rows an NMS or top-k chose, compared as sets."""
     graph = source.unrepaired if source.unrepaired is not None else source.graph_def
@@ -343,6 +366,7 @@ def convert_tflite(
     with source_model(model, spec) as source:
         samples = None
         if mode == "int8":
+            _check_calibratable(source)
             step("loading calibration data")
             samples = load_calibration(calib, source.inputs)
         pruning = None

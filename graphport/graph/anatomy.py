@@ -223,6 +223,21 @@ def find_outputs(graph: Any, index: NodeIndex | None = None) -> list[OutputInfo]
     return outputs
 
 
+def decoded_tensors(graph: Any, name: str) -> list[str]:
+    """The tensors the graph decodes a string input ``name`` into (DecodeWav, DecodeJpeg,
+    DecodeRaw, ParseExample, ...): where to cut to feed the network numbers instead."""
+    used: dict[str, set[int]] = {}
+    decoders = [n for n in graph.node if n.op.startswith(("Decode", "Parse")) and any(
+        parse_input(i)[0] == name for i in n.input)]
+    wanted = {n.name for n in decoders}
+    for node in graph.node:
+        for item in node.input:
+            source, index, control = parse_input(item)
+            if source in wanted and not control:
+                used.setdefault(source, set()).add(index)
+    return [tensor_name(n.name, i) for n in decoders for i in sorted(used.get(n.name, ()))]
+
+
 def find_cut_points(graph: Any) -> list[str]:
     """Tensors where a baked-in input pipeline (queue, iterator, reader) hands data over."""
     used_outputs: dict[str, set[int]] = {}

@@ -14,6 +14,8 @@ from graphport.errors import UserError
 from graphport.graph.schema import MetaGraphDef
 
 _DATA = re.compile(r"\.data-\d{5}-of-(\d{5})$")
+# How freezing for inspection begins the note on a training graph (outputs mixed with the loss).
+TRAINING_GRAPH = "a training graph"
 
 
 @dataclass(frozen=True)
