@@ -10,6 +10,7 @@ from rich.table import Table
 
 from graphport.outputs import atomic_path
 from graphport.report.numbers import optional
+from graphport.report.tables import show
 
 COLUMNS = ("variant", "size", "zipped", "vs float", "ops int8/float/flex", "max abs err",
            "cosine", "top-1 agree", "verdict", "accuracy", "latency (p90)")
@@ -59,7 +60,7 @@ def render_compare(console: Console, data: dict[str, Any]) -> None:
         table.add_column(column, no_wrap=column.startswith("latency"))
     for row in data["variants"]:
         table.add_row(*variant_cells(row))
-    console.print(table)
+    show(console, table)
     for line in _header(data):
         console.print(line, markup=False)
     console.print(f"wrote the variants to {data['output_dir']}", markup=False)

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from graphport.progress import Progress, silent
 from graphport.report.numbers import VERDICT_STYLE, optional
+from graphport.report.tables import show
 from graphport.verify.parity import OutputParity
 
 
@@ -53,7 +54,7 @@ def render_rewrites(console: Console, rewrites: list[dict[str, Any]]) -> None:
         table.add_column(column)
     for r in rewrites:
         table.add_row(r["name"], str(r["matched"]), str(r["changed"]), "\n".join(r["notes"]))
-    console.print(table)
+    show(console, table)
 
 
 def render_savedmodel(console: Console, result: Any) -> None:
@@ -67,14 +68,14 @@ def render_savedmodel(console: Console, result: Any) -> None:
         table.add_row("input", item["key"], item["tensor"], item["dtype"], shape)
     for item in result.outputs:
         table.add_row("output", item["key"], item["tensor"], "", "")
-    console.print(table)
+    show(console, table)
     render_rewrites(console, result.rewrites)
     for name, value in result.pinned.items():
         console.print(f"pinned {name} = {value}", markup=False)
     for note in result.notes + result.sample_notes:
         console.print(f"note: {note}", markup=False)
     if result.verified:
-        console.print(parity_table(result.parity))
+        show(console, parity_table(result.parity))
         console.print(f"verdict: {result.verdict}", markup=False)
     else:
         console.print("[yellow]not verified[/] (--no-verify)")
@@ -92,7 +93,7 @@ def render_freeze(console: Console, result: Any) -> None:
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
     if result.parity:
-        console.print(parity_table(result.parity, "Frozen graph vs restored checkpoint"))
+        show(console, parity_table(result.parity, "Frozen graph vs restored checkpoint"))
     style = VERDICT_STYLE.get(result.verdict, "")
     console.print(f"verdict: [{style}]{result.verdict}[/]")
     console.print(f"wrote {result.path}", markup=False)

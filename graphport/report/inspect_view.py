@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from graphport.report.numbers import ROW_LIMIT, cut_text, more_note
+from graphport.report.tables import show
 
 _LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -76,12 +77,12 @@ def render_inspect(console: Console, data: Mapping[str, Any]) -> None:
     if data["format"].startswith("graphdef"):
         console.print(f"nodes: {data['node_count']}  producer: {data['producer']}  "
                       f"control flow: {data['control_flow']['style']}")
-    console.print(_io_table("Inputs", data["inputs"]))
-    console.print(_io_table("Outputs", data["outputs"]))
+    show(console, _io_table("Inputs", data["inputs"]))
+    show(console, _io_table("Outputs", data["outputs"]))
 
-    console.print(_counts_table("Ops", data["ops"]))
+    show(console, _counts_table("Ops", data["ops"]))
     if data.get("function_ops"):
-        console.print(_counts_table("Ops inside functions", data["function_ops"]))
+        show(console, _counts_table("Ops inside functions", data["function_ops"]))
 
     params = data["params"]
     if "count" in params:
@@ -118,7 +119,7 @@ def render_inspect(console: Console, data: Mapping[str, Any]) -> None:
             else:
                 shown = f"{after} (no pass repaired it)"
             table.add_row(op, status, shown)
-        console.print(table)
+        show(console, table)
         console.print(f"builtin ops only: {'yes' if support['builtin_only'] else 'no'} "
                       f"({sum(s == 'builtin' for s in support['ops'].values())} op types "
                       "convert as they are)", markup=False)

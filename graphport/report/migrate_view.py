@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from graphport.report.numbers import VERDICT_STYLE
+from graphport.report.tables import show
 
 _STATUS_STYLE = {"migrated": "green", "skipped": "dim", "partial": "bold yellow",
                  "failed": "bold red"}
@@ -76,7 +77,7 @@ def render_migrate(console: Console, data: dict[str, Any]) -> None:
         row[1] = f"[{_STATUS_STYLE.get(m['status'], '')}]{row[1]}[/]"
         row[2] = f"[{VERDICT_STYLE.get(m['verdict'], '')}]{row[2]}[/]"
         table.add_row(*row)
-    console.print(table)
+    show(console, table)
     for m in data["models"]:
         for note in notes(m):
             console.print(f"{m['model']}: {note}", markup=False)

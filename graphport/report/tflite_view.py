@@ -14,6 +14,7 @@ from rich.table import Table
 from graphport.outputs import atomic_path
 from graphport.quant.layer_errors import SENSITIVE
 from graphport.report.numbers import ROW_LIMIT, VERDICT_STYLE, kb, more_note, optional
+from graphport.report.tables import show
 
 # A model's operators are the report's point: many more than other tables, still bounded.
 OPERATOR_LIMIT = 1000
@@ -46,7 +47,7 @@ def render_tflite(console: Console, result: Any) -> None:
     note = more_note(len(result.operators), OPERATOR_LIMIT)
     if note:
         table.add_row("", note, "", "", "", "")
-    console.print(table)
+    show(console, table)
     from graphport.report.export_view import render_rewrites
 
     render_rewrites(console, result.rewrites)
@@ -93,7 +94,7 @@ def render_tflite(console: Console, result: Any) -> None:
                           optional(row["mean_abs"], ".3g"), optional(row["cosine"], ".6f"),
                           optional(row["top1_agreement"], ".2%"), str(row["shape_mismatches"]),
                           str(row["nonfinite_mismatches"]), _verdict(row["verdict"]))
-        console.print(table)
+        show(console, table)
         for line in comparison_notes(parity):
             console.print(f"note: {line}", markup=False)
         console.print(f"verdict: {_verdict(parity['verdict'])} (mode {result.mode})")
@@ -164,7 +165,7 @@ def render_quant(console: Console, quant: dict[str, Any], limit: int = 15) -> No
                           f"{row['error_per_scale']:.3f}",
                           f"{flag}{row['noise_to_signal']:.4f}{'[/]' if flag else ''}",
                           f"{row['scale']:.3g}")
-        console.print(table)
+        show(console, table)
         if len(layers) > limit:
             console.print(f"... {len(layers) - limit} more layers in the JSON report")
         if any(r["in_loop"] for r in layers):
@@ -210,7 +211,7 @@ def _render_tuning(console: Console, tuning: dict[str, Any]) -> None:
                           if step["shape_mismatches"] else ""),
                       f"{step['latency_ms']:.2f} ms", "met" if step["met"] else "not met",
                       style="bold" if chosen else "")
-    console.print(table)
+    show(console, table)
     if tuning["chosen"] is None:
         console.print(f"[bold red]target {tuning['target']} cannot be met[/] with every layer "
                       "that adds error in float")
@@ -224,7 +225,7 @@ def _render_prune(console: Console, prune: dict[str, Any], size: int, zipped: in
     for layer in prune["layers"][:ROW_LIMIT]:
         table.add_row(layer["layer"], layer["op"], layer["weights"], str(layer["elements"]),
                       f"{layer['target']:.0%}", f"{layer['sparsity']:.1%}")
-    console.print(table)
+    show(console, table)
     plain, sparse = prune["unpruned"], prune["sparse_encoding"]
     console.print(f"pruned {prune['sparsity']:.1%} of the kernels' weights: size "
                   f"{kb(size)} (unpruned {kb(plain['size_bytes'])}), zipped {kb(zipped)} "
@@ -258,7 +259,7 @@ def render_sweep(console: Console, data: dict[str, Any]) -> None:
                           row["verdict"] or "unverified"), optional(row["max_abs"]),
                       optional(row["accuracy"], ".4f"), optional(row["top1_agreement"], ".2%"),
                       "-" if row["latency_ms"] is None else f"{row['latency_ms']:.3f} ms")
-    console.print(table)
+    show(console, table)
     if accuracy is not None:
         console.print("accuracy of the unpruned row: the TensorFlow source's; parity of each "
                       "level: against that source", markup=False)
