@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -169,3 +169,62 @@ def atomic_path(target: Path, overwrite: bool, directory: bool) -> Iterator[Path
     except BaseException:
         _remove(temp)
         raise
+
+
+@contextmanager
+def atomic_files(targets: list[Path]) -> Iterator[list[Path]]:
+    """Temporary files beside each of ``targets`` (already checked); on success they replace
+    their targets together: a model and its reports land together or not at all. A failure
+    part way (a full disk) undoes the renames already made, so every target is as before."""
+    temps: list[Path] = []
+    try:
+        for target in targets:
+            handle, name = tempfile.mkstemp(prefix=f".{target.name}.tmp-",
+                                            dir=target.absolute().parent)
+            os.close(handle)
+            temps.append(Path(name))
+        yield temps
+        _replace_together(temps, targets)
+    except OSError as error:
+        raise ConversionError(f"cannot write {', '.join(map(str, targets))}: "
+                              f"{error.strerror or error}; nothing was written",
+                              "free some space or choose another path") from None
+    finally:
+        for temp in temps:
+            _remove(temp)
+
+
+def _replace_together(temps: list[Path], targets: list[Path]) -> None:
+    done: list[tuple[Path, Path | None]] = []  # (target, where its previous version waits)
+    try:
+        for temp, target in zip(temps, targets, strict=True):
+            _usual_permissions(temp, directory=False)
+            previous = None
+            if target.exists() or target.is_symlink():
+                previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-",
+                                                 dir=target.absolute().parent)) / "previous"
+                os.replace(target, previous)
+            done.append((target, previous))
+            os.replace(temp, target)
+    except BaseException:
+        for target, previous in reversed(done):
+            _remove(target)
+            if previous is not None:
+                os.replace(previous, target)
+                _remove(previous.parent)
+        raise
+    for _, previous in done:
+        if previous is not None:
+            _remove(previous.parent)
+
+
+def write_together(files: dict[Path, Callable[[], bytes | str]]) -> None:
+    """Write every file (content made by its callable) so that all land or none does."""
+    targets = list(files)
+    with atomic_files(targets) as temps:
+        for temp, make in zip(temps, files.values(), strict=True):
+            content = make()
+            if isinstance(content, str):
+                temp.write_text(content, encoding="utf-8")
+            else:
+                temp.write_bytes(content)

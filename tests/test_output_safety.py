@@ -4,6 +4,7 @@ of what it generates, refuses malformed graphs by name, and keeps its human view
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +22,15 @@ from conftest import FIXTURES, limited_memory, malformed_graphs, memory_bound, r
 from graphport.errors import ConversionError, UserError
 from graphport.graph.edit import add_node
 from graphport.graph.schema import GraphDef
-from graphport.outputs import DIRECTORY, FILE, atomic_path, check_target, marked_files, output_path
+from graphport.outputs import (
+    DIRECTORY,
+    FILE,
+    atomic_path,
+    check_target,
+    marked_files,
+    output_path,
+    write_together,
+)
 from graphport.spec.signature import SignatureTensor
 from graphport.verify import samples
 
@@ -308,3 +318,51 @@ def test_huge_graphs_get_short_human_views(tmp_path: Path) -> None:
     assert table.count("… 2960 more (use --json)") == 3  # inputs, outputs, next: needs
     assert len(table) < 30000 and len(table.splitlines()) < 400
     assert "more characters (use --json)" in table  # the next: line is cut too
+
+
+def test_files_written_together_are_all_or_nothing(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rename failing part way (the disk filled up) undoes the ones already made."""
+    model, report = tmp_path / "m.tflite", tmp_path / "m.json"
+    model.write_bytes(b"previous model")
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def second_fails(source: Any, target: Any) -> None:
+        calls["n"] += 1
+        if str(target) == str(report):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", second_fails)
+    with pytest.raises(ConversionError, match="nothing was written"):
+        write_together({model: lambda: b"new model", report: lambda: "{}"})
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert model.read_bytes() == b"previous model" and not report.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite"]  # no temporaries left
+
+
+@pytest.mark.tf
+def test_a_report_that_cannot_be_written_takes_the_model_with_it(tmp_path: Path) -> None:
+    """issue 26, item 7: the model and its side files land together or not at all."""
+    from graphport.commands import tflite
+    from graphport.report.tflite_view import report_text
+    from graphport.spec.options import VerifySpec
+
+    target = tmp_path / "m.tflite"
+    target.write_bytes(b"previous")
+
+    def disk_full(_: Any) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(ConversionError, match="nothing was written"):
+        tflite.convert_tflite(DIGITS, target, overwrite=True, size_ratio=False,
+                              verify=VerifySpec(False), side_outputs={
+                                  tmp_path / "m.json": report_text,
+                                  tmp_path / "m.html": disk_full})
+    assert target.read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite"]
+    result = tflite.convert_tflite(DIGITS, target, overwrite=True, size_ratio=False,
+                                   verify=VerifySpec(False),
+                                   side_outputs={tmp_path / "m.json": report_text})
+    assert json.loads((tmp_path / "m.json").read_text())["size_bytes"] == result.size_bytes

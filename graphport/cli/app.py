@@ -178,8 +178,7 @@ def tflite(
     from graphport.quant.int8 import QuantOptions, TargetNotMet
     from graphport.quant.prune import PruneSpec
     from graphport.report.export_view import progress_reporter
-    from graphport.report.html import tflite_page, write_html
-    from graphport.report.tflite_view import render_quant, render_tflite, write_json
+    from graphport.report.tflite_view import render_quant, render_tflite, side_files
 
     chosen = opt.chosen_mode(mode, fp16, dynamic, int8)
     io_type = io.value if io else None
@@ -209,16 +208,13 @@ def tflite(
                 spec, calibration, check, quant, overwrite=overwrite,
                 size_ratio=False if no_size_ratio else "exact" if exact_size_ratio else True,
                 progress=step,
-                prune=PruneSpec.parse(prune) if prune is not None else None)
+                prune=PruneSpec.parse(prune) if prune is not None else None,
+                side_outputs=side_files(report, html))
         _outputs_in_place()
     except TargetNotMet as failure:  # the measured curve is the answer to "why not"
         if not json_out:  # under --json it travels in the error object
             render_quant(out(), failure.outcome.to_json())
         raise
-    if report:
-        write_json(Path(report), result.to_json())
-    if html:
-        write_html(Path(html), tflite_page(result.to_json()))
     if json_out:
         print_json(result.to_json())
     else:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from graphport.graph.anatomy import decoded_tensors
 from graphport.graph.nodes import parse_input
 from graphport.graph.row_order import unordered_outputs
 from graphport.graph.tflite_model import parse_tflite
-from graphport.outputs import FILE, atomic_path, check_target, output_path
+from graphport.outputs import FILE, check_target, output_path, write_together
 from graphport.progress import Progress, or_silent
 from graphport.quant.int8 import QuantOptions, quantize_int8
 from graphport.quant.prune import PruneSpec, Pruning, pruned_source, pruning_costs
@@ -121,10 +123,14 @@ def convert_source(
     quant: QuantOptions | None = None,
     progress: Progress | None = None,
     pruning: Pruning | None = None,
+    side_outputs: Mapping[Path, Callable[[TFLiteResult], str]] | None = None,
+    extra_warnings: list[str] | None = None,
+    extra_timings: dict[str, float] | None = None,
 ) -> TFLiteResult:
     """Convert an opened source in one mode, report and check it, then write ``target``
     atomically: inputs are validated before any work and nothing is written unless everything
-    before the write succeeded.
+    before the write succeeded. ``side_outputs`` (a report, a page: path -> its text from the
+    result) land with the model or not at all.
 
     ``float_size``: bytes of the float32 model when known; else ``size_ratio`` True
     estimates it from this model's constants (no second conversion), "exact" converts float32
@@ -228,11 +234,7 @@ def convert_source(
             eval_report = evaluate(eval_data, source, runner)
         timings["parity_s"] = time.perf_counter() - parity_start
 
-    write_start = time.perf_counter()
-    with atomic_path(target, overwrite, directory=False) as temp:
-        temp.write_bytes(data)
-    timings["write_s"] = time.perf_counter() - write_start
-    return TFLiteResult(
+    result = TFLiteResult(
         path=str(target), mode=mode, io=io, size_bytes=len(data),
         zipped_bytes=zipped, float_size_bytes=float_size,
         ratio_to_float=len(data) / float_size if float_size else None,
@@ -246,6 +248,15 @@ def convert_source(
         parity=parity_report, eval=eval_report,
         quant=None if outcome is None else outcome.to_json(), timings=timings, warnings=warnings,
         notes=source.notes, prune=prune_json)
+    result.warnings += extra_warnings or []
+    result.timings.update(extra_timings or {})
+    write_start = time.perf_counter()
+    files: dict[Path, Callable[[], bytes | str]] = {check_target(target, overwrite): lambda: data}
+    for path, make in (side_outputs or {}).items():
+        files[Path(path)] = partial(make, result)
+    write_together(files)
+    timings["write_s"] = time.perf_counter() - write_start
+    return result
 
 
 def _check_calibratable(source: SourceModel) -> None:
@@ -348,6 +359,7 @@ def convert_tflite(
     size_ratio: bool | str = True,
     progress: Progress | None = None,
     prune: PruneSpec | None = None,
+    side_outputs: Mapping[Path, Callable[[TFLiteResult], str]] | None = None,
 ) -> TFLiteResult:
     """Convert ``model`` (frozen graph or SavedModel) to TFLite and report on the result.
     ``graph``: signature, pins and repairs of a frozen graph (default pipeline unless
@@ -375,13 +387,11 @@ def convert_tflite(
             unpruned = source
             source, report = pruned_source(source, prune)
             pruning = Pruning(unpruned, report)
-        prepare_s = time.perf_counter() - started
-        result = convert_source(source, target, mode, io, strict, select_ops, samples, verify,
-                                overwrite, size_ratio=size_ratio, quant=quant, progress=step,
-                                pruning=pruning)
-    unused = set(spec.pass_params) - {r.name for r in source.rewrites if r.changed}
-    if unused:
-        result.warnings.append(f"options for {', '.join(sorted(unused))} had no effect: the "
-                               "pass did not apply to this graph")
-    result.timings["prepare_s"] = prepare_s
-    return result
+        unused = set(spec.pass_params) - {r.name for r in source.rewrites if r.changed}
+        return convert_source(
+            source, target, mode, io, strict, select_ops, samples, verify, overwrite,
+            size_ratio=size_ratio, quant=quant, progress=step, pruning=pruning,
+            side_outputs=side_outputs, extra_timings={
+                "prepare_s": time.perf_counter() - started},
+            extra_warnings=[f"options for {', '.join(sorted(unused))} had no effect: the pass "
+                            "did not apply to this graph"] if unused else [])

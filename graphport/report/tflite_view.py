@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,26 @@ def write_json(path: Path, data: Any) -> None:
     """A full JSON report, written atomically."""
     with atomic_path(path, overwrite=True, directory=False) as temp:
         temp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def report_text(result: Any) -> str:
+    return json.dumps(result.to_json(), indent=2, default=str) + "\n"
+
+
+def page_text(result: Any) -> str:
+    from graphport.report.html import tflite_page
+
+    return tflite_page(result.to_json())
+
+
+def side_files(report: str | None, html: str | None) -> dict[Path, Callable[[Any], str]]:
+    """--report and --html as files written with the model (together or not at all)."""
+    files: dict[Path, Callable[[Any], str]] = {}
+    if report:
+        files[Path(report)] = report_text
+    if html:
+        files[Path(html)] = page_text
+    return files
 
 
 FALLBACK_LINES = 8  # more float ops than this are summed up by op type
