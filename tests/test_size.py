@@ -109,3 +109,34 @@ def test_a_quantized_model_larger_than_float_is_a_warning_with_the_reason(tmp_pa
         "converted"
     warning = next(w for w in data["warnings"] if "larger than float32" in w)
     assert "its size is its structure" in warning and "quantization parameters" in warning
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize(("graph", "mode", "spec"), [
+    ("lstm_unrolled.pb", "int8", {}),
+    ("cond_training.pb", "int8", {"set_values": {"is_training": "false"}}),
+    ("cond_training.pb", "dynamic", {"set_values": {"is_training": "false"}}),
+    ("pyramid.pb", "fp16", {}),
+    ("digits_cnn.pb", "int8", {}),
+    ("mtcnn.pb", "dynamic", {"inputs": ["input", "thresholds"],
+                             "set_values": {"min_size": "40", "factor": "0.709"}}),
+])
+def test_the_size_ratio_is_within_two_percent_of_the_files(graph: str, mode: str,
+                                                           spec: dict, tmp_path: Path) -> None:
+    """issue 28, item 8: the default ratio (estimated, or converted where structure makes the
+    estimate unsure) against float32 converted for real."""
+    from conftest import SHARED, shared_file
+
+    from graphport.commands.tflite import convert_tflite
+    from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
+
+    path = shared_file(SHARED / graph) if graph == "mtcnn.pb" else FIXTURES / graph
+    options = {"graph": GraphSpec(**spec), "verify": VerifySpec(enabled=False),
+               "calibration": CalibrationSpec("random", 4) if mode == "int8" else None}
+    default = convert_tflite(path, tmp_path / "d.tflite", mode, **options)
+    assert default.float_size_source in ("estimated", "converted")
+    if default.float_size_source == "converted":
+        assert graph in ("lstm_unrolled.pb", "cond_training.pb", "pyramid.pb")
+        return
+    exact = convert_tflite(path, tmp_path / "e.tflite", mode, size_ratio="exact", **options)
+    assert abs(default.ratio_to_float / exact.ratio_to_float - 1) < 0.02
