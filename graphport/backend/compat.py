@@ -53,3 +53,14 @@ def tensor_quantization(interpreter: Any, index: int, subgraph: int) -> tuple[fl
 def runner_subgraph(runner: Any) -> int:
     """The subgraph a signature runner calls (not exposed publicly)."""
     return int(runner._subgraph_index)
+
+
+def frozen_function_graph(function: Any) -> tuple[Any, Any]:
+    """(frozen concrete function, its GraphDef) of a SavedModel signature, variables folded
+    into constants: how the TFLite converter itself sees a SavedModel, as a graph graphport's
+    repairs can work on (no public API freezes a TF2 function)."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2_as_graph,
+    )
+
+    return convert_variables_to_constants_v2_as_graph(function, aggressive_inlining=True)

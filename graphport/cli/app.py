@@ -54,11 +54,15 @@ def inspect(
     json_out: opt.Json = False,
     check_tflite: bool = typer.Option(
         False, "--check-tflite", help="Run the TFLite converter once and report per op type."),
+    signature: str = typer.Option(None, "--signature",
+                                  help="SavedModel: the signature to show first."),
+    tag_set: opt.TagSet = None,
 ) -> None:
     """Show a model's inputs, outputs, ops, parameters, control flow and conversion blockers."""
     from graphport.commands.inspect import inspect_model
 
-    data = inspect_model(Path(model), check_tflite=check_tflite)
+    data = inspect_model(Path(model), check_tflite=check_tflite, signature=signature,
+                         tag_set=tag_set)
     if json_out:
         print_json(data.to_json())
     else:
@@ -123,6 +127,7 @@ def tflite(
     passes: opt.Passes = None,
     no_rewrite: opt.NoRewrite = False,
     signature: opt.SourceSignature = None,
+    tag_set: opt.TagSet = None,
     allow_unsafe_ops: opt.AllowUnsafeOps = False,
     calib: opt.Calib = None,
     calib_samples: opt.CalibSamples = 100,
@@ -185,7 +190,7 @@ def tflite(
     no_verify = no_verify or no_parity
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
                           allow_unsafe_ops, {"nms": nms, "max_detections": max_detections,
-                                             "classes": detection_classes}, signature)
+                                             "classes": detection_classes}, signature, tag_set)
     calibration = CalibrationSpec(calib, calib_samples, mean, std, bgr)
     if prune_sweep is not None:
         if prune or output or report or html:
@@ -261,6 +266,7 @@ def compare(
     passes: opt.Passes = None,
     no_rewrite: opt.NoRewrite = False,
     signature: opt.SourceSignature = None,
+    tag_set: opt.TagSet = None,
     samples: opt.Samples = None,
     no_verify: opt.NoVerify = False,
     no_parity: opt.NoParity = False,
@@ -281,7 +287,7 @@ def compare(
         if path:
             check_target(Path(path), overwrite=True, option=option)
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
-                          allow_unsafe_ops, signature=signature)
+                          allow_unsafe_ops, signature=signature, tag_set=tag_set)
     calibration = CalibrationSpec(calib, calib_samples, mean, std, bgr)
     check = opt.verify_spec(no_verify or no_parity, samples, bgr, eval_file=eval_file)
     with progress_reporter(err(), quiet=json_out) as step:
@@ -436,6 +442,7 @@ def run(
     set_values: opt.SetValues = None,
     input_shapes: opt.InputShapes = None,
     signature: opt.SourceSignature = None,
+    tag_set: opt.TagSet = None,
     allow_unsafe_ops: opt.AllowUnsafeOps = False,
     output: str = typer.Option(None, "-o", "--output",
                                help="Write every output to this .npz file."),
@@ -448,7 +455,8 @@ def run(
     from graphport.report.run_view import render_run
 
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes,
-                          allow_unsafe_ops=allow_unsafe_ops, signature=signature)
+                          allow_unsafe_ops=allow_unsafe_ops, signature=signature,
+                          tag_set=tag_set)
     with progress_reporter(err(), quiet=json_out) as step:
         result = run_model(Path(model), opt.assignments(feed, "--input"), spec, bgr, mean, std,
                            Path(output) if output else None, overwrite, progress=step)

@@ -13,7 +13,7 @@ from typer.models import OptionInfo
 
 PANELS = {
     "Graph": ["--inputs", "--outputs", "--set", "--input-shapes", "--passes", "--no-rewrite",
-              "--allow-unsafe-ops", "--graph", "--signature"],
+              "--allow-unsafe-ops", "--graph", "--signature", "--tag-set"],
     "Inputs": ["--input", "--mean", "--std"],
     "Mode": ["--mode", "--fp16", "--dynamic", "--int8", "--io", "--strict", "--select-ops",
              "--variants", "--modes"],

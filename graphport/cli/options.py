@@ -98,6 +98,9 @@ Html = Annotated[str | None, typer.Option(
     "--html", help="Write a self-contained HTML report here (no network needed to view it).")]
 SourceSignature = Annotated[str | None, typer.Option(
     "--signature", help="SavedModel input: the signature to convert (default serving_default).")]
+TagSet = Annotated[str | None, typer.Option(
+    "--tag-set", help="SavedModel input: the meta graph's tags, comma-separated (default: the "
+                      "one tagged serve).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
 
 
@@ -110,7 +113,7 @@ def graph_spec(inputs: str | None, outputs: str | None, set_values: list[str] | 
                input_shapes: list[str] | None, passes: str | None = None,
                no_rewrite: bool = False, allow_unsafe_ops: bool = False,
                detection: dict[str, Any] | None = None,
-               signature: str | None = None) -> GraphSpec:
+               signature: str | None = None, tag_set: str | None = None) -> GraphSpec:
     """The graph options as one GraphSpec: ``--passes a,b`` -> those; ``--no-rewrite`` ->
     none; neither -> the default pipeline. ``detection``: the detection options given."""
     if passes and no_rewrite:
@@ -120,7 +123,7 @@ def graph_spec(inputs: str | None, outputs: str | None, set_values: list[str] | 
                      assignments(set_values, "--set"),
                      dict(split_shape(item) for item in input_shapes or []),
                      [] if no_rewrite else split_names(passes), allow_unsafe_ops,
-                     {"detection_postprocess": wanted} if wanted else {}, signature)
+                     {"detection_postprocess": wanted} if wanted else {}, signature, tag_set)
 
 
 def verify_spec(no_verify: bool, samples: list[str] | None, bgr: bool, count: int | None = None,

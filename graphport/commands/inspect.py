@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graphport.errors import api_errors
+from graphport.errors import UserError, api_errors
 from graphport.graph import load, oplists
 from graphport.graph.anatomy import Finding, analyze_graph, shell_quote, unsafe_finding
 from graphport.graph.checkpoint_files import TRAINING_GRAPH
 from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import check_graph
-from graphport.graph.side_effects import find_unsafe_ops
+from graphport.graph.side_effects import BLOCKING, find_unsafe_ops
 from graphport.graph.tensors import dtype_name, shape_list
 from graphport.passes.rewrites.detection_postprocess import describe as describe_detector
 from graphport.results import JsonResult
@@ -61,6 +61,8 @@ def suggest_next(path: Path, data: dict[str, Any], index: NodeIndex
     as <...> placeholders). None when TensorFlow could not load the graph as it is."""
     if {w["code"] for w in data["warnings"]} & _NO_NEXT:
         return None, []
+    if any(u["kind"] != BLOCKING for u in data["unsafe_ops"]):
+        return None, []  # every command refuses it; the finding says why
     parts = ["graphport", "to-savedmodel", shell_quote(str(path))]
     needs: list[str] = []
     suggested = suggested_options(data)
@@ -175,7 +177,8 @@ def _directory_bytes(directory: Path) -> int:
     return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
 
 
-def _inspect_saved_model(path: Path) -> dict[str, Any]:
+def _inspect_saved_model(path: Path, signature: str | None = None,
+                         tag_set: str | None = None) -> dict[str, Any]:
     saved = load.read_saved_model(path)
     meta_graphs = []
     for meta in saved.meta_graphs:
@@ -189,10 +192,11 @@ def _inspect_saved_model(path: Path) -> dict[str, Any]:
             }
         meta_graphs.append({"tags": list(meta.meta_info_def.tags), "signatures": signatures,
                             "tensorflow_version": meta.meta_info_def.tensorflow_version})
-    first = saved.meta_graphs[0]
+    first = load.pick_meta_graph(saved, tag_set, path)
+    chosen_tags = list(first.meta_info_def.tags)
     anatomy = analyze_graph(first.graph_def)
-    sigs = meta_graphs[0]["signatures"]
-    main_key = "serving_default" if "serving_default" in sigs else next(iter(sigs), None)
+    sigs = next(m["signatures"] for m in meta_graphs if m["tags"] == chosen_tags)
+    main_key = load.main_signature(sigs, signature, path)
     # A SavedModel's top-level graph holds variables, loader placeholders and checkpoint ops by
     # design; only what the signatures run is worth a finding.
     findings = [f for f in anatomy.findings if f.code in ("unregistered_ops", "tf1_control_flow")]
@@ -219,7 +223,11 @@ def _inspect_saved_model(path: Path) -> dict[str, Any]:
         "unsafe_ops": [u.to_json() for u in unsafe],
         "unregistered_ops": anatomy.unregistered_ops,
         "warnings": [vars(f) for f in findings],
-        "next_command": f"graphport tflite {shell_quote(str(path))}",
+        "tag_set": chosen_tags,
+        "next_command": None if main_key is None else " ".join(
+            [f"graphport tflite {shell_quote(str(path))}"]
+            + ([f"--signature {shell_quote(main_key)}"] if main_key != "serving_default" else [])
+            + ([f"--tag-set {shell_quote(','.join(chosen_tags))}"] if tag_set else [])),
     }
 
 
@@ -276,13 +284,17 @@ class InspectReport(JsonResult):
 
 
 @api_errors
-def inspect_model(path: str | os.PathLike[str], check_tflite: bool = False) -> InspectReport:
+def inspect_model(path: str | os.PathLike[str], check_tflite: bool = False,
+                  signature: str | None = None, tag_set: str | None = None) -> InspectReport:
     """Inspect a model file, SavedModel directory or checkpoint; raises UserError for
-    unusable input."""
+    unusable input. ``signature`` and ``tag_set`` choose what a SavedModel shows first."""
     path = Path(path)
     kind = load.detect_format(path)
+    if (signature is not None or tag_set is not None) and kind != load.SAVED_MODEL:
+        raise UserError("--signature and --tag-set choose within a SavedModel",
+                        f"{path} is a {kind}: drop them")
     if kind == load.SAVED_MODEL:
-        data = _inspect_saved_model(path)
+        data = _inspect_saved_model(path, signature, tag_set)
     elif kind == load.TFLITE:
         data = _inspect_tflite(path)
     else:

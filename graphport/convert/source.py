@@ -27,6 +27,7 @@ from graphport.graph.tensors import dtype_name, shape_list
 from graphport.graph.types import GraphProto, TFGraphDef
 from graphport.passes.base import TFLITE, PassResult
 from graphport.passes.frontend import prepare_for_export
+from graphport.passes.pipeline import needs_repair, resolve
 from graphport.spec.options import GraphSpec
 from graphport.spec.signature import SignatureTensor
 from graphport.spec.values import numpy_dtype
@@ -50,6 +51,7 @@ class SourceModel:
     unrepaired: GraphProto = None
     notes: list[str] = field(default_factory=list)  # how it was read (a checkpoint frozen)
     signature: str = SIGNATURE  # the SavedModel signature converted and run
+    tags: list[str] = field(default_factory=list)  # ... of the meta graph with these tags
 
     def converter(self) -> Any:
         """A fresh TFLiteConverter for this source."""
@@ -57,8 +59,9 @@ class SourceModel:
 
         tf = tensorflow()
         if self.saved_model is not None:
-            return tf.lite.TFLiteConverter.from_saved_model(str(self.saved_model),
-                                                            signature_keys=[self.signature])
+            return tf.lite.TFLiteConverter.from_saved_model(
+                str(self.saved_model), signature_keys=[self.signature],
+                tags=set(self.tags) or None)
         from graphport.backend.tf_graph import import_graph
 
         if self.custom_ops:
@@ -111,7 +114,8 @@ class SourceModel:
 
         tf = tensorflow()
         if self.saved_model is not None:
-            signature = tf.saved_model.load(str(self.saved_model)).signatures[self.signature]
+            signature = tf.saved_model.load(str(self.saved_model), tags=self.tags or None
+                                            ).signatures[self.signature]
             return lambda s: {k: v.numpy() for k, v in signature(
                 **{k: tf.constant(v) for k, v in s.items()}).items()}
         from graphport.backend.tf_graph import import_graph, session, to_tf
@@ -129,14 +133,18 @@ class SourceModel:
         return [call(s) for s in samples]
 
 
-def _saved_model_signature(directory: Path, signature: str, allow_unsafe_ops: bool
-                           ) -> tuple[list[SignatureTensor], list[SignatureTensor]]:
+def _saved_model_signature(directory: Path, spec: GraphSpec
+                           ) -> tuple[str, list[str], list[SignatureTensor], list[SignatureTensor]]:
+    """(signature, tags, inputs, outputs) of the signature ``spec`` names in the meta graph it
+    names (serving_default and the "serve" tag-set by default)."""
     saved = load.read_saved_model(directory)
-    signatures = saved.meta_graphs[0].signature_def
-    if signature not in signatures:
-        raise UserError(f"{directory} has no {signature!r} signature",
-                        f"pick one with --signature: {', '.join(sorted(signatures)) or 'none'}")
-    ensure_safe(saved.meta_graphs[0].graph_def, allow_unsafe_ops, "convert and run this model",
+    meta = load.pick_meta_graph(saved, spec.tag_set, directory)
+    signatures = meta.signature_def
+    signature = load.main_signature(dict(signatures), spec.signature, directory)
+    if signature is None:
+        raise UserError(f"{directory} has no signature to convert",
+                        "export it with one (tf.saved_model.save(..., signatures=...))")
+    ensure_safe(meta.graph_def, spec.allow_unsafe_ops, "convert and run this model",
                 ignore=oplists.CHECKPOINT_OPS)
 
     def tensors(infos: Any) -> list[SignatureTensor]:
@@ -144,7 +152,55 @@ def _saved_model_signature(directory: Path, signature: str, allow_unsafe_ops: bo
                                 dtype_name(infos[key].dtype), shape_list(infos[key].tensor_shape))
                 for key in sorted(infos)]
 
-    return tensors(signatures[signature].inputs), tensors(signatures[signature].outputs)
+    return (signature, list(meta.meta_info_def.tags), tensors(signatures[signature].inputs),
+            tensors(signatures[signature].outputs))
+
+
+# Passes that tidy a graph without changing what converts: no reason to leave the SavedModel
+# route for them alone.
+_TIDYING = frozenset({"fold_constants", "strip_training_leftovers"})
+
+
+def _repaired_saved_model(directory: Path, signature: str, tags: list[str], spec: GraphSpec
+                          ) -> SourceModel | None:
+    """The signature frozen to a graph and repaired, when a default repair has work there
+    (graphport's own MTCNN SavedModel holds the TF1 loops the repairs lower to builtins);
+    None when none has, and the SavedModel is converted as it is."""
+    from graphport.backend.saved_model_graph import freeze_signature
+    from graphport.backend.tf_graph import to_tf
+
+    frozen = freeze_signature(directory, signature, tags)
+    blockers = [c for c in resolve(None, TFLITE, {}) if c.name not in _TIDYING]
+    if not needs_repair(frozen.graph, blockers):
+        return None
+    by_tensor = {tensor: key for key, tensor in {**frozen.inputs, **frozen.outputs}.items()}
+    graph_spec = GraphSpec(list(frozen.inputs.values()), list(frozen.outputs.values()),
+                           allow_unsafe_ops=spec.allow_unsafe_ops)
+    prepared = prepare_for_export(frozen.graph, graph_spec, TFLITE,
+                                  action="convert and run this model")
+    for tensor in [*prepared.inputs, *prepared.outputs]:
+        tensor.key = by_tensor.get(tensor.source, tensor.key)
+    notes = [f"signature {signature} frozen to a graph for the repairs (its variables as "
+             "constants); verified against that graph", *prepared.notes]
+    return SourceModel(prepared.inputs, prepared.outputs, graph_def=to_tf(prepared.graph),
+                       rewrites=prepared.rewrites, unrepaired=prepared.unrepaired, notes=notes,
+                       signature=signature)
+
+
+def _saved_model_source(model: Path, spec: GraphSpec) -> SourceModel:
+    """The SavedModel's signature, repaired as a frozen graph where a repair has work, else
+    as it is; repairs that fail are left out and said (a default never makes it worse)."""
+    spec.refuse_for_saved_model()
+    signature, tags, inputs, outputs = _saved_model_signature(model, spec)
+    notes: list[str] = []
+    try:
+        repaired = _repaired_saved_model(model, signature, tags, spec)
+    except Exception as error:
+        repaired = None
+        notes.append(f"the repairs could not run on signature {signature} "
+                     f"({type(error).__name__}: {str(error)[:200]}); converted as it is")
+    return repaired or SourceModel(inputs, outputs, saved_model=model, signature=signature,
+                                   tags=tags, notes=notes)
 
 
 @contextmanager
@@ -155,14 +211,12 @@ def source_model(model: Path, spec: GraphSpec) -> Iterator[SourceModel]:
         raise UserError(f"{model} is already a TFLite model",
                         "pass the frozen graph or SavedModel it came from")
     if kind == load.SAVED_MODEL:
-        spec.refuse_for_saved_model()
-        signature = spec.signature or SIGNATURE
-        inputs, outputs = _saved_model_signature(model, signature, spec.allow_unsafe_ops)
-        yield SourceModel(inputs, outputs, saved_model=model, signature=signature)
+        yield _saved_model_source(model, spec)
         return
-    if spec.signature is not None:
-        raise UserError("--signature picks a SavedModel's signature; a frozen graph has none",
-                        "drop it (the TFLite model's signature is serving_default)")
+    if spec.signature is not None or spec.tag_set is not None:
+        raise UserError("--signature and --tag-set pick within a SavedModel; a frozen graph "
+                        "has neither", "drop them (the TFLite model's signature is "
+                        "serving_default)")
     from graphport.backend.tf_graph import to_tf
 
     notes: list[str] = []

@@ -161,6 +161,20 @@ def _placeholder_shape(node: Any, producer: int) -> list[int] | None:
     return shape_list(node.attr["shape"].shape)
 
 
+PLACEHOLDER_OPS = ("Placeholder", "PlaceholderWithDefault", "PlaceholderV2")
+
+
+def read_names(graph: Any) -> set[str]:
+    """Every node name some node reads (data or control input)."""
+    return {parse_input(item)[0] for node in graph.node for item in node.input}
+
+
+def unread_placeholders(graph: Any) -> list[str]:
+    """Placeholders nothing reads: left out of the signature, said by inspect."""
+    read = read_names(graph)
+    return [n.name for n in graph.node if n.op in PLACEHOLDER_OPS and n.name not in read]
+
+
 def find_inputs(graph: Any) -> list[InputInfo]:
     """Placeholder and PlaceholderWithDefault nodes, in graph order, with defaults decoded."""
     by_name = {node.name: node for node in graph.node}
@@ -174,9 +188,10 @@ def find_inputs(graph: Any) -> list[InputInfo]:
                 if not item.startswith("^"):
                     readers.setdefault(parse_input(item)[0], []).append(node)
     inputs = []
+    read = read_names(graph)
     for node in graph.node:
-        if node.op not in ("Placeholder", "PlaceholderWithDefault", "PlaceholderV2"):
-            continue
+        if node.op not in PLACEHOLDER_OPS or node.name not in read:
+            continue  # a placeholder nothing reads is no input (TF2's unused_control_flow_input)
         dtype = dtype_name(node.attr["dtype"].type) if "dtype" in node.attr else "unknown"
         shape = _placeholder_shape(node, graph.versions.producer)
         default = None
@@ -337,6 +352,13 @@ def analyze_graph(graph: Any, index: NodeIndex | None = None) -> GraphAnatomy:
                                 + ", ".join(unregistered)))
     if unsafe_nodes:
         findings.append(unsafe_finding(unsafe_nodes, find_cut_points(graph)))
+    unread = unread_placeholders(graph)
+    if unread:
+        shown = ", ".join(unread[:4]) + (f" and {len(unread) - 4} more" if len(unread) > 4
+                                         else "")
+        findings.append(Finding("info", "unread_placeholders",
+                                f"{len(unread)} placeholder(s) nothing reads, left out of the "
+                                f"inputs: {shown}"))
     if not inputs:
         where = f"; candidate cut points: {', '.join(cut_points)}" if cut_points else ""
         findings.append(Finding("warning", "no_placeholder",

@@ -196,3 +196,36 @@ def read_saved_model(directory: str | os.PathLike[str]) -> Any:
     if not saved.meta_graphs:
         raise UserError(f"{file} holds no MetaGraph", "re-export the SavedModel")
     return saved
+
+
+INIT_OP_SIGNATURE = "__saved_model_init_op"  # the loader's, not a model's
+
+
+def pick_meta_graph(saved: Any, tag_set: str | None, path: Path) -> Any:
+    """The meta graph of ``tag_set`` ("serve" or "serve,gpu"), else the one tagged "serve",
+    else the first."""
+    metas = list(saved.meta_graphs)
+    described = "; ".join(",".join(m.meta_info_def.tags) or "(none)" for m in metas)
+    if tag_set is not None:
+        wanted = {t.strip() for t in tag_set.split(",") if t.strip()}
+        found = [m for m in metas if set(m.meta_info_def.tags) == wanted]
+        if not found:
+            raise UserError(f"--tag-set {tag_set}: {path} has no such tag-set",
+                            f"its tag-sets are: {described}")
+        return found[0]
+    return next((m for m in metas if "serve" in m.meta_info_def.tags), metas[0])
+
+
+def main_signature(signatures: dict[str, Any], signature: str | None, path: Path
+                   ) -> str | None:
+    """``signature`` when given (checked), else serving_default, else the first signature
+    that is the model's (not the loader's init op)."""
+    if signature is not None:
+        if signature not in signatures:
+            raise UserError(f"--signature {signature}: {path} has no such signature",
+                            "its signatures are: "
+                            f"{', '.join(k for k in signatures if k != INIT_OP_SIGNATURE)}")
+        return signature
+    if "serving_default" in signatures:
+        return "serving_default"
+    return next((k for k in signatures if k != INIT_OP_SIGNATURE), None)

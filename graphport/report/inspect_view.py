@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from graphport.report.numbers import ROW_LIMIT, cut_text, more_note
 from graphport.report.tables import show
@@ -77,6 +78,15 @@ def render_inspect(console: Console, data: Mapping[str, Any]) -> None:
     if data["format"].startswith("graphdef"):
         console.print(f"nodes: {data['node_count']}  producer: {data['producer']}  "
                       f"control flow: {data['control_flow']['style']}")
+    for meta in data.get("meta_graphs", []):  # a SavedModel: all, as saved_model_cli shows
+        listed = "; ".join(
+            f"{key} ({', '.join(i['key'] for i in sig['inputs']) or '-'} -> "
+            f"{', '.join(o['key'] for o in sig['outputs']) or '-'})"
+            for key, sig in meta["signatures"].items())
+        chosen = " (shown below: " + str(data["signature"]) + ")" \
+            if meta["tags"] == data.get("tag_set") else ""
+        console.print(f"tag-set {','.join(meta['tags']) or '(none)'}{chosen}: signatures "
+                      f"{listed or 'none'}", markup=False)
     show(console, _io_table("Inputs", data["inputs"]))
     show(console, _io_table("Outputs", data["outputs"]))
 
@@ -97,8 +107,9 @@ def render_inspect(console: Console, data: Mapping[str, Any]) -> None:
         console.print(cut_text("candidate cut points: " + ", ".join(data["cut_points"])),
                       markup=False)
     if data["unsafe_ops"]:
-        console.print("[bold red]unsafe ops:[/] " + cut_text(", ".join(
-            f"{u['name']} ({u['op']}, {u['kind']})" for u in data["unsafe_ops"])))
+        console.print(Text.assemble(("unsafe ops: ", "bold red"), cut_text(", ".join(
+            f"{u['name']} ({u['op']}, {u['kind']}"
+            f"{': ' + u['names'] if u.get('names') else ''})" for u in data["unsafe_ops"]))))
     support = data.get("tflite_support")
     if support and not support["ops"]:
         console.print(f"TFLite converter check: {support['error']}", markup=False)

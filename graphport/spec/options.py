@@ -43,7 +43,8 @@ class GraphSpec:
     or -1 for unknown. Names may carry their tensor index (``keep_prob:0``). ``passes`` None:
     the default pipeline; an empty list: no repairs. ``pass_params``: pass name ->
     parameters, wherever that pass runs (the CLI's detection options set
-    ``detection_postprocess``'s). ``signature``: which signature of a SavedModel input."""
+    ``detection_postprocess``'s). ``signature``, ``tag_set``: which signature of which meta
+    graph of a SavedModel input."""
 
     inputs: list[str] | None = None
     outputs: list[str] | None = None
@@ -53,6 +54,7 @@ class GraphSpec:
     allow_unsafe_ops: bool = False
     pass_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     signature: str | None = None
+    tag_set: str | None = None  # a SavedModel's meta graph, by its tags ("serve,gpu")
 
     def __post_init__(self) -> None:
         """One name grammar everywhere: ``x:0`` is the placeholder ``x``; shapes as text."""
