@@ -118,11 +118,12 @@ def test_a_source_that_makes_nan_is_a_warning_not_a_failure(tmp_path: Path) -> N
 
 
 @pytest.mark.tf
-def test_quantized_results_that_moved_say_so_and_can_be_required(tmp_path: Path,
-                                                                 mtcnn: Path) -> None:
-    args = ["tflite", mtcnn, "--inputs", "input,thresholds", "--set", "min_size=40", "--set",
-            "factor=0.709", "--sample", f"input={FACES}", "--bgr", "--sample",
-            "thresholds=0.6,0.7,0.7", "--dynamic", "--no-size-ratio"]
+def test_quantized_results_that_moved_say_so_and_can_be_required(tmp_path: Path) -> None:
+    """digits_outlier's massive activation stretches int8's scale: the results really move.
+    (MTCNN --dynamic was used here until its faces were compared as a set: it finds the same
+    faces, in another order.)"""
+    args = ["tflite", FIXTURES / "digits_outlier.pb", "--int8", "--calib",
+            FIXTURES / "digits_calib.npz", "--no-size-ratio"]
     moved = run_cli(*args, "--json", "-o", tmp_path / "d.tflite")
     assert moved.returncode == 0, moved.stderr
     data = json.loads(moved.stdout)

@@ -226,7 +226,9 @@ def test_write_file_graph_never_runs_without_the_flag(command: list[str], tmp_pa
     if command[0] == "inspect":
         assert result.returncode == 0 and "not checked" in result.stdout
     else:
-        assert result.returncode == 2 and "write_marker (WriteFile: file)" in result.stderr
+        assert result.returncode == 2
+        assert "write_marker (WriteFile: file filename='graphport_unsafe_marker.txt')" \
+            in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 

@@ -59,7 +59,7 @@ def test_without_serving_default_every_signature_is_listed_and_next_works(
     with pytest.raises(UserError, match="no such tag-set") as raised:
         inspect_model(no_default, tag_set="serve,gpu")
     assert raised.value.hint == "its tag-sets are: serve"
-    command = shlex.split(report["next_command"])[1:] + ["-o", str(tmp_path / "m.tflite")]
+    command = [*shlex.split(report["next_command"])[1:], "-o", str(tmp_path / "m.tflite")]
     result = run_cli(*command, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["parity"]["verdict"] == "match"

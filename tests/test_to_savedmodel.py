@@ -197,7 +197,8 @@ def test_unsafe_graph_is_refused_and_never_run(tmp_path: Path) -> None:
         result = run_cli("to-savedmodel", FIXTURES / "unsafe_writefile.pb", "-o", "out", *extra,
                          cwd=tmp_path)
         assert result.returncode == 2, result.stderr
-        assert "write_marker (WriteFile: file)" in result.stderr
+        assert "write_marker (WriteFile: file filename='graphport_unsafe_marker.txt')" \
+            in result.stderr
         assert "--allow-unsafe-ops" in result.stderr
         assert not marker.exists() and not (tmp_path / "out").exists()
     allowed = run_cli("to-savedmodel", FIXTURES / "unsafe_writefile.pb", "-o", "out",
