@@ -122,7 +122,7 @@ def compare_variants(
         samples = None
         if calib.data:
             step("loading calibration data")
-            samples = load_calibration(calib, source.inputs)
+            samples = load_calibration(calib, source.inputs, given=check.given)
         sample = reference_samples(source, samples, 1, check.given, check.bgr)[0][0]
         step("timing the TensorFlow source")
         source_call = source.runner()

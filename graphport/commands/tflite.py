@@ -18,7 +18,8 @@ from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summari
 from graphport.convert.reference import evaluate, load_eval, quant_samples, reference_samples
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel, source_model
 from graphport.errors import ConversionError, UserError, api_errors
-from graphport.graph.anatomy import decoded_tensors
+from graphport.graph import load
+from graphport.graph.anatomy import decoded_tensors, find_inputs
 from graphport.graph.nodes import parse_input
 from graphport.graph.row_order import unordered_outputs
 from graphport.graph.tflite_model import parse_tflite
@@ -33,6 +34,7 @@ from graphport.verify.detections import judge_detections
 from graphport.verify.parity import (
     DEGRADED,
     MISMATCH,
+    ORDER,
     PASSING,
     TOLERANCES,
     UNVERIFIED,
@@ -105,10 +107,30 @@ def check_mode(mode: str, io: str | None, strict: bool, calib: str | None,
         raise UserError("--strict needs --int8")
     if mode == "int8" and not calib:
         raise UserError("--int8 needs calibration data: --calib DIR|FILE.npy|FILE.npz",
-                        "or --calib random to calibrate on random data (not recommended)")
+                        "a folder of the images the model will see, or arrays; --calib random "
+                        "only to try the route (its ranges fit no real input)")
 
 
-def convert_source(
+def calibration_hint(model: Path, spec: GraphSpec) -> str | None:
+    """What --calib a frozen graph needs, named: its image input's folder and each other
+    input's --sample (read without TensorFlow); None when it cannot tell."""
+    if load.detect_format(model) not in (load.GRAPHDEF, load.GRAPHDEF_TEXT):
+        return None
+    chosen = set(spec.inputs or [])
+    inputs = [i for i in find_inputs(load.read_graph_def(model))
+              if (i.name in chosen if chosen else not i.training_knob
+                  and i.op != "PlaceholderWithDefault" and i.name not in spec.set_values)]
+    images = [i for i in inputs if i.shape is not None and len(i.shape) in (3, 4)
+              and i.shape[-1] in (1, 3) and i.dtype.startswith("float")]
+    if len(images) != 1:
+        names = ", ".join(i.name for i in inputs)
+        return f"--calib FILE.npz with one array per input ({names}), samples stacked"
+    others = " ".join(f"--sample {i.name}=<value>" for i in inputs if i is not images[0])
+    return (f"--calib <folder of images like those it will see> {others}".strip()
+            + " (add --bgr for a model trained on BGR)")
+
+
+def _build(
     source: SourceModel,
     target: Path,
     mode: str = "float32",
@@ -123,14 +145,10 @@ def convert_source(
     quant: QuantOptions | None = None,
     progress: Progress | None = None,
     pruning: Pruning | None = None,
-    side_outputs: Mapping[Path, Callable[[TFLiteResult], str]] | None = None,
-    extra_warnings: list[str] | None = None,
-    extra_timings: dict[str, float] | None = None,
-) -> TFLiteResult:
-    """Convert an opened source in one mode, report and check it, then write ``target``
-    atomically: inputs are validated before any work and nothing is written unless everything
-    before the write succeeded. ``side_outputs`` (a report, a page: path -> its text from the
-    result) land with the model or not at all.
+    retry_follows: bool = False,
+) -> tuple[TFLiteResult, bytes]:
+    """Convert an opened source in one mode, report and check it; the result and the model's
+    bytes, nothing written. ``retry_follows``: a failed --require-parity is left to the retry.
 
     ``float_size``: bytes of the float32 model when known; else ``size_ratio`` True
     estimates it from this model's constants (no second conversion), "exact" converts float32
@@ -229,7 +247,8 @@ def convert_source(
                              "outputs": [asdict(r) for r in outputs],
                              "detections": detections}
             warnings += parity_warnings(outputs)
-            _judge(mode, verdict, outputs, check.require, warnings, lossy=pruning is not None)
+            _judge(mode, verdict, outputs, check.require and not retry_follows, warnings,
+                   lossy=pruning is not None)
         if eval_data:
             step("evaluating accuracy")
             eval_report = evaluate(eval_data, source, runner)
@@ -249,8 +268,68 @@ def convert_source(
         parity=parity_report, eval=eval_report,
         quant=None if outcome is None else outcome.to_json(), timings=timings, warnings=warnings,
         notes=source.notes, prune=prune_json)
+    return result, data
+
+
+# Elementwise arithmetic whose int8 error breaks coordinate and pixel computations (MTCNN's box
+# arithmetic: full int8 finds no face, these kept in float find all six).
+ARITHMETIC = ("MUL", "SUB", "ADD", "DIV")
+
+
+def convert_source(
+    source: SourceModel,
+    target: Path,
+    mode: str = "float32",
+    io: str | None = None,
+    strict: bool = False,
+    select_ops: bool = False,
+    calibration: Calibration | None = None,
+    verify: VerifySpec | None = None,
+    overwrite: bool = False,
+    float_size: int | None = None,
+    size_ratio: bool | str = True,
+    quant: QuantOptions | None = None,
+    progress: Progress | None = None,
+    pruning: Pruning | None = None,
+    side_outputs: Mapping[Path, Callable[[TFLiteResult], str]] | None = None,
+    extra_warnings: list[str] | None = None,
+    extra_timings: dict[str, float] | None = None,
+) -> TFLiteResult:
+    """Convert an opened source in one mode, report and check it, then write ``target``
+    atomically: inputs are validated before any work and nothing is written unless everything
+    before the write succeeded. ``side_outputs`` (a report, a page: path -> its text from the
+    result) land with the model or not at all.
+
+    A full int8 model whose outputs do not match (verdict mismatch) is tried again with the
+    elementwise arithmetic in float, and the better of the two is kept and said: the default
+    never hands over a model that finds nothing when one that works is a retry away.
+    ``float_size``, ``size_ratio``, ``quant``, ``pruning``: as ``_build`` takes them."""
+    step = or_silent(progress)
+    check = verify or VerifySpec()
+    may_retry = mode == "int8" and calibration is not None and not strict and check.enabled \
+        and not (quant and quant.active) and pruning is None
+    args = (source, target, mode, io, strict, select_ops, calibration, check, overwrite,
+            float_size, size_ratio)
+    result, data = _build(*args, quant, progress, pruning, retry_follows=may_retry)
+    verdict = result.parity.get("verdict")
+    kept = sorted({row["op"] for row in result.operators if row["op"] in ARITHMETIC})
+    if may_retry and verdict == MISMATCH and kept:
+        step(f"full int8 did not match: trying again with {', '.join(kept)} in float")
+        retried, retried_data = _build(*args, QuantOptions(keep_float=kept), progress, pruning)
+        again = retried.parity.get("verdict")
+        if again is not None and ORDER.index(again) < ORDER.index(MISMATCH):
+            retried.warnings.insert(0, f"full int8 did not match the source ({MISMATCH}); "
+                                       f"with {', '.join(kept)} kept in float it is {again}, "
+                                       "so that model was written (--strict for full int8, "
+                                       "--keep-float to choose)")
+            result, data = retried, retried_data
+    if check.require and result.parity.get("verdict") not in PASSING and may_retry:
+        raise ConversionError(f"--require-parity: the result is {result.parity['verdict']}; "
+                              "nothing was written",
+                              "see --debug-quant for the layers that moved, or drop the flag")
     result.warnings += extra_warnings or []
     result.timings.update(extra_timings or {})
+    timings = result.timings
     write_start = time.perf_counter()
 
     def rendered(make: Callable[[TFLiteResult], str]) -> str:
@@ -392,7 +471,12 @@ def convert_tflite(
     step = or_silent(progress)
     model = Path(model)
     calib = calibration or CalibrationSpec()
-    check_mode(mode, io, strict, calib.data, quant)
+    try:
+        check_mode(mode, io, strict, calib.data, quant)
+    except UserError as error:
+        if mode == "int8" and not calib.data:
+            error.hint = calibration_hint(model, graph or GraphSpec()) or error.hint
+        raise
     if calib.data and mode != "int8":
         raise UserError("--calib is only used with --int8")
     target = check_target(output_path(output, default_name(model, mode, io), FILE), overwrite)
@@ -404,7 +488,8 @@ def convert_tflite(
         if mode == "int8":
             _check_calibratable(source)
             step("loading calibration data")
-            samples = load_calibration(calib, source.inputs)
+            samples = load_calibration(calib, source.inputs,
+                                       given=(verify or VerifySpec()).given)
         pruning = None
         if prune is not None:
             step("pruning")

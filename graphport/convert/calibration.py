@@ -17,6 +17,7 @@ from graphport.verify.samples import (
     check_memory,
     decode_image,
     image_size,
+    load_value,
     sample_inputs,
 )
 
@@ -81,18 +82,36 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
                         ) from None
 
 
+def _image_input(inputs: list[SignatureTensor], directory: Path) -> SignatureTensor:
+    """The input the images feed: the one [N,] H, W, 1|3 float input."""
+    images = [t for t in inputs if t.shape is not None and len(t.shape) in (3, 4)
+              and t.shape[-1] in (1, 3) and t.dtype.startswith("float")]
+    if len(images) != 1:
+        raise UserError(f"--calib {directory}: an image folder calibrates one image input; the "
+                        f"model has {len(images)} (of {len(inputs)} inputs)",
+                        "use a .npz with one array per input")
+    return images[0]
+
+
 def _images(directory: Path, inputs: list[SignatureTensor], limit: int, mean: float,
-            std: float, bgr: bool) -> list[dict[str, np.ndarray]]:
-    if len(inputs) != 1:
-        raise UserError(f"--calib {directory}: an image folder calibrates one input, the model "
-                        f"has {len(inputs)}", "use a .npz with one array per input")
-    tensor = inputs[0]
+            std: float, bgr: bool, given: dict[str, str]) -> list[dict[str, np.ndarray]]:
+    """Each image for the image input (resized to a fixed height and width, taken at its own
+    size where the model takes any); every other input from its --sample value."""
+    tensor = _image_input(inputs, directory)
+    others = [t for t in inputs if t is not tensor]
+    missing = [t.key for t in others if not (given.get(t.key) or given.get(
+        t.source.split(":")[0]))]
+    if missing:
+        raise UserError(f"--calib {directory}: the images feed input {tensor.key}; the "
+                        f"model's other inputs need values too: {', '.join(missing)}",
+                        "give each with --sample (used for calibration and verification): "
+                        + " ".join(f"--sample {k}=<value>" for k in missing))
+    notes: list[str] = []
+    fixed = {t.key: load_value(t, given.get(t.key) or given[t.source.split(":")[0]], bgr,
+                               notes) for t in others}
     shape = tensor.shape
+    assert shape is not None
     size = image_size(shape)
-    if shape is None or size is None or shape[-1] not in (1, 3):
-        raise UserError(f"--calib {directory}: input {tensor.key} has shape "
-                        f"{vals.format_shape(shape)}, not an image of known height and width",
-                        f"fix it with --input-shapes {tensor.key}:1,H,W,3")
     files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise UserError(f"--calib {directory}: no images in it ({', '.join(IMAGE_SUFFIXES)})")
@@ -100,7 +119,7 @@ def _images(directory: Path, inputs: list[SignatureTensor], limit: int, mean: fl
     for path in files[:limit]:
         image, _ = decode_image(path, shape[-1], size, bgr, "--calib")
         image = ((image - mean) / std).astype(np.float32)
-        samples.append({tensor.key: image[None] if len(shape) == 4 else image})
+        samples.append({tensor.key: image[None] if len(shape) == 4 else image, **fixed})
     return samples
 
 
@@ -108,10 +127,11 @@ def _count(n: int) -> str:
     return f"{n} sample{'' if n == 1 else 's'}"
 
 
-def load_calibration(spec: CalibrationSpec, inputs: list[SignatureTensor], seed: int = 0
-                     ) -> Calibration:
+def load_calibration(spec: CalibrationSpec, inputs: list[SignatureTensor], seed: int = 0,
+                     given: dict[str, str] | None = None) -> Calibration:
     """Representative samples from ``spec.data``: a folder of images, .npy, .npz, or
-    'random'."""
+    'random'. ``given``: the --sample values, which feed a model's other inputs while an
+    image folder feeds its image input."""
     if spec.data is None:
         raise UserError("--int8 needs calibration data: --calib DIR|FILE.npy|FILE.npz",
                         "or --calib random to calibrate on random data (not recommended)")
@@ -131,7 +151,7 @@ def load_calibration(spec: CalibrationSpec, inputs: list[SignatureTensor], seed:
         raise UserError(f"--calib {path}: no such file or directory",
                         "pass an image folder, a .npy/.npz file, or 'random'")
     if path.is_dir():
-        samples = _images(path, inputs, limit, mean, std, bgr)
+        samples = _images(path, inputs, limit, mean, std, bgr, given or {})
         return Calibration(samples, "images", f"{len(samples)} images from {path} "
                                               f"(mean {mean}, std {std}{', BGR' if bgr else ''})")
     if path.suffix == ".npz":

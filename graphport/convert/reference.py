@@ -19,9 +19,14 @@ from graphport.verify.samples import sample_inputs
 def reference_samples(source: SourceModel, calibration: Calibration | None, count: int,
                       given: dict[str, str] | None = None, bgr: bool = False
                       ) -> tuple[list[dict[str, np.ndarray]], str]:
-    """Inputs to compare source and TFLite on: the user's --sample, else real calibration data
-    when there is some, else seeded random data (which may exercise little of a detector)."""
-    if given:
+    """Inputs to compare source and TFLite on: the user's --sample for every input, else real
+    calibration data when there is some (an image folder's samples carry the --sample values
+    of the other inputs), else the given values with the rest generated, else seeded random
+    data (which may exercise little of a detector)."""
+    covered = given and all(given.get(t.key) or given.get(t.source.split(":")[0])
+                            for t in source.inputs)
+    real = calibration is not None and not calibration.is_random
+    if given and (covered or not real):
         sample, notes = sample_inputs(source.inputs, given, bgr=bgr)
         generated = f"; generated: {'; '.join(notes)}" if notes else ""
         return [sample], f"the given sample{generated}"
