@@ -8,6 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from graphport.outputs import atomic_path
+from graphport.report.cells import (
+    LAYER_HEADERS,
+    LAYER_RANK,
+    PARITY_HEADERS,
+    TUNING_HEADERS,
+    by_op_type,
+    comparison_notes,
+    float_groups,
+    layer_cells,
+    layer_name,
+    parity_cells,
+    tuning_rows,
+)
 from graphport.report.numbers import kb
 
 # How each op computes, as the operator table colours it.
@@ -54,29 +67,44 @@ def _page(title: str, body: str) -> str:
             f'<p class="muted">written by graphport</p></body></html>\n')
 
 
-def bar_chart(labels: list[str], values: list[float], unit: str = "", width: int = 640) -> str:
-    """Horizontal bars as inline SVG, longest first as given."""
+def _tick(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def bar_chart(labels: list[str], values: list[float], axis: str, width: int = 640) -> str:
+    """Horizontal bars as inline SVG, in the order given (the table's), with a labelled axis
+    (0, half, the largest value) under them."""
     top = max(values, default=0) or 1
-    row, left = 22, 260
+    row, left, right = 22, 260, 80
+    span = width - left - right
     bars = []
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
-        length = (width - left - 80) * value / top
+        length = span * value / top
         y = i * row
-        bars.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">'
-                    f"{_e(label[:40])}</text>"
+        bars.append(f'<text class="bar-label" x="{left - 6}" y="{y + 15}" text-anchor="end" '
+                    f'font-size="12">{_e(label[:40])}</text>'
                     f'<rect class="bar" x="{left}" y="{y + 4}" width="{length:.1f}" height="14" '
-                    f'fill="#e07b39"/><text x="{left + length + 4:.1f}" y="{y + 15}" '
-                    f'font-size="12">{value:.4g}{_e(unit)}</text>')
-    return (f'<svg role="img" width="{width}" height="{len(values) * row + 4}" '
-            f'xmlns="http://www.w3.org/2000/svg">{"".join(bars)}</svg>')
+                    f'fill="#e07b39"/><text class="bar-value" x="{left + length + 4:.1f}" '
+                    f'y="{y + 15}" font-size="12">{_tick(value)}</text>')
+    base = len(values) * row + 6
+    ticks = "".join(
+        f'<line x1="{left + span * f:.1f}" y1="{base}" x2="{left + span * f:.1f}" '
+        f'y2="{base + 4}" stroke="#888"/><text class="tick" x="{left + span * f:.1f}" '
+        f'y="{base + 16}" text-anchor="middle" font-size="11">{_tick(top * f)}</text>'
+        for f in (0, 0.5, 1))
+    axis_svg = (f'<line x1="{left}" y1="{base}" x2="{left + span}" y2="{base}" stroke="#888"/>'
+                f'{ticks}<text class="axis" x="{left + span / 2}" y="{base + 32}" '
+                f'text-anchor="middle" font-size="12">{_e(axis)}</text>')
+    return (f'<svg role="img" width="{width}" height="{base + 40}" '
+            f'xmlns="http://www.w3.org/2000/svg">{"".join(bars)}{axis_svg}</svg>')
 
 
 def scatter_chart(points: list[tuple[str, float, float]], x_label: str, y_label: str,
                   width: int = 560, height: int = 320) -> str:
-    """Labelled points (name, x, y) as inline SVG, axes from zero."""
+    """Labelled points (name, x, y) as inline SVG, axes from zero with their values."""
     if not points:
         return ""
-    pad = 50
+    pad = 56
     max_x = max(p[1] for p in points) * 1.15 or 1
     max_y = max(p[2] for p in points) * 1.15 or 1
     marks = []
@@ -85,14 +113,22 @@ def scatter_chart(points: list[tuple[str, float, float]], x_label: str, y_label:
         cy = height - pad - (height - 2 * pad) * y / max_y
         marks.append(f'<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="#3367d6"/>'
                      f'<text x="{cx + 7:.1f}" y="{cy - 6:.1f}" font-size="12">{_e(name)}</text>')
+    ticks = []
+    for f in (0, 0.5, 1):  # at 0, half and the largest value (the axes run 15% past it)
+        x = pad + (width - 2 * pad) * f / 1.15
+        y = height - pad - (height - 2 * pad) * f / 1.15
+        ticks.append(f'<text class="tick" x="{x:.1f}" y="{height - pad + 16}" '
+                     f'text-anchor="middle" font-size="11">{_tick(max_x / 1.15 * f)}</text>'
+                     f'<text class="tick" x="{pad - 6}" y="{y + 4:.1f}" text-anchor="end" '
+                     f'font-size="11">{_tick(max_y / 1.15 * f)}</text>')
     axes = (f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
             f'stroke="#888"/><line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" '
-            f'stroke="#888"/><text x="{width / 2}" y="{height - 12}" text-anchor="middle" '
-            f'font-size="12">{_e(x_label)}</text><text x="14" y="{height / 2}" '
-            f'transform="rotate(-90 14 {height / 2})" text-anchor="middle" font-size="12">'
-            f"{_e(y_label)}</text>")
+            f'stroke="#888"/><text class="axis" x="{width / 2}" y="{height - 12}" '
+            f'text-anchor="middle" font-size="12">{_e(x_label)}</text><text class="axis" '
+            f'x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" '
+            f'text-anchor="middle" font-size="12">{_e(y_label)}</text>')
     return (f'<svg role="img" width="{width}" height="{height}" '
-            f'xmlns="http://www.w3.org/2000/svg">{axes}{"".join(marks)}</svg>')
+            f'xmlns="http://www.w3.org/2000/svg">{axes}{"".join(ticks)}{"".join(marks)}</svg>')
 
 
 def _compute_label(row: dict[str, Any], int8_mode: bool) -> str:
@@ -115,12 +151,12 @@ def tflite_page(data: dict[str, Any]) -> str:
     sections += [f'<p class="warn">warning: {_e(w)}</p>' for w in data["warnings"]]
     sections += [f'<p class="muted">note: {_e(n)}</p>' for n in data.get("notes", [])]
     if parity.get("outputs"):
+        rows = [parity_cells(o) for o in parity["outputs"]]
         sections.append("<h2>Parity with the source</h2><p>" + _e(parity.get("samples")) + "</p>"
-                        + _table(["output", "max abs err", "mean abs err", "cosine",
-                                  "top-1 agreement", "verdict"],
-                                 [[_e(o["key"]), _e(o["max_abs"]), _e(o["mean_abs"]),
-                                   _e(o["cosine"]), _e(o["top1_agreement"]),
-                                   _verdict(o["verdict"])] for o in parity["outputs"]]))
+                        + _table(PARITY_HEADERS, [[*map(_e, cells[:-1]), _verdict(cells[-1])]
+                                                  for cells in rows])
+                        + "".join(f'<p class="muted">note: {_e(n)}</p>'
+                                  for n in comparison_notes(parity)))
     elif parity.get("reason"):
         sections.append(f"<h2>Parity</h2><p>{_e(parity['reason'])}</p>")
     if data.get("eval"):
@@ -128,30 +164,29 @@ def tflite_page(data: dict[str, Any]) -> str:
         sections.append(f"<h2>Accuracy</h2><p>{e['samples']} labelled samples: source "
                         f"{e['source_accuracy']:.4f}, TFLite {e['tflite_accuracy']:.4f}, top-1 "
                         f"agreement {e['top1_agreement']:.2%}</p>")
-    fallback = data["summary"]["float_fallback"]
     if int8_mode:
-        items = "".join(f"<li>#{f['index']} {_e(f['op'])} ({_e(', '.join(f['tf_nodes'][:3]))})"
-                        f"{' — kept in float by choice' if f['chosen'] else ''}</li>"
-                        for f in fallback)
-        sections.append(f"<h2>Float fallback ({len(fallback)})</h2>"
-                        + (f"<ul>{items}</ul>" if items else "<p>none: every op is int8</p>"))
+        for why, items in float_groups(data["summary"]):
+            listed = "".join(f"<li>#{f['index']} {_e(f['op'])} "
+                             f"({_e(', '.join(f['tf_nodes'][:3]))})</li>" for f in items)
+            sections.append(f"<h2>{_e(why.capitalize())} ({len(items)})</h2>"
+                            + (f"<p>by op type: {_e(by_op_type(items))}</p><ul>{listed}</ul>"
+                               if items else "<p>none</p>"))
     quant = data.get("quant") or {}
     if quant.get("layers"):
         worst = quant["layers"][:25]
-        sections.append("<h2>Per-layer quantization error (RMS error / scale)</h2>"
-                        + bar_chart([f"{r['op']} {r['tf_nodes'][0] if r['tf_nodes'] else ''}"
-                                     for r in worst], [r["error_per_scale"] for r in worst]))
+        sections.append(
+            "<h2>Per-layer quantization error, worst first</h2>"
+            + bar_chart([layer_name(r["tensor"]) for r in worst],
+                        [r[LAYER_RANK] for r in worst], "noise/signal (what the table ranks by)")
+            + _table(LAYER_HEADERS, [list(map(_e, layer_cells(r))) for r in worst]))
     tuning = quant.get("tuning")
     if tuning and tuning.get("steps"):
-        steps = tuning["steps"]
-        sections.append(f"<h2>Tuning to {_e(tuning['target'])}</h2>" + scatter_chart(
-            [(f"step {i + 1}", s["size_bytes"] / 1024, (s["top1_agreement"] or 0) * 100)
-             for i, s in enumerate(steps)], "size (KB)", "top-1 agreement (%)")
-            + _table(["step", "change", "float layers", "size", "top-1 agreement", "max abs",
-                      "met"],
-                     [[str(i + 1), _e(s["change"]), _e(s["float_layers"]),
-                       kb(s["size_bytes"]), _e(s["top1_agreement"]), _e(s["max_abs"]),
-                       _e(s["met"])] for i, s in enumerate(steps)]))
+        shown = tuning_rows(tuning)
+        points = [(cells[0], step["size_bytes"] / 1024, (step["top1_agreement"] or 0) * 100)
+                  for (_, cells), step in zip(shown, tuning["steps"], strict=False)]
+        sections.append(f"<h2>Tuning to {_e(tuning['target'])}</h2>"
+                        + scatter_chart(points, "size (KB)", "top-1 agreement (%)")
+                        + _table(TUNING_HEADERS, [list(map(_e, cells)) for _, cells in shown]))
     if data.get("prune"):
         prune = data["prune"]
         sections.append(f"<h2>Pruning</h2><p>{prune['sparsity']:.1%} of the kernels' weights "
@@ -171,16 +206,15 @@ def tflite_page(data: dict[str, Any]) -> str:
 
 
 def compare_page(data: dict[str, Any]) -> str:
-    """A `graphport compare` result as one page: the table, and size against latency."""
+    """A `graphport compare` result as one page: the terminal's table, and size against
+    latency."""
+    from graphport.report.compare_view import COLUMNS, variant_cells
+
     rows = data["variants"]
-    table = _table(
-        ["variant", "size", "zipped", "ratio", "verdict", "max abs err", "accuracy",
-         "latency ms (median)", "error"],
-        [[_e(r["name"]), kb(r["size_bytes"]), kb(r["zipped_bytes"]),
-          _e(None if r["ratio_to_float"] is None else f"{r['ratio_to_float']:.3f}"),
-          _verdict(r["verdict"]) if r["path"] else "-", _e(r["max_abs"]), _e(r["accuracy"]),
-          _e(None if not r["latency_ms"] else f"{r['latency_ms']['median']:.3f}"),
-          _e(r["error"])] for r in rows])
+    verdict_at = COLUMNS.index("verdict")
+    table = _table(list(COLUMNS), [
+        [_verdict(c) if i == verdict_at and r["path"] else _e(c)
+         for i, c in enumerate(variant_cells(r))] for r in rows])
     points = [(r["name"] + (f" ({r['accuracy']:.3f})" if r["accuracy"] is not None else ""),
                r["size_bytes"] / 1024, r["latency_ms"]["median"])
               for r in rows if r["size_bytes"] and r["latency_ms"]]

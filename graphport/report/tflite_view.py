@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,18 @@ from rich.table import Table
 
 from graphport.outputs import atomic_path
 from graphport.quant.layer_errors import SENSITIVE
+from graphport.report.cells import (
+    LAYER_HEADERS,
+    PARITY_HEADERS,
+    TUNING_HEADERS,
+    by_op_type,
+    comparison_notes,
+    float_groups,
+    layer_cells,
+    layer_name,
+    parity_cells,
+    tuning_rows,
+)
 from graphport.report.numbers import ROW_LIMIT, VERDICT_STYLE, kb, more_note, optional
 from graphport.report.tables import show
 
@@ -87,12 +98,10 @@ def render_tflite(console: Console, result: Any) -> None:
                       f"{kb(result.compacted_bytes)} saved", markup=False)
     if result.prune:
         _render_prune(console, result.prune, result.size_bytes, result.zipped_bytes)
-    for chosen, why in ((True, "kept in float by choice"), (False, "float fallback")):
-        items = [item for item in s["float_fallback"] if item["chosen"] == chosen]
+    for why, items in float_groups(s):
         if len(items) > FALLBACK_LINES:  # a long list by op type; --json has every op
-            counts = Counter(item["op"] for item in items)
-            listing = ", ".join(f"{op} {n}" for op, n in counts.most_common())
-            console.print(f"[yellow]{why}[/]: {len(items)} ops: {listing} (all with --json)")
+            console.print(f"[yellow]{why}[/]: {len(items)} ops: {by_op_type(items)} "
+                          "(all with --json)")
             continue
         for item in items:
             console.print(f"[yellow]{why}[/]: #{item['index']} {item['op']} "
@@ -107,14 +116,11 @@ def render_tflite(console: Console, result: Any) -> None:
     if parity["status"] == "checked":
         table = Table(title=f"Parity with the source ({parity['samples']})",
                       title_justify="left")
-        for column in ("output", "values", "max abs err", "mean abs err", "cosine",
-                       "top-1 agreement", "shape mismatches", "NaN/Inf mismatches", "verdict"):
+        for column in PARITY_HEADERS:
             table.add_column(column)
         for row in parity["outputs"]:
-            table.add_row(row["key"], str(row["compared"]), optional(row["max_abs"], ".3g"),
-                          optional(row["mean_abs"], ".3g"), optional(row["cosine"], ".6f"),
-                          optional(row["top1_agreement"], ".2%"), str(row["shape_mismatches"]),
-                          str(row["nonfinite_mismatches"]), _verdict(row["verdict"]))
+            cells = parity_cells(row)
+            table.add_row(*map(escape, cells[:-1]), _verdict(cells[-1]))
         show(console, table)
         for line in comparison_notes(parity):
             console.print(f"note: {line}", markup=False)
@@ -133,38 +139,9 @@ def render_tflite(console: Console, result: Any) -> None:
     console.print(f"wrote {result.path}", markup=False)
 
 
-def comparison_notes(parity: dict[str, Any]) -> list[str]:
-    """How the comparison was made where it is not element by element: outputs compared as
-    sets, near-tie samples left out of top-1, detections matched per threshold."""
-    notes = []
-    sets = [r for r in parity["outputs"] if r.get("compared_as_set")]
-    if sets:
-        moved = [r["key"] for r in sets if r.get("reordered")]
-        notes.append(f"{', '.join(r['key'] for r in sets)}: rows chosen by NMS/top-k, "
-                     "compared as sets (rows matched one to one, then measured)"
-                     + (f"; {', '.join(moved)} came in another order" if moved else ""))
-    for row in parity["outputs"]:
-        if row.get("near_ties"):
-            notes.append(f"{row['key']}: {row['near_ties']} near-tie rows (the source's own "
-                         f"top-2 margin under {parity['tolerance']['tie_margin']:g}) left out "
-                         "of top-1 agreement")
-    for m in parity.get("detections") or []:
-        near = f", {m['near_threshold']} near the threshold" if m["near_threshold"] else ""
-        notes.append(f"detections at score >= {m['threshold']:g}: {m['matched']} of "
-                     f"{m['reference']} found again, {m['missing']} missing, {m['extra']} "
-                     f"extra{near}")
-    return notes
-
-
 def _verdict(verdict: str) -> str:
     style = VERDICT_STYLE.get(verdict, "")
     return f"[{style}]{verdict}[/]" if style else verdict
-
-
-def _layer_name(tensor: str) -> str:
-    """A layer's shortest telling name: its first fused TF node (the full name is in JSON)."""
-    parts = [p for p in tensor.split(";") if p]
-    return parts[0] + (f" (+{len(parts) - 1})" if len(parts) > 1 else "") if parts else tensor
 
 
 def render_quant(console: Console, quant: dict[str, Any], limit: int = 15) -> None:
@@ -174,37 +151,32 @@ def render_quant(console: Console, quant: dict[str, Any], limit: int = 15) -> No
         table = Table(title=f"Per-layer quantization error on {quant['measured_on']}, worst "
                             "first (noise/signal: median over channels; error/scale ~0.29 is "
                             "rounding alone)", title_justify="left")
-        for column in ("#", "op", "layer", "max err", "rms err", "err/scale", "noise/signal",
-                       "scale"):
+        for column in LAYER_HEADERS:
             table.add_column(column, overflow="fold")
         for row in layers[:limit]:
-            flag = "[bold red]" if row["sensitive"] else ""
-            index = f"{row['subgraph']}:{row['index']}" if row["subgraph"] else str(row["index"])
-            name = _layer_name(row["tensor"]) + (" [loop]" if row["in_loop"] else "")
-            table.add_row(index, row["op"], escape(name),
-                          f"{row['max_abs']:.3g}", f"{row['rms_error']:.3g}",
-                          f"{row['error_per_scale']:.3f}",
-                          f"{flag}{row['noise_to_signal']:.4f}{'[/]' if flag else ''}",
-                          f"{row['scale']:.3g}")
+            cells = [escape(c) for c in layer_cells(row)]
+            if row["sensitive"]:
+                cells[6] = f"[bold red]{cells[6]}[/]"
+            table.add_row(*cells)
         show(console, table)
         if len(layers) > limit:
             console.print(f"... {len(layers) - limit} more layers in the JSON report")
         if any(r["in_loop"] for r in layers):
             console.print("[loop]: in a while body, measured on the last iteration of each run "
                           "(LiteRT keeps no other)", markup=False)
-        sensitive = [_layer_name(r["tensor"]) for r in layers if r["sensitive"]]
+        sensitive = [layer_name(r["tensor"]) for r in layers if r["sensitive"]]
         console.print(f"sensitive (noise/signal > {SENSITIVE:g}): "
                       f"{', '.join(sensitive) or 'none'}", markup=False)
     kept = quant["kept_float"]
     if kept["op_types"] or kept["layers"]:
-        names = kept["op_types"] + [_layer_name(n) for n in kept["layers"]]
-        readers = ", ".join(map(_layer_name, kept["kept_as_readers"]))
+        names = kept["op_types"] + [layer_name(n) for n in kept["layers"]]
+        readers = ", ".join(map(layer_name, kept["kept_as_readers"]))
         console.print(f"kept in float: {', '.join(names)}" + (
             f" ({readers} read a kept layer's output, which would otherwise be quantized again)"
             if readers else ""), markup=False)
         if kept["int8_weights"]:
             console.print("computing in float on int8 weights: "
-                          f"{', '.join(map(_layer_name, kept['int8_weights']))}", markup=False)
+                          f"{', '.join(map(layer_name, kept['int8_weights']))}", markup=False)
     tuning = quant.get("tuning")
     if tuning:
         _render_tuning(console, tuning)
@@ -212,26 +184,10 @@ def render_quant(console: Console, quant: dict[str, Any], limit: int = 15) -> No
 
 def _render_tuning(console: Console, tuning: dict[str, Any]) -> None:
     table = Table(title=f"Auto-tuning to {tuning['target']}", title_justify="left")
-    for column in ("step", "change", "float layers", "size", "top-1", "max err", "latency",
-                   "target"):
+    for column in TUNING_HEADERS:
         table.add_column(column, overflow="fold")
-    rows = [(str(i), s) for i, s in enumerate(tuning["steps"])]
-    if tuning["all_sensitive"]:
-        rows.append(("all sensitive", tuning["all_sensitive"]))
-    for label, step in rows:
-        chosen = label == str(tuning["chosen"])
-        change = f"{step['change']}: {', '.join(map(_layer_name, step['added']))}" \
-            if step["added"] else "-"
-        weights = f" ({step['int8_weight_layers']} int8 weights)" \
-            if step["int8_weight_layers"] else ""
-        table.add_row(label + (" (chosen)" if chosen else ""), escape(change),
-                      f"{step['float_layers']}{weights}", kb(step["size_bytes"]),
-                      optional(step["top1_agreement"], ".2%"),
-                      optional(step["max_abs"], ".3g") + (
-                          f" ({step['shape_mismatches']} shape mismatches)"
-                          if step["shape_mismatches"] else ""),
-                      f"{step['latency_ms']:.2f} ms", "met" if step["met"] else "not met",
-                      style="bold" if chosen else "")
+    for chosen, cells in tuning_rows(tuning):
+        table.add_row(*map(escape, cells), style="bold" if chosen else "")
     show(console, table)
     if tuning["chosen"] is None:
         console.print(f"[bold red]target {tuning['target']} cannot be met[/] with every layer "
