@@ -121,7 +121,7 @@ def calibration_hint(model: Path, spec: GraphSpec) -> str | None:
               if (i.name in chosen if chosen else not i.training_knob
                   and i.op != "PlaceholderWithDefault" and i.name not in spec.set_values)]
     images = [i for i in inputs if i.shape is not None and len(i.shape) in (3, 4)
-              and i.shape[-1] in (1, 3) and i.dtype.startswith("float")]
+              and i.shape[-1] in (1, 3) and i.dtype not in ("string", "bool")]
     if len(images) != 1:
         names = ", ".join(i.name for i in inputs)
         return f"--calib FILE.npz with one array per input ({names}), samples stacked"

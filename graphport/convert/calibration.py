@@ -83,9 +83,9 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def _image_input(inputs: list[SignatureTensor], directory: Path) -> SignatureTensor:
-    """The input the images feed: the one [N,] H, W, 1|3 float input."""
+    """The input the images feed: the one [N,] H, W, 1|3 numeric input."""
     images = [t for t in inputs if t.shape is not None and len(t.shape) in (3, 4)
-              and t.shape[-1] in (1, 3) and t.dtype.startswith("float")]
+              and t.shape[-1] in (1, 3) and t.dtype not in ("string", "bool")]
     if len(images) != 1:
         raise UserError(f"--calib {directory}: an image folder calibrates one image input; the "
                         f"model has {len(images)} (of {len(inputs)} inputs)",
@@ -152,7 +152,8 @@ def load_calibration(spec: CalibrationSpec, inputs: list[SignatureTensor], seed:
                         "pass an image folder, a .npy/.npz file, or 'random'")
     if path.is_dir():
         samples = _images(path, inputs, limit, mean, std, bgr, given or {})
-        return Calibration(samples, "images", f"{len(samples)} images from {path} "
+        images = f"{len(samples)} image{'' if len(samples) == 1 else 's'}"
+        return Calibration(samples, "images", f"{images} from {path} "
                                               f"(mean {mean}, std {std}{', BGR' if bgr else ''})")
     if path.suffix == ".npz":
         samples = _from_arrays(_load_npz(path), inputs, str(path), limit)

@@ -31,8 +31,8 @@ def reference_samples(source: SourceModel, calibration: Calibration | None, coun
         generated = f"; generated: {'; '.join(notes)}" if notes else ""
         return [sample], f"the given sample{generated}"
     if calibration is not None and not calibration.is_random:
-        return calibration.samples[:count], f"{min(count, len(calibration.samples))} " \
-                                            f"calibration samples"
+        used = min(count, len(calibration.samples))
+        return calibration.samples[:count], f"{used} calibration sample{'' if used == 1 else 's'}"
     samples = [sample_inputs(source.inputs, seed=seed, count=count)[0] for seed in range(count)]
     shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in samples[0].items())
     return samples, f"{count} generated samples (random, seeds 0..{count - 1}: {shapes})"

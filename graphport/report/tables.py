@@ -1,16 +1,18 @@
 """Tables that never cut a number or a verdict, at any width.
 
 Rich shrinks a table that is wider than the terminal by cutting cells (``1.19e…``, ``mism…``).
-Here every column is given the width of its longest word, so cells wrap between words and
-never inside one; when that does not fit, columns that say nothing (every cell ``-`` or ``0``)
-are left out, and when even that does not fit, the table is printed stacked (each row as a
-block of ``header: value`` lines). On a pipe with no COLUMNS set, a table gets the width it
+Here every column is at least as wide as its longest number (with its unit) or verdict, so
+cells wrap between words and a number is never split or cut (a long name may fold inside its
+column); when that does not fit, columns that say nothing (every cell ``-`` or ``0``) are left
+out, and when even that does not fit, the table is printed stacked (each row as a block of
+``header: value`` lines). On a pipe with no COLUMNS set, a table gets the width it
 needs: a file is not a terminal.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from rich.console import Console
@@ -30,15 +32,33 @@ def _plain(cell: Any) -> str:
     return str(cell)
 
 
+# What must stay whole: a number with its unit, a verdict. Other words (paths, node names) may
+# fold inside a column once they are longer than FOLDABLE.
+# A verdict is words: "within tolerance" may wrap between them, never inside one.
+_WHOLE = re.compile(r"\(?[-+]?[\d.,]+(?:e[-+]?\d+)?(?: ?(?:KB|MB|GB|B|ms|s|px|%))?\)?|"
+                    r"tolerance|mismatch|degraded|unverified|match")
+FOLDABLE = 16  # in a cell; a header's words fold past HEADER_FOLDABLE
+HEADER_FOLDABLE = 10
+
+
+def _min_width(text: str, foldable: int = FOLDABLE) -> int:
+    whole = max((len(m.group()) for m in _WHOLE.finditer(text)), default=0)
+    words = max((min(len(w), foldable) for w in text.split()), default=1)
+    return max(whole, words, 1)
+
+
 def _widths(table: Table) -> tuple[list[int], list[int]]:
-    """Per column: the longest word (what must stay whole) and the longest line."""
-    words, lines = [], []
+    """Per column: the least width that cuts no number or verdict (a column that must not
+    wrap: its longest line), and the longest line."""
+    mins, lines = [], []
     for column in table.columns:
         texts = [_plain(column.header), *(_plain(c) for c in column.cells)]
-        words.append(max((len(w) for t in texts for w in t.split()), default=1))
-        lines.append(max((len(line) for t in texts for line in t.splitlines() or [""]),
-                         default=1))
-    return words, lines
+        longest = max((len(line) for t in texts for line in t.splitlines() or [""]),
+                      default=1)
+        mins.append(longest if column.no_wrap else max(
+            _min_width(texts[0], HEADER_FOLDABLE), *(_min_width(t) for t in texts[1:])))
+        lines.append(longest)
+    return mins, lines
 
 
 def _width_for(console: Console) -> int | None:
