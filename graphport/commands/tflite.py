@@ -323,6 +323,9 @@ def convert_source(
                                        "so that model was written (--strict for full int8, "
                                        "--keep-float to choose)")
             result, data = retried, retried_data
+        else:
+            result.notes = [*result.notes, f"tried again with {', '.join(kept)} in float: "
+                            f"{again}, no better; the full int8 model was kept"]
     if check.require and result.parity.get("verdict") not in PASSING and may_retry:
         raise ConversionError(f"--require-parity: the result is {result.parity['verdict']}; "
                               "nothing was written",
