@@ -202,9 +202,13 @@ def test_options_that_mean_nothing_for_the_input_are_refused(digits_savedmodel: 
     for args, needle in (((str(digits_savedmodel), "--no-rewrite"), "apply to frozen graphs"),
                          ((str(digits_savedmodel), "--nms", "fast"), "object-detection"),
                          ((str(FIXTURES / "digits_cnn.pb"), "--signature", "x"),
-                          "a frozen graph has none"),
+                          "a frozen graph has neither"),
+                         ((str(FIXTURES / "digits_cnn.pb"), "--tag-set", "serve"),
+                          "a frozen graph has neither"),
                          ((str(digits_savedmodel), "--signature", "nope"),
-                          "no 'nope' signature")):
+                          "--signature nope: "),
+                         ((str(digits_savedmodel), "--tag-set", "train"),
+                          "no such tag-set")):
         result = run_cli("tflite", *args, "-o", str(tmp_path / "x.tflite"))
         assert result.returncode == 2 and needle in result.stderr, (args, result.stderr)
     assert not (tmp_path / "x.tflite").exists()
