@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from graphport import __version__
-from graphport.commands.migrate_config import PATH_KEYS, load_config
+from graphport.commands.migrate_config import PATH_KEYS, Config, load_config
 from graphport.commands.migrate_folder import SUMMARY_FORMAT, check_out, install, locked
 from graphport.errors import GraphportError, UserError, api_errors, cli_terms_active
 from graphport.graph.checkpoint_files import find_checkpoint
@@ -367,7 +367,7 @@ def migrate(
                                retry_failed)
 
 
-def _migrate_locked(root: Path, target: Path, found: list[tuple[Path, str]], settings: Any,
+def _migrate_locked(root: Path, target: Path, found: list[tuple[Path, str]], settings: Config,
                     previous: dict[str, Any], modes: list[str], calib: str | None, jobs: int,
                     limits: Limits, allow_unsafe_ops: bool,
                     event: Callable[[str, ModelEntry, str], None], retry_failed: bool
