@@ -300,14 +300,16 @@ def convert_source(
     before the write succeeded. ``side_outputs`` (a report, a page: path -> its text from the
     result) land with the model or not at all.
 
-    A full int8 model whose outputs do not match (verdict mismatch) is tried again with the
-    elementwise arithmetic in float, and the better of the two is kept and said: the default
-    never hands over a model that finds nothing when one that works is a retry away.
+    A full int8 model calibrated on real data whose outputs do not match (verdict mismatch) is
+    tried again with the elementwise arithmetic in float, and the better of the two is kept and
+    said: the default never hands over a model that finds nothing when one that works is a
+    retry away.
     ``float_size``, ``size_ratio``, ``quant``, ``pruning``: as ``_build`` takes them."""
     step = or_silent(progress)
     check = verify or VerifySpec()
-    may_retry = mode == "int8" and calibration is not None and not strict and check.enabled \
-        and not (quant and quant.active) and pruning is None
+    # Not on random calibration: its ranges fit no real input, and the answer there is data.
+    may_retry = mode == "int8" and calibration is not None and not calibration.is_random \
+        and not strict and check.enabled and not (quant and quant.active) and pruning is None
     args = (source, target, mode, io, strict, select_ops, calibration, check, overwrite,
             float_size, size_ratio)
     result, data = _build(*args, quant, progress, pruning, retry_follows=may_retry)
