@@ -22,6 +22,7 @@ from typing import Any
 from graphport.graph import oplists
 from graphport.graph.nodes import parse_input
 from graphport.graph.op_registry import op_list
+from graphport.graph.tensors import dtype_name
 
 FILE = "file"
 NETWORK = "network"
@@ -138,7 +139,7 @@ def _named_paths(node: Any, consts: dict[str, Any]) -> list[str]:
         if control or source is None or source.op != "Const":
             continue
         tensor = source.attr["value"].tensor
-        if tensor.dtype == 7:  # DT_STRING
+        if dtype_name(tensor.dtype) == "string":
             label = source.name.rsplit("/", 1)[-1]
             found += [f"{label}={_shown(s.decode('utf-8', 'replace'))!r}"
                       for s in tensor.string_val[:3]]

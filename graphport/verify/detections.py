@@ -123,13 +123,13 @@ def match_detections(reference: list[dict[str, np.ndarray]],
             new = [offered[j] for j in set(range(len(offered))) - {j for _, j in pairs}]
             below_got = [d for d in _detections(got, keys, threshold / 2) if d[0] < threshold]
             below_ref = [d for d in _detections(ref, keys, threshold / 2) if d[0] < threshold]
-            near = len(_pairs(lost, below_got)) + len(_pairs(new, below_ref))
+            near_lost, near_new = len(_pairs(lost, below_got)), len(_pairs(new, below_ref))
             match.reference += len(wanted)
             match.found += len(offered)
             match.matched += len(pairs)
-            match.near_threshold += near
-            match.missing += len(lost) - len(_pairs(lost, below_got))
-            match.extra += len(new) - len(_pairs(new, below_ref))
+            match.near_threshold += near_lost + near_new
+            match.missing += len(lost) - near_lost
+            match.extra += len(new) - near_new
         results.append(match)
     return results
 
