@@ -153,14 +153,7 @@ def atomic_path(target: Path, overwrite: bool, directory: bool) -> Iterator[Path
         yield temp
         if directory:
             mark_directory(temp)
-        _usual_permissions(temp, directory)
-        if target.exists() or target.is_symlink():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
-            os.replace(target, old / "previous")
-            os.replace(temp, target)
-            _remove(old)
-        else:
-            os.replace(temp, target)
+        _replace_together([temp], [target], directory)
     except OSError as error:  # disk full, quota, permissions changed under us
         _remove(temp)
         raise ConversionError(f"cannot write {target}: {error.strerror or error}; "
@@ -194,11 +187,13 @@ def atomic_files(targets: list[Path]) -> Iterator[list[Path]]:
             _remove(temp)
 
 
-def _replace_together(temps: list[Path], targets: list[Path]) -> None:
+def _replace_together(temps: list[Path], targets: list[Path], directory: bool = False) -> None:
+    """Each temporary replaces its target, the previous versions moved aside and removed last;
+    a rename failing part way puts every target back as it was."""
     done: list[tuple[Path, Path | None]] = []  # (target, where its previous version waits)
     try:
         for temp, target in zip(temps, targets, strict=True):
-            _usual_permissions(temp, directory=False)
+            _usual_permissions(temp, directory)
             previous = None
             if target.exists() or target.is_symlink():
                 previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-",
