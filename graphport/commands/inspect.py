@@ -14,7 +14,13 @@ from typing import Any
 
 from graphport.errors import UserError, api_errors
 from graphport.graph import load, oplists
-from graphport.graph.anatomy import Finding, analyze_graph, shell_quote, unsafe_finding
+from graphport.graph.anatomy import (
+    Finding,
+    analyze_graph,
+    needs_pin,
+    shell_quote,
+    unsafe_finding,
+)
 from graphport.graph.checkpoint_files import TRAINING_GRAPH
 from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import check_graph
@@ -33,24 +39,12 @@ _RANK_HINTS = {"Conv2D": "<batch>,<height>,<width>,<channels>",
                "MatMul": "<batch>,<features>"}
 
 
-def _inference_value(knob: dict[str, Any]) -> str:
-    """What a training switch is pinned to for inference (found by anatomy)."""
-    return str(knob["inference_value"])
-
-
-def _is_inference_default(knob: dict[str, Any]) -> bool:
-    """Whether a switch's default is already its inference value (keep_prob 1.0, false)."""
-    value = {"false": False, "1.0": 1.0, "0.0": 0.0}[_inference_value(knob)]
-    return bool(knob["default"] == value)
-
-
 def suggested_options(data: dict[str, Any]) -> dict[str, Any]:
     """What inspect knows a run needs and can fill in itself: training switches pinned to
     their inference values (``set``) and, with no placeholder, the cut after a baked-in input
     pipeline (``inputs``). migrate applies these; next: shows them."""
-    pins = {item["name"]: _inference_value(item) for item in data["inputs"]
-            if item["training_knob"] and (item["default"] is None
-                                           or not _is_inference_default(item))}
+    pins = {item["name"]: item["inference_value"] for item in data["inputs"]
+            if item["training_knob"] and needs_pin(item["default"], item["inference_value"])}
     cut = data["cut_points"][:1] if not data["inputs"] and data["cut_points"] else []
     return {**({"inputs": cut} if cut else {}), **({"set": pins} if pins else {})}
 

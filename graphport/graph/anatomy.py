@@ -100,6 +100,16 @@ def _knob_value(name: str, dtype: str, shape: list[int] | None,
     return None
 
 
+_INFERENCE_VALUES = {"false": False, "1.0": 1.0, "0.0": 0.0}
+
+
+def needs_pin(default: Any, inference_value: str | None) -> bool:
+    """Whether a training switch must be pinned to ``inference_value``: it has no default, or
+    one other than that value (a default of keep_prob 1.0 or false is kept)."""
+    return inference_value is not None and (
+        default is None or default != _INFERENCE_VALUES[inference_value])
+
+
 def _jsonable(value: np.ndarray) -> Any:
     if value.dtype == object:
         return [v.decode("utf-8", "replace") for v in value.ravel()]
@@ -169,10 +179,10 @@ def read_names(graph: Any) -> set[str]:
     return {parse_input(item)[0] for node in graph.node for item in node.input}
 
 
-def unread_placeholders(graph: Any) -> list[str]:
-    """Placeholders nothing reads: left out of the signature, said by inspect."""
-    read = read_names(graph)
-    return [n.name for n in graph.node if n.op in PLACEHOLDER_OPS and n.name not in read]
+def unread_placeholders(graph: Any, inputs: list[InputInfo]) -> list[str]:
+    """Placeholders nothing reads: those ``find_inputs`` left out of ``inputs``."""
+    listed = {i.name for i in inputs}
+    return [n.name for n in graph.node if n.op in PLACEHOLDER_OPS and n.name not in listed]
 
 
 def find_inputs(graph: Any) -> list[InputInfo]:
@@ -352,7 +362,7 @@ def analyze_graph(graph: Any, index: NodeIndex | None = None) -> GraphAnatomy:
                                 + ", ".join(unregistered)))
     if unsafe_nodes:
         findings.append(unsafe_finding(unsafe_nodes, find_cut_points(graph)))
-    unread = unread_placeholders(graph)
+    unread = unread_placeholders(graph, inputs)
     if unread:
         shown = ", ".join(unread[:4]) + (f" and {len(unread) - 4} more" if len(unread) > 4
                                          else "")

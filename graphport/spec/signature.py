@@ -22,6 +22,7 @@ from graphport.graph.anatomy import (
     find_inputs,
     find_outputs,
     has_legacy_empty_shape,
+    needs_pin,
 )
 from graphport.graph.integrity import check_graph
 from graphport.graph.nodes import parse_input, tensor_name
@@ -135,15 +136,9 @@ def _training_pins(placeholders: dict[str, InputInfo], inputs: list[str] | None,
     named = {parse_input(n)[0] for n in inputs or []}
     pins = {}
     for name, info in placeholders.items():
-        if not info.training_knob or info.inference_value is None or name in named \
-                or name in set_values:
-            continue
-        if info.op == "PlaceholderWithDefault" and \
-                str(info.default).lower() in (info.inference_value, "false" if
-                                              info.inference_value == "false" else "1" if
-                                              info.inference_value == "1.0" else "0"):
-            continue
-        pins[name] = info.inference_value
+        if info.training_knob and info.inference_value is not None and name not in named \
+                and name not in set_values and needs_pin(info.default, info.inference_value):
+            pins[name] = info.inference_value
     return pins
 
 
