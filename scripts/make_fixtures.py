@@ -717,6 +717,141 @@ def build_lstm_unrolled(out: Path) -> dict[str, float]:
     return {}
 
 
+# ---------------------------------------------------------------- TF1 loops (issue 23)
+
+def _frozen(graph: tf.Graph, outputs: list[str]) -> Any:
+    with _session(graph) as sess:
+        sess.run(v1.global_variables_initializer())
+        return _freeze(sess, outputs)
+
+
+def _layer(x: Any, units: int, name: str) -> Any:
+    """A dense layer as tf.layers.dense wrote it: NAME/kernel, NAME/bias, NAME/BiasAdd."""
+    with v1.variable_scope(name):  # the output is NAME/BiasAdd
+        kernel = v1.get_variable("kernel", [int(x.shape[-1]), units])
+        bias = v1.get_variable("bias", [units], initializer=v1.constant_initializer(0.1))
+        if x.shape.rank == 2:
+            return tf.nn.bias_add(tf.matmul(x, kernel), bias)
+        return tf.nn.bias_add(tf.tensordot(x, kernel, [[x.shape.rank - 1], [0]]), bias)
+
+
+def build_loops(out: Path) -> dict[str, float]:
+    """The TF1 loop shapes of 2016-2019 code, each written by TensorFlow's own producer: a
+    peephole/projection LSTMCell, a conv -> GRU -> CTC decoder OCR model, a BasicLSTMCell whose
+    state is an input and an output, tf.map_fn resizing each image of a dynamic batch, a raw
+    while_loop writing a dynamic-size TensorArray, and a Keras LSTM frozen by
+    convert_variables_to_constants_v2 (TensorList loop, dangling placeholders) as text."""
+    # tf.compat.v1.nn.rnn_cell's classes, which Keras 3 hides behind that name
+    from tensorflow.python.ops import rnn_cell_impl as rnn
+
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.set_random_seed(SEED + 60)
+        x = v1.placeholder(tf.float32, [None, None, 12], name="x")
+        cell = rnn.LSTMCell(24, use_peepholes=True, num_proj=16)
+        outputs, _ = v1.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+        tf.identity(outputs, name="outputs")
+        _layer(outputs[:, -1], 5, "logits")
+        frozen = _frozen(graph, ["outputs", "logits/BiasAdd"])
+    _write(out, "rnn_lstm_peephole", frozen, _sidecar(
+        frozen, ["x"], ["outputs", "logits/BiasAdd"],
+        description="dynamic_rnn, LSTMCell(use_peepholes, num_proj), dynamic batch and time"))
+
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.set_random_seed(SEED + 61)
+        image = v1.placeholder(tf.float32, [1, 16, 64, 1], name="image")
+        kernel = v1.get_variable("conv/kernel", [3, 3, 1, 8])
+        features = tf.nn.relu(tf.nn.conv2d(image, kernel, 2, "SAME"))  # [1, 8, 32, 8]
+        sequence = tf.reshape(tf.transpose(features, [0, 2, 1, 3]), [1, 32, 64])
+        outputs, _ = v1.nn.dynamic_rnn(rnn.GRUCell(32), sequence, dtype=tf.float32)
+        logits = _layer(outputs, 11, "logits")  # 10 characters + blank
+        decoded, _ = tf.nn.ctc_greedy_decoder(tf.transpose(logits, [1, 0, 2]), [32])
+        tf.sparse.to_dense(decoded[0], default_value=-1, name="decoded")
+        frozen = _frozen(graph, ["decoded"])
+    _write(out, "rnn_gru_ctc", frozen, _sidecar(
+        frozen, ["image"], ["decoded"],
+        description="OCR: conv -> GRU dynamic_rnn -> CTCGreedyDecoder -> SparseToDense"))
+
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.set_random_seed(SEED + 62)
+        obs = v1.placeholder(tf.float32, [None, None, 8], name="obs")
+        state_in = v1.placeholder(tf.float32, [None, 64], name="lstm_state_in")
+        c, h = tf.split(state_in, 2, axis=1)
+        outputs, state = v1.nn.dynamic_rnn(rnn.BasicLSTMCell(32), obs,
+                                           initial_state=rnn.LSTMStateTuple(c, h))
+        tf.concat([state.c, state.h], 1, name="lstm_state_out")
+        tf.nn.softmax(_layer(outputs, 4, "policy"), name="action_probs")
+        frozen = _frozen(graph, ["action_probs", "lstm_state_out"])
+    _write(out, "rnn_state_io", frozen, _sidecar(
+        frozen, ["obs", "lstm_state_in"], ["action_probs", "lstm_state_out"],
+        description="LSTM policy: recurrent state fed in and returned, dynamic batch and time"))
+
+    graph = tf.Graph()
+    with graph.as_default():
+        images = v1.placeholder(tf.float32, [None, 6, 6, 3], name="images")
+
+        def per_image(image: Any) -> Any:  # the Object Detection API's Preprocessor/map
+            resized = v1.image.resize_bilinear(tf.expand_dims(image, 0), [4, 4])[0]
+            return tf.image.per_image_standardization(resized)
+
+        tf.identity(v1.map_fn(per_image, images), name="preprocessed")
+        mapped = graph.as_graph_def()
+    _write(out, "map_fn_resize", mapped, _sidecar(
+        mapped, ["images"], ["preprocessed"],
+        description="tf.map_fn over a dynamic batch, a resize inside (element shape changes)"))
+
+    graph = tf.Graph()
+    with graph.as_default():
+        rng = np.random.RandomState(SEED + 63)
+        x = v1.placeholder(tf.float32, [1, 5], name="x")
+        weights = tf.constant(rng.normal(0, 0.5, (5, 5)).astype(np.float32))
+        steps = tf.constant(4, name="steps")
+        history = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+
+        def body(i: Any, state: Any, written: Any) -> Any:
+            state = tf.tanh(tf.matmul(state, weights) + 0.1)
+            return i + 1, state, written.write(i, state)
+
+        _, _, written = v1.while_loop(lambda i, *_: i < steps, body, [0, x, history])
+        tf.identity(written.stack(), name="history")
+        raw = graph.as_graph_def()
+    _write(out, "while_ta", raw, _sidecar(
+        raw, ["x"], ["history"],
+        description="raw while_loop writing a dynamic-size TensorArray, stacked after"))
+    return {}
+
+
+def build_keras_lstm(out: Path) -> dict[str, float]:
+    """A TF2 Keras LSTM frozen with convert_variables_to_constants_v2 (lowered control flow):
+    a v1 loop over TensorList ops whose element shapes are not static, and placeholders named
+    unused_control_flow_input that nothing reads; written as a text GraphDef."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+
+    keras = tf.keras
+    keras.utils.set_random_seed(SEED + 64)
+    model = keras.Sequential([keras.Input((None, 6), batch_size=None),
+                              keras.layers.LSTM(16, return_sequences=False),
+                              keras.layers.Dense(3)])
+    function = tf.function(lambda x: model(x, training=False))
+    concrete = function.get_concrete_function(tf.TensorSpec([None, None, 6], tf.float32, "x"))
+    frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=True)
+    graph_def = frozen.graph.as_graph_def()
+    ordered = sorted(graph_def.node, key=lambda n: n.name)  # the converter's order varies
+    del graph_def.node[:]
+    graph_def.node.extend(ordered)
+    inputs = [t.name.split(":")[0] for t in frozen.inputs]
+    outputs = [t.name.split(":")[0] for t in frozen.outputs]
+    (out / "keras_lstm.pbtxt").write_text(str(graph_def))
+    (out / "keras_lstm.json").write_text(json.dumps(_sidecar(
+        graph_def, inputs, outputs,
+        description="Keras LSTM, convert_variables_to_constants_v2(lower_control_flow=True)"),
+        indent=2) + "\n")
+    return {}
+
+
 # ---------------------------------------------------------------- checkpoints (unfrozen)
 
 def _dense_model(x: Any, rng: np.random.RandomState) -> Any:
@@ -792,6 +927,8 @@ BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "ssd_exports": build_ssd_exports,
     "checkpoints": build_checkpoints,
     "lstm_unrolled": build_lstm_unrolled,
+    "loops": build_loops,
+    "keras_lstm": build_keras_lstm,
 }
 
 

@@ -152,7 +152,7 @@ def _repair_status(op: str, source: SourceModel) -> str:
 
 def _first_line(message: str) -> str:
     for line in message.splitlines():
-        line = line.strip()
+        line = re.sub(r"^<unknown>:\d+: error: ", "", line.strip())
         if line and not line.startswith("<unknown>"):
             return line[:300]
     errors = re.findall(r"error: [^\n]*?: (.+)", message)

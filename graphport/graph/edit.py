@@ -139,4 +139,23 @@ def prune(graph: Any, fetch_nodes: list[str]) -> Any:
     pruned.versions.CopyFrom(graph.versions)
     pruned.library.CopyFrom(graph.library)
     pruned.node.extend(node for node in graph.node if node.name in needed)
+    _drop_colocation_with_missing(pruned, needed)
     return pruned
+
+
+def _drop_colocation_with_missing(graph: Any, present: set[str]) -> None:
+    """Colocation hints (``_class: loc:@node``) naming a node pruned away would stop TensorFlow
+    from importing the graph; they only place ops on devices, so they go."""
+    for node in graph.node:
+        if "_class" not in node.attr:
+            continue
+        hints = node.attr["_class"].list.s
+        kept = [h for h in hints if not h.startswith(b"loc:@") or
+                h[len(b"loc:@"):].decode(errors="replace") in present]
+        if len(kept) == len(hints):
+            continue
+        if kept:
+            del hints[:]
+            hints.extend(kept)
+        else:
+            del node.attr["_class"]

@@ -59,14 +59,15 @@ def prepare_for_export(graph: GraphProto, spec: GraphSpec, target: str,
 
 def _adopt_fixed_shapes(prepared: RepairedGraph) -> None:
     """An input a repair fixed in size (a detector's image, resized inside the graph before,
-    taken at model size now) is verified at that size: the source accepts it too."""
+    taken at model size now; an RNN's batch, which its loop's lists need static) is verified
+    at that size: the source accepts it too."""
     nodes = {n.name: n for n in prepared.graph.node}
     for tensor in prepared.inputs:
         node = nodes.get(parse_input(tensor.tensor)[0])
         if node is None or "shape" not in node.attr:
             continue
         fixed = shape_list(node.attr["shape"].shape)
-        if fixed is not None and tensor.shape is not None and len(fixed) == len(tensor.shape) \
-                and all(d >= 0 for d in fixed) and fixed != tensor.shape and \
-                all(t < 0 or t == f for t, f in zip(tensor.shape, fixed, strict=True)):
-            tensor.shape = fixed
+        if fixed is None or tensor.shape is None or len(fixed) != len(tensor.shape):
+            continue
+        if all(t < 0 or f < 0 or t == f for t, f in zip(tensor.shape, fixed, strict=True)):
+            tensor.shape = [f if f >= 0 else t for t, f in zip(tensor.shape, fixed, strict=True)]

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from graphport.graph.edit import add_node, make_const
 from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import frames
 from graphport.graph.nodes import parse_input
@@ -23,6 +24,32 @@ def const_value(node: Any, by_name: dict[str, Any], depth: int = 4) -> np.ndarra
     if node is None or node.op != "Const":
         return None
     return tensor_to_numpy(node.attr["value"].tensor)
+
+
+def is_counter_from_zero(index_node: Any, by_name: dict[str, Any]) -> bool:
+    """Is ``index_node`` a while loop's counter 0, 1, 2, ...: Identity <- Switch <-
+    Merge(Enter(Const 0), NextIteration(Add(Identity, 1)))?"""
+    if index_node is None or index_node.op != "Identity":
+        return False
+    switch = by_name.get(parse_input(index_node.input[0])[0])
+    merge = by_name.get(parse_input(switch.input[0])[0]) if switch is not None and \
+        switch.op == "Switch" else None
+    if merge is None or merge.op != "Merge" or len(merge.input) != 2:
+        return False
+    enter, next_iteration = (by_name.get(parse_input(i)[0]) for i in merge.input)
+    if enter is None or enter.op != "Enter" or next_iteration is None:
+        return False
+    start = const_value(by_name.get(parse_input(enter.input[0])[0]), by_name)
+    step = by_name.get(parse_input(next_iteration.input[0])[0])
+    if start is None or start.size != 1 or int(start) != 0 or step is None or \
+            step.op not in ("Add", "AddV2"):
+        return False
+    operands = [parse_input(i)[0] for i in step.input]
+    other = [by_name.get(n) for n in operands if n != index_node.name]
+    if len(other) != 1 or index_node.name not in operands:
+        return False
+    one = const_value(other[0], by_name)
+    return one is not None and one.size == 1 and float(one) == 1
 
 
 def input_node(node: Any, index: int, by_name: dict[str, Any]) -> Any:
@@ -108,6 +135,41 @@ def frame_anchor(graph: Any, tensor: str) -> str:
         pivot = graph.node.add(name=pivot_name, op="Identity", input=[tensor])
         pivot.attr["T"].type = producer.attr["T"].type
     return f"^{pivot_name}"
+
+
+def runtime_zero(graph: Any, source: str, source_type: int, base: str) -> str:
+    """An int32 [1] tensor holding 0 that the converter cannot compute ahead of time.
+
+    The TFLite converter types a loop variable from its initial value and folds what it can,
+    so an accumulator that starts empty from a constant (or from static shapes) is typed with
+    zero rows forever. This count is min(rows(where(a == a)), 0) for the first element ``a`` of
+    ``source``, a run-time value (a graph input or what is computed from one): always 0, but
+    only known when the graph runs. Its nodes go in ``source``'s frame."""
+    anchor = frame_anchor(graph, source)
+
+    def const(suffix: str, value: np.ndarray) -> str:
+        node = graph.node.add(name=unique_name(graph, f"{base}/{suffix}"))
+        make_const(node, value)
+        node.input.append(anchor)
+        return node.name
+
+    def op(suffix: str, kind: str, inputs: list[str], **types: str | int) -> str:
+        return add_node(graph, unique_name(graph, f"{base}/{suffix}"), kind, inputs,
+                        types=types).name
+
+    int32 = "int32"
+    flat = op("flat", "Reshape", [source, const("minus_one", np.array([-1], np.int32))],
+              T=source_type, Tshape=int32)
+    first = op("first", "Slice", [flat, const("begin", np.array([0], np.int32)),
+                                  const("one", np.array([1], np.int32))],
+               T=source_type, Index=int32)
+    same = op("same", "Equal", [first, first], T=source_type)
+    where = op("where", "Where", [same], T="bool")
+    shape = op("shape", "Shape", [where], T="int64", out_type=int32)  # Where gives int64
+    count = op("count", "Slice", [shape, const("zero_1d", np.array([0], np.int32)),
+                                  const("one_1d", np.array([1], np.int32))],
+               T=int32, Index=int32)
+    return op("rows", "Minimum", [count, const("zero", np.array([0], np.int32))], T=int32)
 
 
 def unique_name(graph: Any, base: str) -> str:

@@ -26,7 +26,12 @@ from graphport.graph.index import NodeIndex, Reader
 from graphport.graph.nodes import parse_input
 from graphport.graph.tensors import dtype_enum, dtype_name, shape_list
 from graphport.passes.base import TFLITE, GraphPass, PassContext
-from graphport.passes.graph_util import const_value, frame_anchor, unique_name
+from graphport.passes.graph_util import (
+    frame_anchor,
+    is_counter_from_zero,
+    runtime_zero,
+    unique_name,
+)
 
 _NUMPY = {"float": np.float32, "int32": np.int32, "int64": np.int64, "double": np.float64}
 _LOOP_CHAIN = ("Enter", "Merge", "Switch", "Identity", "NextIteration", "Exit")
@@ -42,31 +47,6 @@ class _Accumulation:
     write: Any  # TensorArrayWriteV3 inside the loop
     concat: Any  # TensorArrayConcatV3 after the loop
     init_enter: Any  # Enter of the flow
-
-
-def _is_counter_from_zero(index_node: Any, by_name: dict[str, Any]) -> bool:
-    """Identity <- Switch <- Merge(Enter(Const 0), NextIteration(Add(Identity, 1)))."""
-    if index_node is None or index_node.op != "Identity":
-        return False
-    switch = by_name.get(parse_input(index_node.input[0])[0])
-    merge = by_name.get(parse_input(switch.input[0])[0]) if switch is not None and \
-        switch.op == "Switch" else None
-    if merge is None or merge.op != "Merge" or len(merge.input) != 2:
-        return False
-    enter, next_iteration = (by_name.get(parse_input(i)[0]) for i in merge.input)
-    if enter is None or enter.op != "Enter" or next_iteration is None:
-        return False
-    start = const_value(by_name.get(parse_input(enter.input[0])[0]), by_name)
-    step = by_name.get(parse_input(next_iteration.input[0])[0])
-    if start is None or start.size != 1 or int(start) != 0 or step is None or \
-            step.op not in ("Add", "AddV2"):
-        return False
-    operands = [parse_input(i)[0] for i in step.input]
-    other = [by_name.get(n) for n in operands if n != index_node.name]
-    if len(other) != 1 or index_node.name not in operands:
-        return False
-    one = const_value(other[0], by_name)
-    return one is not None and one.size == 1 and float(one) == 1
 
 
 def _reads_input_values(node: Any, by_name: dict[str, Any]) -> bool:
@@ -121,7 +101,7 @@ class TensorArrayToConcat(GraphPass):
             why = "needs exactly one write in a loop and one concat after it"
         elif any(r.output == 1 for r in nodes.readers(concats[0].name)):
             why = "the concat's lengths output is used"
-        elif not _is_counter_from_zero(by_name.get(parse_input(writes[0].input[1])[0]),
+        elif not is_counter_from_zero(by_name.get(parse_input(writes[0].input[1])[0]),
                                        by_name):
             why = "writes do not go to a loop counter starting at 0"
         if why:
@@ -184,14 +164,8 @@ class TensorArrayToConcat(GraphPass):
     @staticmethod
     def _empty_accumulator(graph: Any, tf_graph: Any, array: Any, enter: Any, dtype: int,
                            np_type: Any, tail: list[int], context: PassContext) -> str:
-        """An empty [0, *tail] tensor whose first dimension the converter cannot know.
-
-        The TFLite converter types a loop variable from its initial value and folds anything it
-        can compute ahead of time, so a constant [0, 4] (or one computed from static shapes)
-        would freeze the accumulator at zero rows. The row count here is
-        min(rows(where(a == a)), 0) for the first element ``a`` of a run-time value that enters
-        the same loop: always 0, but only known when the graph runs.
-        """
+        """An empty [0, *tail] tensor whose first dimension the converter cannot know
+        (graph_util.runtime_zero, from a run-time value that enters the same loop)."""
         from graphport.backend.tf_graph import get_tensor
 
         frame = enter.attr["frame_name"].s
@@ -215,8 +189,9 @@ class TensorArrayToConcat(GraphPass):
             context.note(f"{array.name}: only constants enter the loop; the accumulator starts "
                          "as a constant and converters may keep it empty")
             return empty.name
+        rows = runtime_zero(graph, source, get_tensor(tf_graph, source).dtype.as_datatype_enum,
+                            base)
         anchor = frame_anchor(graph, source)
-        source_type = get_tensor(tf_graph, source).dtype.as_datatype_enum
 
         def const(suffix: str, value: np.ndarray) -> str:
             node = graph.node.add(name=unique_name(graph, f"{base}/{suffix}"))
@@ -224,29 +199,14 @@ class TensorArrayToConcat(GraphPass):
             node.input.append(anchor)
             return node.name
 
-        def op(suffix: str, kind: str, inputs: list[str], **types: str | int) -> str:
-            return add_node(graph, unique_name(graph, f"{base}/{suffix}"), kind, inputs,
-                            types=types).name
-
         int32 = "int32"
-        flat = op("flat", "Reshape", [source, const("minus_one", np.array([-1], np.int32))],
-                  T=source_type, Tshape=int32)
-        first = op("first", "Slice", [flat, const("begin", np.array([0], np.int32)),
-                                      const("one", np.array([1], np.int32))],
-                   T=source_type, Index=int32)
-        same = op("same", "Equal", [first, first], T=source_type)
-        where = op("where", "Where", [same], T="bool")
-        shape = op("shape", "Shape", [where], T="int64", out_type=int32)  # Where gives int64
-        count = op("count", "Slice", [shape, const("zero_1d", np.array([0], np.int32)),
-                                      const("one_1d", np.array([1], np.int32))],
-                   T=int32, Index=int32)
-        rows = op("rows", "Minimum", [count, const("zero", np.array([0], np.int32))], T=int32)
-        dims = op("dims", "ConcatV2", [rows, const("tail", np.array(tail, np.int32)),
-                                       const("axis", np.array(0, np.int32))],
-                  T=int32, Tidx=int32)
-        graph.node[-1].attr["N"].i = 2
-        return op("init", "Fill", [dims, const("value", np.array(0, np_type))], T=dtype,
-                  index_type=int32)
+        dims = add_node(graph, unique_name(graph, f"{base}/dims"), "ConcatV2",
+                        [rows, const("tail", np.array(tail, np.int32)),
+                         const("axis", np.array(0, np.int32))],
+                        types={"T": int32, "Tidx": int32}, ints={"N": 2}).name
+        return add_node(graph, unique_name(graph, f"{base}/init"), "Fill",
+                        [dims, const("value", np.array(0, np_type))],
+                        types={"T": dtype, "index_type": int32}).name
 
     @staticmethod
     def _retype_loop_chain(graph: Any, enter: Any, dtype: int) -> None:
