@@ -827,8 +827,7 @@ def build_keras_lstm(out: Path) -> dict[str, float]:
     """A TF2 Keras LSTM frozen with convert_variables_to_constants_v2 (lowered control flow):
     a v1 loop over TensorList ops whose element shapes are not static, and placeholders named
     unused_control_flow_input that nothing reads; written as a text GraphDef."""
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2)
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     keras = tf.keras
     keras.utils.set_random_seed(SEED + 64)

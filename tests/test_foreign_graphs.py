@@ -236,12 +236,27 @@ def test_check_tflite_table_and_verdict_come_from_one_measurement() -> None:
 
 
 @pytest.mark.tf
-def test_map_fn_loops_get_the_loop_the_ops_and_a_cut_that_converts(tmp_path: Path) -> None:
-    result = run_cli("tflite", FIXTURES / "map_fn_nms.pb", "-o", tmp_path / "m.tflite")
+def test_map_fn_nms_converts_through_its_loop(tmp_path: Path) -> None:
+    """NMS per image in a tf.map_fn: the loop's TensorArrays become lists, NMS v2 becomes v4,
+    and the model is builtin-only and matches (kept rows compared as sets)."""
+    result = run_cli("tflite", FIXTURES / "map_fn_nms.pb", "-o", tmp_path / "m.tflite",
+                     "--json")
+    assert result.returncode == 0, result.stderr[-1500:]
+    report = json.loads(result.stdout)
+    assert report["summary"]["flex"] == 0 and report["summary"]["custom"] == 0
+    assert report["parity"]["verdict"] == "match"
+
+
+@pytest.mark.tf
+def test_loop_left_unrepaired_gets_the_loop_the_ops_and_a_cut(tmp_path: Path) -> None:
+    passes = "fold_constants,detection_postprocess,nms_v4"  # no loop repair asked for
+    result = run_cli("tflite", FIXTURES / "map_fn_nms.pb", "-o", tmp_path / "m.tflite",
+                     "--passes", passes)
     assert result.returncode == 1 and not (tmp_path / "m.tflite").exists()
     message = result.stderr.splitlines()[0]
     assert "while loop 'map/while/while_context'" in message
     assert "TensorArrayScatterV3" in message and "--outputs boxes,scores" in message
+    assert "tensor_array_to_list would handle it; it did not run" in message
     # NMS in a loop, but no SSD box predictor: the detection pass says what it found
     assert "detection_postprocess ran but could not repair it" in message
     assert "no boxes [B, N, 1, 4] and scores [B, N, C] enter the NMS loop" in message

@@ -42,8 +42,9 @@ def counted(items: list[Any], what: str, progress: Progress | None) -> Iterator[
 def configured_converter(source: SourceModel, mode: str, io: str | None = None,
                          strict: bool = False, select_ops: bool = False,
                          calibration: Calibration | None = None,
-                         progress: Progress | None = None) -> Any:
-    """A TFLiteConverter for ``source`` set up for one mode."""
+                         progress: Progress | None = None, isolated: bool = False) -> Any:
+    """A TFLiteConverter for ``source`` set up for one mode. Calibrating a graph that holds
+    TensorLists is refused unless ``isolated`` (in a child process, see convert())."""
     tf = tensorflow()
     converter = source.converter()
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -54,6 +55,11 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif mode == "int8":
         assert calibration is not None
+        if holds_lists(source) and not isolated:
+            raise ConversionError(f"{_CALIBRATOR_CRASH}: layers kept in float and pruned "
+                                  "int8 models are not tried on them",
+                                  "drop --keep-float/--debug-quant/--target-agreement/--prune, "
+                                  "or use --dynamic or --fp16")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: (source.representative(s) for s in counted(
             calibration.samples, "calibrating on sample", progress))
@@ -67,10 +73,61 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
     return converter
 
 
+def holds_lists(source: SourceModel) -> bool:
+    """Does the graph hold TensorList ops (a repaired TF1 loop, a TF2 one)?"""
+    return source.graph_def is not None and any(n.op.startswith("TensorList")
+                                                for n in source.graph_def.node)
+
+
+_CALIBRATOR_CRASH = ("TensorFlow 2.21's int8 calibrator crashes on most loops holding "
+                     "TensorLists")
+
+
+def _convert_isolated(source: SourceModel, mode: str, io: str | None, strict: bool,
+                      select_ops: bool, calibration: Calibration | None) -> bytes:
+    """The conversion in a child process: TensorFlow's calibrator kills its process (a
+    segfault, no exception) on some TensorList loops, and the user's process must survive
+    that with an error that says what works instead. Costs a TensorFlow import (~3 s)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    from dataclasses import replace
+
+    portable = replace(source, unrepaired=None)  # what the child needs, picklable
+    with quiet_native(), ProcessPoolExecutor(  # the child's TensorFlow logs on fd 2 too
+            1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            outcome = pool.submit(_child_convert, portable, mode, io, strict, select_ops,
+                                  calibration).result()
+        except BrokenProcessPool:
+            raise ConversionError(f"{_CALIBRATOR_CRASH}, and on this graph's (in a separate "
+                                  "process: nothing else was affected)",
+                                  "use --dynamic (int8 weights) or --fp16; the loop's "
+                                  "arithmetic stays float") from None
+    if isinstance(outcome, bytes):
+        return outcome
+    message, hint = outcome
+    raise ConversionError(message, hint)
+
+
+def _child_convert(source: SourceModel, mode: str, io: str | None, strict: bool,
+                   select_ops: bool, calibration: Calibration | None
+                   ) -> bytes | tuple[str, str | None]:
+    try:
+        converter = configured_converter(source, mode, io, strict, select_ops, calibration,
+                                         isolated=True)
+        return run_converter(converter, source, strict, select_ops)
+    except ConversionError as error:  # sent back as text: exceptions pickle by their args
+        return error.message, error.hint
+
+
 def convert(source: SourceModel, mode: str, io: str | None = None, strict: bool = False,
             select_ops: bool = False, calibration: Calibration | None = None,
             progress: Progress | None = None) -> bytes:
     """Run the TFLite converter once with the settings of one mode."""
+    if mode == "int8" and holds_lists(source):
+        return with_signature(_convert_isolated(source, mode, io, strict, select_ops,
+                                                calibration), source)
     converter = configured_converter(source, mode, io, strict, select_ops, calibration,
                                      progress)
     return with_signature(run_converter(converter, source, strict, select_ops), source)
@@ -130,8 +187,8 @@ def _loop_advice(needs: dict[str, list[str]], source: SourceModel) -> str:
     if source.graph_def is None or not any(op.startswith("TensorArray") for op in needs):
         return ""
     graph = GraphDef.FromString(source.graph_def.SerializeToString())
-    advice = [f"; while loop {loop.frame!r} uses {', '.join(loop.ops)} (a tf.map_fn-style "
-              f"TensorArray pattern no graphport pass rewrites); the nearest cut before it "
+    advice = [f"; while loop {loop.frame!r} uses {', '.join(loop.ops)} (no graphport pass "
+              f"repaired it); the nearest cut before it "
               f"converts without it: --outputs {','.join(loop.cut)}"
               for loop in tensor_array_loops(graph) if loop.cut]
     return "".join(advice)
@@ -143,11 +200,14 @@ def _repair_status(op: str, source: SourceModel) -> str:
     if not names:
         return "[no graphport repair exists for it]"
     ran = [r for r in source.rewrites if r.name in names]
+    idle = [n for n in names if n not in {r.name for r in ran}]
+    unused = f"[repair pass {' or '.join(idle)} would handle it; it did not run]" if idle else ""
     if not ran:
-        return f"[repair pass {' or '.join(names)} would handle it; it did not run]"
+        return unused
     notes = [n for r in ran for n in r.notes if "not repairable" in n]
-    return (f"[pass {' and '.join(dict.fromkeys(r.name for r in ran))} ran but could not "
-            f"repair it: {'; '.join(notes) or 'no match'}]")
+    tried = (f"[pass {' and '.join(dict.fromkeys(r.name for r in ran))} ran but could not "
+             f"repair it: {'; '.join(notes) or 'no match'}]")
+    return f"{tried} {unused}".rstrip()
 
 
 def _first_line(message: str) -> str:

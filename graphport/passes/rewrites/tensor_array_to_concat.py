@@ -95,6 +95,8 @@ class TensorArrayToConcat(GraphPass):
             else:
                 others.append(consumer)
         why = None
+        if not concats:
+            return None  # not this pass's pattern (tensor_array_to_list's, if any)
         if others:
             why = f"also used by {', '.join(sorted({o.op for o in others}))}"
         elif len(writes) != 1 or len(concats) != 1 or len(enters) != 1:

@@ -109,7 +109,6 @@ class TensorArrayToList(GraphPass):
         if not arrays:
             return result
         shapes = element_shapes(graph, [array_elements(a) for a in arrays])
-        context.notes.extend(shapes.notes)
         plans = []
         for array in arrays:
             element = shapes.of(array.array.name)
@@ -123,9 +122,11 @@ class TensorArrayToList(GraphPass):
                              "whose loop runs a number of times known only at run time)")
             else:
                 plans.append(plan)
+        if plans:
+            shapes.pin_inputs(graph)
+        context.notes.extend(shapes.notes)
         if not plans:
             return result
-        shapes.pin_inputs(graph)
         for plan in plans:
             self._rewrite(graph, plan)
             result.changed += 1
