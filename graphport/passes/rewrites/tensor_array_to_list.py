@@ -216,7 +216,7 @@ class TensorArrayToList(GraphPass):
         closes = set()
         for op in plan.array.ops:
             inputs = list(op.input)
-            flow = inputs[FLOW_INPUT[op.op]] if op.op in FLOW_INPUT else None
+            flow = inputs[FLOW_INPUT[op.op]] if op.op in FLOW_INPUT else ""
             data = [i for i in inputs if not i.startswith("^")]
             controls = [i for i in inputs if i.startswith("^")]
             kind = op.op
@@ -309,7 +309,7 @@ def _trip_limit(writes: list[Any], by_name: dict[str, Any]) -> str | None:
     limit = None
     for write in writes:
         counter = by_name.get(parse_input(write.input[1])[0])
-        if not is_counter_from_zero(counter, by_name):
+        if counter is None or not is_counter_from_zero(counter, by_name):
             return None
         switch = by_name[parse_input(counter.input[0])[0]]
         merge = parse_input(switch.input[0])[0]
