@@ -6,6 +6,8 @@ one, so an upgrade that removes or renames it fails loudly there instead of deep
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -64,3 +66,41 @@ def frozen_function_graph(function: Any) -> tuple[Any, Any]:
     )
 
     return convert_variables_to_constants_v2_as_graph(function, aggressive_inlining=True)
+
+
+@contextmanager
+def calibrator_input(patch: Callable[[bytes], bytes]) -> Iterator[None]:
+    """Let ``patch`` rewrite the float model TensorFlow's converter hands its int8 calibrator
+    (``convert()`` offers no hook between converting and calibrating)."""
+    from tensorflow.lite.python.optimize import calibrator
+
+    original = calibrator.Calibrator.__init__
+
+    def patched(self: Any, model_content: bytes, *args: Any, **kwargs: Any) -> None:
+        original(self, patch(bytes(model_content)), *args, **kwargs)
+
+    calibrator.Calibrator.__init__ = patched  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        calibrator.Calibrator.__init__ = original  # type: ignore[method-assign]
+
+
+def tflite_object(data: bytes) -> Any:
+    """A .tflite flatbuffer as TensorFlow's mutable object API (ModelT)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    return flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
+
+
+def tflite_bytes(model: Any) -> bytes:
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def tflite_schema() -> Any:
+    """TensorFlow's generated .tflite schema module (op codes, option classes)."""
+    from tensorflow.lite.python import schema_py_generated
+
+    return schema_py_generated

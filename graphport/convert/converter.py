@@ -7,10 +7,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from graphport.backend import compat
 from graphport.backend.runtime import quiet_native, tensorflow
 from graphport.convert.calibration import Calibration
 from graphport.convert.signature import add_signature
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel
+from graphport.convert.while_calibration import unalias_while_bodies
 from graphport.errors import ConversionError
 from graphport.graph.loops import tensor_array_loops
 from graphport.graph.schema import GraphDef
@@ -42,9 +44,8 @@ def counted(items: list[Any], what: str, progress: Progress | None) -> Iterator[
 def configured_converter(source: SourceModel, mode: str, io: str | None = None,
                          strict: bool = False, select_ops: bool = False,
                          calibration: Calibration | None = None,
-                         progress: Progress | None = None, isolated: bool = False) -> Any:
-    """A TFLiteConverter for ``source`` set up for one mode. Calibrating a graph that holds
-    TensorLists is refused unless ``isolated`` (in a child process, see convert())."""
+                         progress: Progress | None = None) -> Any:
+    """A TFLiteConverter for ``source`` set up for one mode."""
     tf = tensorflow()
     converter = source.converter()
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -55,11 +56,6 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif mode == "int8":
         assert calibration is not None
-        if holds_lists(source) and not isolated:
-            raise ConversionError(f"{_CALIBRATOR_CRASH}: layers kept in float and pruned "
-                                  "int8 models are not tried on them",
-                                  "drop --keep-float/--debug-quant/--target-agreement/--prune, "
-                                  "or use --dynamic or --fp16")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: (source.representative(s) for s in counted(
             calibration.samples, "calibrating on sample", progress))
@@ -73,61 +69,10 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
     return converter
 
 
-def holds_lists(source: SourceModel) -> bool:
-    """Does the graph hold TensorList ops (a repaired TF1 loop, a TF2 one)?"""
-    return source.graph_def is not None and any(n.op.startswith("TensorList")
-                                                for n in source.graph_def.node)
-
-
-_CALIBRATOR_CRASH = ("TensorFlow 2.21's int8 calibrator crashes on most loops holding "
-                     "TensorLists")
-
-
-def _convert_isolated(source: SourceModel, mode: str, io: str | None, strict: bool,
-                      select_ops: bool, calibration: Calibration | None) -> bytes:
-    """The conversion in a child process: TensorFlow's calibrator kills its process (a
-    segfault, no exception) on some TensorList loops, and the user's process must survive
-    that with an error that says what works instead. Costs a TensorFlow import (~3 s)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-    from dataclasses import replace
-
-    portable = replace(source, unrepaired=None)  # what the child needs, picklable
-    with quiet_native(), ProcessPoolExecutor(  # the child's TensorFlow logs on fd 2 too
-            1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        try:
-            outcome = pool.submit(_child_convert, portable, mode, io, strict, select_ops,
-                                  calibration).result()
-        except BrokenProcessPool:
-            raise ConversionError(f"{_CALIBRATOR_CRASH}, and on this graph's (in a separate "
-                                  "process: nothing else was affected)",
-                                  "use --dynamic (int8 weights) or --fp16; the loop's "
-                                  "arithmetic stays float") from None
-    if isinstance(outcome, bytes):
-        return outcome
-    message, hint = outcome
-    raise ConversionError(message, hint)
-
-
-def _child_convert(source: SourceModel, mode: str, io: str | None, strict: bool,
-                   select_ops: bool, calibration: Calibration | None
-                   ) -> bytes | tuple[str, str | None]:
-    try:
-        converter = configured_converter(source, mode, io, strict, select_ops, calibration,
-                                         isolated=True)
-        return run_converter(converter, source, strict, select_ops)
-    except ConversionError as error:  # sent back as text: exceptions pickle by their args
-        return error.message, error.hint
-
-
 def convert(source: SourceModel, mode: str, io: str | None = None, strict: bool = False,
             select_ops: bool = False, calibration: Calibration | None = None,
             progress: Progress | None = None) -> bytes:
     """Run the TFLite converter once with the settings of one mode."""
-    if mode == "int8" and holds_lists(source):
-        return with_signature(_convert_isolated(source, mode, io, strict, select_ops,
-                                                calibration), source)
     converter = configured_converter(source, mode, io, strict, select_ops, calibration,
                                      progress)
     return with_signature(run_converter(converter, source, strict, select_ops), source)
@@ -140,9 +85,10 @@ def with_signature(data: bytes, source: SourceModel) -> bytes:
 
 
 def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops: bool) -> bytes:
-    """``converter.convert()``, its failures turned into one-line errors that say what to do."""
+    """``converter.convert()``, its failures turned into one-line errors that say what to do.
+    The calibrator gets loop bodies it does not crash on (convert/while_calibration.py)."""
     try:
-        with quiet_native():
+        with quiet_native(), compat.calibrator_input(lambda m: unalias_while_bodies(m)[0]):
             data = bytes(converter.convert())
     except Exception as error:  # ConverterError, and ValueError/RuntimeError from calibration
         message = str(error)
