@@ -14,11 +14,20 @@ class GraphportError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None,
+                 lines: list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # What the one line cannot hold, one line per group (the CLI shows the first few
+        # under the error line, --json all of them).
+        self.lines: list[str] = lines or []
         self.details: dict[str, Any] = {}  # more for the --json error object
+
+    @property
+    def text(self) -> str:
+        """The message and its lines."""
+        return "\n".join([self.message, *self.lines])
 
 
 class UserError(GraphportError):

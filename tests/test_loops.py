@@ -202,3 +202,55 @@ def test_unaliased_bodies_compute_the_same(tmp_path: Path) -> None:
                         for d in interpreter.get_output_details()])
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- edges with no builtin
+
+def test_inspect_names_the_cut_at_the_edges() -> None:
+    """The audio front end before a keyword spotter, the CTC decoder after an OCR model: the
+    cut that leaves them out, as a tflite command (to-savedmodel keeps the whole graph)."""
+    from graphport.commands.inspect import inspect_model
+
+    kws = inspect_model(shared_file(KWS / "kws_lstm_s.pb")).data
+    assert kws["edge_cut"] == {"inputs": ["Mfcc"], "outputs": [],
+                               "cut_before": ["AudioSpectrogram", "DecodeWav", "Mfcc"],
+                               "cut_after": []}
+    assert kws["next_tflite_command"].endswith("--inputs Mfcc --outputs labels_softmax")
+    assert "to-savedmodel" in kws["next_command"] and "wav_data" in kws["next_command"]
+    ocr = inspect_model(FIXTURES / "rnn_gru_ctc.pb").data
+    assert ocr["edge_cut"]["outputs"] == ["transpose_1"]
+    assert ocr["edge_cut"]["cut_after"] == ["CTCGreedyDecoder"]
+    plain = inspect_model(FIXTURES / "rnn_state_io.pb").data
+    assert plain["edge_cut"] is None and plain["next_tflite_command"] is None
+
+
+def test_ocr_converts_up_to_the_decoder(tmp_path: Path) -> None:
+    failed = run_cli("tflite", FIXTURES / "rnn_gru_ctc.pb", "-o", tmp_path / "m.tflite")
+    assert failed.returncode == 1
+    lines = failed.stderr.splitlines()
+    assert lines[0].startswith("error: conversion needs TF Select ops: 1 op type")
+    assert any("--outputs transpose_1:0" in line for line in lines[1:-1])
+    assert len(lines) <= 15 and lines[-1].startswith("hint: convert up to the cut")
+    result = run_cli("tflite", FIXTURES / "rnn_gru_ctc.pb", "-o", tmp_path / "m.tflite",
+                     "--outputs", "transpose_1", "--json")
+    assert result.returncode == 0, result.stderr[-1500:]
+    report = json.loads(result.stdout)
+    _builtin_only(report)
+    assert report["parity"]["verdict"] == "match"
+
+
+def test_unrepaired_loop_error_fits_a_screen(tmp_path: Path) -> None:
+    """One line per blocker group, the node lists in --json."""
+    result = run_cli("tflite", FIXTURES / "rnn_lstm_peephole.pb", "-o", tmp_path / "m.tflite",
+                     "--passes", "fold_constants", "--json")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert 3 <= len(lines) <= 15 and all(len(line) < 400 for line in lines), lines
+    assert lines[0] == ("error: conversion needs TF Select ops: 5 op types in 1 while loop "
+                        "(TensorArrayGatherV3, TensorArrayReadV3, TensorArrayScatterV3, "
+                        "TensorArrayV3, TensorArrayWriteV3)")
+    assert "tensor_array_to_list would handle it" in lines[1]
+    failure = json.loads(result.stdout)
+    assert failure["select_ops"]["TensorArrayV3"] == ["rnn/TensorArray", "rnn/TensorArray_1"]
+    assert failure["loops"][0]["frame"] == "rnn/while/while_context"
+    assert [line.strip() for line in failure["lines"]] == [line.strip() for line in lines[1:-1]]

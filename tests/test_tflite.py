@@ -222,10 +222,10 @@ def test_mtcnn_needs_select_ops(mtcnn: Path, tmp_path: Path) -> None:
         convert_tflite(mtcnn, target, graph=replace(MTCNN_SPEC, passes=[]))
     for op in ("CropAndResize", "NonMaxSuppressionV2", "TensorArrayV3", "TensorArrayWriteV3",
                "TensorArrayConcatV3", "pnet/TensorArray"):
-        assert op in caught.value.message
+        assert op in caught.value.text
     assert "[repair pass crop_and_resize would handle it; it did not run]" in \
-        caught.value.message
-    assert "While" not in caught.value.message  # loops themselves convert
+        caught.value.text
+    assert "While" not in caught.value.text  # loops themselves convert
     assert "select_ops=True" in caught.value.hint and not target.exists()  # API terms
 
 

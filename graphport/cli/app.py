@@ -514,11 +514,22 @@ def _report_crash(error: BaseException) -> int:
 _USAGE_ERROR: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
-def _fail(message: str, hint: str | None, code: int, details: dict[str, Any] | None = None
-          ) -> NoReturn:
-    """The one way the CLI fails: ``error:``/``hint:`` lines on stderr and, under --json, the
-    same as one JSON object on stdout, so scripts can parse failures too."""
+_SHOWN_LINES = 12  # an error fits on a screen; --json has every line
+
+
+def _fail(message: str, hint: str | None, code: int, details: dict[str, Any] | None = None,
+          lines: list[str] | None = None) -> NoReturn:
+    """The one way the CLI fails: ``error:``/``hint:`` lines on stderr (with the error's
+    detail lines, a screenful, between them) and, under --json, the same as one JSON object on
+    stdout, so scripts can parse failures too."""
     err().print(f"error: {_one_line(message)}", markup=False)
+    lines = lines or []
+    for line in lines[:_SHOWN_LINES]:
+        err().print(f"  {line}", markup=False)
+    if len(lines) > _SHOWN_LINES:
+        err().print(f"  ... {len(lines) - _SHOWN_LINES} more (--json lists them)", markup=False)
+    if lines:
+        details = {**(details or {}), "lines": lines}
     if hint:
         err().print(f"hint: {_one_line(hint)}", markup=False)
     if "--json" in sys.argv[1:]:
@@ -544,7 +555,7 @@ def main() -> None:
     except GraphportError as error:
         if debug:
             traceback.print_exc()
-        _fail(error.message, error.hint, error.exit_code, error.details)
+        _fail(error.message, error.hint, error.exit_code, error.details, error.lines)
     except KeyboardInterrupt:  # outside typer's own handling (before a command started)
         code = 130
     except Exception as error:  # an internal bug: short message, traceback to a file

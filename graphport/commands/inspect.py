@@ -22,6 +22,7 @@ from graphport.graph.anatomy import (
     unsafe_finding,
 )
 from graphport.graph.checkpoint_files import TRAINING_GRAPH
+from graphport.graph.edge_cuts import EDGE_OPS, edge_cut
 from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import check_graph
 from graphport.graph.side_effects import BLOCKING, find_unsafe_ops
@@ -94,6 +95,25 @@ def suggest_next(path: Path, data: dict[str, Any], index: NodeIndex
     return " ".join(parts), needs
 
 
+def _edge_cut(path: Path, data: dict[str, Any], index: NodeIndex
+              ) -> tuple[dict[str, Any] | None, str | None]:
+    """Ops with no TFLite builtin at the graph's edges (graph/edge_cuts.py), the cut that leaves
+    them out, and the tflite command converting the rest; to-savedmodel keeps the whole."""
+    blockers = {n.name for n in index.graph.node if n.op in EDGE_OPS}
+    outputs = [o["name"] for o in data["outputs"]]
+    cut = edge_cut(index, blockers, outputs)
+    if not cut or data["next_command"] is None:
+        return None, None
+    short = [t.removesuffix(":0") for t in cut.inputs]
+    parts = ["graphport", "tflite", shell_quote(str(path))]
+    if short:
+        parts += ["--inputs", shell_quote(",".join(short))]
+    parts += ["--outputs", shell_quote(",".join([t.removesuffix(":0") for t in cut.outputs]
+                                                or outputs))]
+    return {"inputs": short, "outputs": [t.removesuffix(":0") for t in cut.outputs],
+            "cut_before": cut.head, "cut_after": cut.tail}, " ".join(parts)
+
+
 def _size(path: Path) -> int:
     """Bytes of a file, or of every file of a checkpoint or directory."""
     if path.is_file():
@@ -145,6 +165,7 @@ def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
         # refused, so none is suggested; the note says what to name.
         data["next_command"], data["next_needs"] = None, []
     data["suggested_options"] = suggested_options(data)
+    data["edge_cut"], data["next_tflite_command"] = _edge_cut(path, data, index)
     detector = describe_detector(graph, index)
     data["object_detection"] = detector
     if detector is not None:

@@ -14,6 +14,8 @@ from graphport.convert.signature import add_signature
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel
 from graphport.convert.while_calibration import unalias_while_bodies
 from graphport.errors import ConversionError
+from graphport.graph.edge_cuts import edge_cut
+from graphport.graph.index import NodeIndex
 from graphport.graph.loops import tensor_array_loops
 from graphport.graph.schema import GraphDef
 from graphport.graph.tflite_model import parse_tflite
@@ -94,13 +96,7 @@ def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops:
         message = str(error)
         needs = _select_ops_in(message)
         if needs and not select_ops:
-            listing = "; ".join(f"{op} ({', '.join(nodes[:3]) or '?'}"
-                                f"{', ...' if len(nodes) > 3 else ''}) {_repair_status(op, source)}"
-                                for op, nodes in sorted(needs.items()))
-            raise ConversionError(f"conversion needs TF Select ops: {listing}"
-                                  f"{_loop_advice(needs, source)}",
-                                  "pass --select-ops to keep them as Flex ops (the Python "
-                                  "interpreters cannot run those)") from None
+            raise _needs_select_ops(needs, source) from None
         if strict:
             unquantizable = sorted(set(re.findall(r"'tfl?\.(\w+)'", message)) | set(needs))
             raise ConversionError("--strict: ops without an int8 kernel: "
@@ -127,17 +123,48 @@ def _only_runtime_custom_ops(data: bytes, source: SourceModel, select_ops: bool)
                               "these ops have no TFLite kernel, not even a Flex one")
 
 
-def _loop_advice(needs: dict[str, list[str]], source: SourceModel) -> str:
-    """For TensorArray ops no pass repairs: the loops that hold them and the nearest cut
-    before each, as the options that would convert the graph up to there."""
-    if source.graph_def is None or not any(op.startswith("TensorArray") for op in needs):
-        return ""
-    graph = GraphDef.FromString(source.graph_def.SerializeToString())
-    advice = [f"; while loop {loop.frame!r} uses {', '.join(loop.ops)} (no graphport pass "
-              f"repaired it); the nearest cut before it "
-              f"converts without it: --outputs {','.join(loop.cut)}"
-              for loop in tensor_array_loops(graph) if loop.cut]
-    return "".join(advice)
+def _needs_select_ops(needs: dict[str, list[str]], source: SourceModel) -> ConversionError:
+    """One line per blocker group: each while loop whose TensorArray ops no pass repaired (its
+    ops, why, and the cut before it), then each other op type; every node in ``details``."""
+    graph = GraphDef.FromString(source.graph_def.SerializeToString()) \
+        if source.graph_def is not None else None
+    loops = [loop for loop in (tensor_array_loops(graph) if graph is not None else [])
+             if set(loop.ops) & set(needs)]
+    lines, grouped = [], set()
+    for loop in loops:
+        ops = [op for op in loop.ops if op in needs]
+        grouped.update(ops)
+        count = sum(len(needs[op]) for op in ops)
+        lines.append(f"while loop {loop.frame!r}: {', '.join(ops)} ({count} nodes) "
+                     f"{_repair_status(ops[0], source)}")
+        if loop.cut:
+            lines.append(f"  the nearest cut before it converts without it: "
+                         f"--outputs {','.join(loop.cut)}")
+    for op, nodes in sorted(needs.items()):
+        if op not in grouped:
+            shown = ", ".join(nodes[:2]) + (f" and {len(nodes) - 2} more" if len(nodes) > 2
+                                            else "")
+            lines.append(f"{op} ({shown or '?'}) {_repair_status(op, source)}")
+    hint = "pass --select-ops to keep them as Flex ops (the Python interpreters cannot run those)"
+    if graph is not None:
+        index = NodeIndex.of(graph)
+        blockers = {n.name for n in graph.node if n.op in needs and n.op not in grouped}
+        cut = edge_cut(index, blockers, [t.tensor for t in source.outputs])
+        if cut:
+            options = (f"--inputs {','.join(cut.inputs)} " if cut.inputs else "") + \
+                (f"--outputs {','.join(cut.outputs)}" if cut.outputs else "")
+            lines.append(f"{', '.join([*cut.head, *cut.tail])} at the graph's edge: the cut "
+                         f"that converts the rest is {options.strip()} (the app computes the "
+                         "rest; to-savedmodel keeps the whole graph)")
+            hint = f"convert up to the cut ({options.strip()}), or {hint}"
+    where = f" in {len(loops)} while loop{'s' * (len(loops) > 1)}" if loops else ""
+    error = ConversionError(f"conversion needs TF Select ops: {len(needs)} op type"
+                            f"{'s' * (len(needs) > 1)}{where} ({', '.join(sorted(needs))})",
+                            hint, lines)
+    error.details = {"select_ops": needs,
+                     "loops": [{"frame": loop.frame, "ops": loop.ops, "cut": loop.cut}
+                               for loop in loops]}
+    return error
 
 
 def _repair_status(op: str, source: SourceModel) -> str:

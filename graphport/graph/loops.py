@@ -54,8 +54,10 @@ def tensor_array_loops(graph: GraphProto, index: NodeIndex | None = None) -> lis
         if producer is None or _is_constant(source, index):
             continue
         if producer.op.startswith("TensorArray"):
-            if producer.op not in loops[frame].ops:
-                loops[frame].ops.append(producer.op)
+            for op in [producer.op, *(r.node.op for r in index.readers(source)
+                                      if r.node.op.startswith("TensorArray"))]:
+                if op not in loops[frame].ops:
+                    loops[frame].ops.append(op)
             # a TensorArray handle or flow: cut at the values scattered or written into it
             for writer in [r.node for r in index.readers(source)] + [producer]:
                 if writer.op in _HANDLE_OPS[1:] and len(writer.input) >= 3:

@@ -158,3 +158,9 @@ def render_inspect(console: Console, data: Mapping[str, Any]) -> None:
         note = more_note(len(needs))
         if note:
             console.print(f"  {note}", markup=False)
+    cut = data.get("edge_cut")
+    if cut and data.get("next_tflite_command"):
+        left = [*cut["cut_before"], *cut["cut_after"]]
+        console.print(f"  {cut_text(data['next_tflite_command'])}", markup=False)
+        console.print(f"  the TFLite model leaves out {', '.join(left)} (no TFLite builtin): "
+                      "the app computes them (README: TF1 loops, edges)", markup=False)
