@@ -70,3 +70,30 @@ def test_interpreter_internals(calibrated: bytes) -> None:
     index = interpreter.get_input_details()[0]["index"]
     compat.set_tensor(interpreter, index, np.full((1, 8), 0.5, np.float32), 0)
     np.testing.assert_array_equal(interpreter.get_tensor(index), np.full((1, 8), 0.5))
+
+
+def test_calibrator_input_and_tflite_objects(calibrated: bytes) -> None:
+    """The hook sees the float model the converter calibrates; the object API round-trips."""
+    tf = tensorflow()
+    seen: list[bytes] = []
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32, name="x")])
+    def model(x: object) -> object:
+        return tf.nn.relu(x)
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [model.get_concrete_function()], model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: (
+        [np.ones((1, 4), np.float32)] for _ in range(2))
+
+    def record(data: bytes) -> bytes:
+        seen.append(data)
+        return data
+
+    with compat.calibrator_input(record):
+        converter.convert()
+    assert len(seen) == 1 and parse_tflite(seen[0], "m").operators
+    schema = compat.tflite_schema()
+    assert schema.BuiltinOperator.WHILE > 0
+    assert compat.tflite_bytes(compat.tflite_object(calibrated))[4:8] == b"TFL3"

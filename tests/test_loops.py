@@ -254,3 +254,35 @@ def test_unrepaired_loop_error_fits_a_screen(tmp_path: Path) -> None:
     assert failure["select_ops"]["TensorArrayV3"] == ["rnn/TensorArray", "rnn/TensorArray_1"]
     assert failure["loops"][0]["frame"] == "rnn/while/while_context"
     assert [line.strip() for line in failure["lines"]] == [line.strip() for line in lines[1:-1]]
+
+
+def test_state_in_state_out_streams_like_the_whole_sequence(tmp_path: Path) -> None:
+    """The policy LSTM's state is an input and an output: run in two chunks through LiteRT,
+    feeding the first chunk's state to the second, it ends where TensorFlow ends on the whole
+    sequence at once."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    result = convert_tflite(FIXTURES / "rnn_state_io.pb", tmp_path / "m.tflite",
+                            graph=GraphSpec(input_shapes={"obs": [1, 10, 8],
+                                                          "lstm_state_in": [1, 64]}))
+    assert result.parity["verdict"] == "match"
+    runner = Interpreter(str(tmp_path / "m.tflite")).get_signature_runner()
+    obs = np.random.RandomState(5).normal(size=(1, 20, 8)).astype(np.float32)
+    state = np.zeros((1, 64), np.float32)
+    for chunk in (obs[:, :10], obs[:, 10:]):
+        state = runner(obs=chunk, lstm_state_in=state)["lstm_state_out"]
+    graph = to_tf(read_graph_def(FIXTURES / "rnn_state_io.pb"))
+    (expected,) = run_graph(graph, {"obs:0": obs, "lstm_state_in:0": np.zeros((1, 64),
+                                                                               np.float32)},
+                            ["lstm_state_out:0"])
+    np.testing.assert_allclose(state, expected, atol=1e-5)
+
+
+def test_unread_placeholders_are_not_inputs() -> None:
+    """The Keras LSTM frozen by convert_variables_to_constants_v2 carries placeholders named
+    unused_control_flow_input that nothing reads: none is an input anywhere."""
+    from graphport.commands.inspect import inspect_model
+
+    report = inspect_model(FIXTURES / "keras_lstm.pbtxt")
+    assert [i["name"] for i in report.inputs] == ["x"]
+    assert "unused_control_flow_input" not in (report.next_command or "")

@@ -79,11 +79,11 @@ def calibrator_input(patch: Callable[[bytes], bytes]) -> Iterator[None]:
     def patched(self: Any, model_content: bytes, *args: Any, **kwargs: Any) -> None:
         original(self, patch(bytes(model_content)), *args, **kwargs)
 
-    calibrator.Calibrator.__init__ = patched  # type: ignore[method-assign]
+    calibrator.Calibrator.__init__ = patched
     try:
         yield
     finally:
-        calibrator.Calibrator.__init__ = original  # type: ignore[method-assign]
+        calibrator.Calibrator.__init__ = original
 
 
 def tflite_object(data: bytes) -> Any:
