@@ -286,3 +286,39 @@ def test_unread_placeholders_are_not_inputs() -> None:
     report = inspect_model(FIXTURES / "keras_lstm.pbtxt")
     assert [i["name"] for i in report.inputs] == ["x"]
     assert "unused_control_flow_input" not in (report.next_command or "")
+
+
+@pytest.mark.parametrize(("name", "feeds", "fetches", "pass_name"), [
+    ("rnn_lstm_peephole.pb", {"x:0": (1, 7, 12)}, ["outputs:0", "logits/BiasAdd:0"],
+     "tensor_array_to_list"),
+    ("map_fn_resize.pb", {"images:0": (3, 6, 6, 3)}, ["preprocessed:0"],
+     "tensor_array_to_list"),
+    ("while_ta.pb", {"x:0": (1, 5)}, ["history:0"], "tensor_array_to_list"),
+    ("keras_lstm.pbtxt", {"x:0": (1, 9, 6)}, ["Identity:0"], "tensor_list_shapes"),
+])
+def test_pass_alone_keeps_what_tensorflow_computes(name: str, feeds: dict[str, tuple[int, ...]],
+                                                   fetches: list[str], pass_name: str) -> None:
+    """Each loop pass on its own, run by TensorFlow (no converter): no TensorArray op is left,
+    lists have static element shapes, and every output is what the original graph computes
+    (the batch the lists follow pinned to 1, the time axis still open)."""
+    from graphport.graph.edit import copy_graph
+    from graphport.graph.tensor_lists import SHAPE_INPUT
+    from graphport.passes.graph_util import const_value
+    from graphport.passes.pipeline import resolve, run_pipeline
+
+    graph = read_graph_def(FIXTURES / name)
+    repaired, results = run_pipeline(copy_graph(graph), resolve([pass_name], "tflite"),
+                                     [f.split(":")[0] for f in fetches])
+    assert results[0].changed and not results[0].error, results[0]
+    assert not [n.op for n in repaired.node if n.op.startswith("TensorArray")]
+    nodes = {n.name: n for n in repaired.node}
+    for node in repaired.node:
+        if node.op in SHAPE_INPUT:
+            shape = const_value(nodes[node.input[SHAPE_INPUT[node.op]].split(":")[0]], nodes)
+            assert shape is not None and (shape >= 0).all(), (node.name, shape)
+    rng = np.random.RandomState(1)
+    values = {k: rng.normal(size=s).astype(np.float32) for k, s in feeds.items()}
+    before = run_graph(to_tf(graph), values, fetches)
+    after = run_graph(to_tf(repaired), values, fetches)
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_allclose(b, a, atol=1e-6)
