@@ -232,7 +232,17 @@ def _build(
         parity_start = time.perf_counter()
         runner = TFLiteRunner(data)
         if check.enabled:
-            tolerance = TOLERANCES[mode]
+            # An eightbit source rounds to 8 bits where its float twin does not: judged as a
+            # quantized model is, and reported rather than failed.
+            eightbit = any(r.name == "eightbit_to_float" and r.changed and not r.error
+                           for r in source.rewrites)
+            tolerance = TOLERANCES["int8" if eightbit and mode in ("float32", "fp16")
+                                   else mode]
+            if eightbit:
+                judged = (", judged with int8 tolerances" if mode in ("float32", "fp16")
+                          else "")
+                source.notes.append("the source is an eightbit graph (it computes in 8 bits): "
+                                    f"the {mode} model is made from its float twin{judged}")
             budget = None if check.count is not None else max(
                 PARITY_BUDGET_MIN, PARITY_BUDGET_SHARE * conversion_s)
             expected, converted = _paired_runs(source, runner, parity_inputs, budget, step)
@@ -248,7 +258,8 @@ def _build(
                              "detections": detections}
             warnings += parity_warnings(outputs)
             _judge(mode, verdict, outputs, check.require and not retry_follows, warnings,
-                   lossy=pruning is not None)
+                   lossy="pruned" if pruning is not None else
+                   "float twin of an eightbit graph: the" if eightbit else None)
         if eval_data:
             step("evaluating accuracy")
             eval_report = evaluate(eval_data, source, runner)
@@ -430,10 +441,11 @@ def _larger_than_float(mode: str, size: int, float_size: int, source: str | None
 
 
 def _judge(mode: str, verdict: str, outputs: list[OutputAgreement], require: bool,
-           warnings: list[str], lossy: bool = False) -> None:
+           warnings: list[str], lossy: str | None = None) -> None:
     """Fail a float conversion that does not match, or any result below a required pass;
-    otherwise say loudly when the numbers moved more than the mode allows. ``lossy``: the
-    user asked for a change (pruning), so a float model that moved is reported, not failed."""
+    otherwise say loudly when the numbers moved more than the mode allows. ``lossy`` (what
+    the model is): a change by design (pruning, an eightbit source's float twin), so a float
+    model that moved is reported, not failed."""
     described = "; ".join(f"{o.key}: {o.verdict} (max abs {o.max_abs}, cosine {o.cosine}, "
                           f"NaN/Inf in other places {o.nonfinite_mismatches}, shape changes "
                           f"{o.shape_mismatches})" for o in outputs if o.verdict not in PASSING)
@@ -446,7 +458,7 @@ def _judge(mode: str, verdict: str, outputs: list[OutputAgreement], require: boo
                               "nothing was written",
                               "see --debug-quant for the layers that moved, or drop the flag")
     if verdict in (DEGRADED, MISMATCH):
-        what = f"pruned {mode}" if lossy else mode
+        what = f"{lossy} {mode}" if lossy else mode
         warnings.append(f"the {what} model's outputs moved from the source ({verdict}): "
                         f"{described}")
 

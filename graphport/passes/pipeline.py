@@ -29,7 +29,8 @@ from graphport.passes.base import TARGETS, GraphPass, PassContext, PassResult
 # training leftovers, replace a detector's postprocessing loop whole, then the op repairs, fold
 # again what they exposed, and last give cond branches their own constants. Passes not meant
 # for a target are skipped there.
-DEFAULT_PIPELINE = ("fold_constants", "strip_training_leftovers", "detection_postprocess",
+DEFAULT_PIPELINE = ("fold_constants", "strip_training_leftovers", "eightbit_to_float",
+                    "detection_postprocess",
                     "tensor_array_to_concat", "tensor_array_to_list", "tensor_list_shapes",
                     "nms_v4", "crop_and_resize", "fold_constants", "branch_constants")
 _CALL = re.compile(r"^\s*(\w+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
