@@ -717,6 +717,82 @@ def build_lstm_unrolled(out: Path) -> dict[str, float]:
     return {}
 
 
+# ---------------------------------------------------------------- QAT (issue 24)
+
+def _qat_forward(x: Any, p: dict[str, Any], ranges: dict[str, tuple[Any, Any]]) -> Any:
+    """Conv 5x5/8 s2, Conv 3x3/16 s2, Dense 10, with fake-quant points where
+    tf.contrib.quantize put them: the input, every weight (narrow range), every activation."""
+    def fq(name: str, h: Any, narrow: bool = False) -> Any:
+        low, high = ranges[name]
+        return tf.quantization.fake_quant_with_min_max_vars(h, low, high, num_bits=8,
+                                                            narrow_range=narrow,
+                                                            name=f"{name}/act_quant")
+    h = fq("input", x)
+    h = fq("conv1", tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(
+        h, fq("conv1/weights", p["conv1/weights"], True), 2, "SAME"), p["conv1/biases"])))
+    h = fq("conv2", tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(
+        h, fq("conv2/weights", p["conv2/weights"], True), 2, "SAME"), p["conv2/biases"])))
+    h = tf.reshape(h, [-1, 7 * 7 * 16])
+    return fq("logits", tf.matmul(h, fq("fc/weights", p["fc/weights"], True)) + p["fc/biases"])
+
+
+def build_digits_qat(out: Path) -> dict[str, float]:
+    """A quantization-aware-trained digits CNN: fake_quant_with_min_max_vars at the input,
+    weights and activations, weight ranges their last min/max and activation ranges moving
+    averages (tf.contrib.quantize's scheme), trained 3 epochs, frozen."""
+    x_train, y_train, x_test, y_test = digits_data()
+    shapes = {"conv1/weights": [5, 5, 1, 8], "conv1/biases": [8],
+              "conv2/weights": [3, 3, 8, 16], "conv2/biases": [16],
+              "fc/weights": [784, 10], "fc/biases": [10]}
+    rng = np.random.RandomState(SEED + 70)
+    graph = tf.Graph()
+    with graph.as_default():
+        p = {k: v1.Variable((rng.normal(0, np.sqrt(2.0 / np.prod(s[:-1])), s) if len(s) > 1
+                             else np.zeros(s)).astype(np.float32), name=k)
+             for k, s in shapes.items()}
+        names = ["input", "conv1", "conv2", "logits", "conv1/weights", "conv2/weights",
+                 "fc/weights"]
+        ranges = {n: (v1.Variable(-1.0 if n != "input" else 0.0, name=f"{n}/min",
+                                  trainable=False),
+                      v1.Variable(1.0, name=f"{n}/max", trainable=False)) for n in names}
+        x = v1.placeholder(tf.float32, [None, 28, 28, 1], name="input")
+        ys = v1.placeholder(tf.int64, [None])
+        logits = _qat_forward(x, p, ranges)
+        tf.nn.softmax(logits, name="probs")
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ys,
+                                                                             logits=logits))
+        updates = []
+        for name in ("conv1/weights", "conv2/weights", "fc/weights"):
+            updates += [v1.assign(ranges[name][0], tf.reduce_min(p[name])),
+                        v1.assign(ranges[name][1], tf.reduce_max(p[name]))]
+        graph_ops = {o.name: o for o in graph.get_operations()}
+        for name in ("conv1", "conv2", "logits"):  # the value entering each fake-quant point
+            value = graph_ops[f"{name}/act_quant"].inputs[0]
+            updates += [v1.assign(ranges[name][0], 0.9 * ranges[name][0]
+                                  + 0.1 * tf.minimum(tf.reduce_min(value), 0.0)),
+                        v1.assign(ranges[name][1], 0.9 * ranges[name][1]
+                                  + 0.1 * tf.reduce_max(value))]
+        step = v1.train.AdamOptimizer(2e-3).minimize(loss)
+        with _session(graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            order_rng = np.random.RandomState(SEED + 71)
+            for _ in range(3):
+                order = order_rng.permutation(len(x_train))
+                for start in range(0, len(order), 64):
+                    batch = order[start:start + 64]
+                    feed = {x: x_train[batch], ys: y_train[batch]}
+                    sess.run(step, feed)
+                    sess.run(updates, feed)
+            probs = sess.run("probs:0", {x: x_test})
+            frozen = _freeze(sess, ["probs"])
+    accuracy = float(np.mean(np.argmax(probs, 1) == y_test))
+    _write(out, "digits_qat", frozen, _sidecar(
+        frozen, ["input"], ["probs"], eval_data="digits_test.npz",
+        description="quantization-aware trained digits CNN (fake_quant_with_min_max_vars)",
+        test_accuracy=round(accuracy, 4)))
+    return {"accuracy": accuracy}
+
+
 # ---------------------------------------------------------------- TF1 loops (issue 23)
 
 def _frozen(graph: tf.Graph, outputs: list[str]) -> Any:
@@ -927,6 +1003,7 @@ BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "checkpoints": build_checkpoints,
     "lstm_unrolled": build_lstm_unrolled,
     "loops": build_loops,
+    "digits_qat": build_digits_qat,
     "keras_lstm": build_keras_lstm,
 }
 

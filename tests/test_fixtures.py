@@ -43,7 +43,8 @@ def test_fixtures_script_reproduces_committed_files(tmp_path: Path) -> None:
 # the CPU (FMA, AVX-512 or AVX2 kernels, reduction order) and training carries them on, so
 # these are compared by structure and behaviour, every other fixture byte for byte (README:
 # Fixtures). Measured: on an AVX2 machine the digits CNN scores 0.9722 against 0.975.
-_TRAINED = ("digits_cnn.pb", "digits_cnn.json", "digits_outlier.pb", "digits_outlier.json")
+_TRAINED = ("digits_cnn.pb", "digits_cnn.json", "digits_outlier.pb", "digits_outlier.json",
+            "digits_qat.pb", "digits_qat.json")
 
 
 # TF2 graphs frozen by convert_variables_to_constants_v2: TensorFlow itself varies, run to run,

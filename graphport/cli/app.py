@@ -131,6 +131,8 @@ def tflite(
     allow_unsafe_ops: opt.AllowUnsafeOps = False,
     calib: opt.Calib = None,
     calib_samples: opt.CalibSamples = 100,
+    input_stats: opt.InputStats = None,
+    default_ranges: opt.DefaultRanges = None,
     mean: opt.Mean = 0.0,
     std: opt.Std = 1.0,
     bgr: opt.Bgr = False,
@@ -191,7 +193,9 @@ def tflite(
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
                           allow_unsafe_ops, {"nms": nms, "max_detections": max_detections,
                                              "classes": detection_classes}, signature, tag_set)
-    calibration = CalibrationSpec(calib, calib_samples, mean, std, bgr)
+    calibration = CalibrationSpec(calib, calib_samples, mean, std, bgr,
+                                  opt.input_stats(input_stats),
+                                  opt.default_ranges(default_ranges))
     if prune_sweep is not None:
         if prune or output or report or html:
             raise UserError("--prune-sweep measures and writes nothing",

@@ -17,7 +17,7 @@ PANELS = {
     "Inputs": ["--input", "--mean", "--std"],
     "Mode": ["--mode", "--fp16", "--dynamic", "--int8", "--io", "--strict", "--select-ops",
              "--variants", "--modes"],
-    "Calibration": ["--calib", "--calib-samples"],
+    "Calibration": ["--calib", "--calib-samples", "--input-stats", "--default-ranges"],
     "Verification": ["--sample", "--no-verify", "--parity-samples", "--require-parity",
                      "--eval", "--bgr"],
     "Quantization debugging": ["--keep-float", "--debug-quant", "--target-agreement",

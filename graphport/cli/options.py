@@ -72,6 +72,46 @@ Calib = Annotated[str | None, typer.Option(
     "--calib", help="Calibration data: image folder, .npy, .npz, or 'random'.")]
 CalibSamples = Annotated[int, typer.Option("--calib-samples", min=1,
                                            help="Calibration samples.")]
+InputStats = Annotated[list[str] | None, typer.Option(
+    "--input-stats", metavar="[NAME=]MEAN,STD",
+    help="With --int8 on a graph carrying its ranges: an input's uint8 scale as toco's "
+         "--mean_values/--std_values (real = (q - MEAN) / STD). Repeatable.")]
+DefaultRanges = Annotated[str | None, typer.Option(
+    "--default-ranges", metavar="MIN,MAX",
+    help="With --int8 on a graph carrying its ranges: the range of tensors no fake-quant "
+         "point covers (toco's --default_ranges_min/max).")]
+
+
+def input_stats(items: list[str] | None) -> dict[str, tuple[float, float]]:
+    """``[NAME=]MEAN,STD`` items as input -> (mean, std); "" for every input."""
+    stats: dict[str, tuple[float, float]] = {}
+    for item in items or []:
+        name, _, values = item.rpartition("=")
+        parts = values.split(",")
+        try:
+            mean, std = (float(v) for v in parts)
+        except ValueError:
+            raise UserError(f"--input-stats {item}: expected [NAME=]MEAN,STD",
+                            "e.g. --input-stats input=128,128") from None
+        if std <= 0:
+            raise UserError(f"--input-stats {item}: STD must be positive")
+        stats[name.removesuffix(":0")] = (mean, std)
+    return stats
+
+
+def default_ranges(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--default-ranges {text}: expected MIN,MAX",
+                        "e.g. --default-ranges -6,6") from None
+    if high <= low:
+        raise UserError(f"--default-ranges {text}: MAX must exceed MIN")
+    return low, high
+
+
 Mean = Annotated[float, typer.Option("--mean", help="Image calibration: subtract this...")]
 Std = Annotated[float, typer.Option("--std", help="...then divide by this.")]
 EvalFile = Annotated[str | None, typer.Option(

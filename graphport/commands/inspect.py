@@ -23,6 +23,7 @@ from graphport.graph.anatomy import (
 )
 from graphport.graph.checkpoint_files import TRAINING_GRAPH
 from graphport.graph.edge_cuts import EDGE_OPS, edge_cut
+from graphport.graph.fake_quant import fake_quant_points
 from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import check_graph
 from graphport.graph.side_effects import BLOCKING, find_unsafe_ops
@@ -166,6 +167,17 @@ def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
         data["next_command"], data["next_needs"] = None, []
     data["suggested_options"] = suggested_options(data)
     data["edge_cut"], data["next_tflite_command"] = _edge_cut(path, data, index)
+    points = fake_quant_points(graph, index)
+    if points:
+        open_points = [p.name for p in points if p.low is None]
+        kinds = ", ".join(sorted({index.nodes[p.name].op for p in points}))
+        unranged = (f"; {len(open_points)} without a constant range: "
+                    f"{', '.join(open_points[:3])}" if open_points else "")
+        data["warnings"].append({
+            "level": "info", "code": "quantization_aware",
+            "message": f"quantization-aware trained: {len(points)} fake-quant points ({kinds})"
+                       f"{unranged}; graphport tflite --int8 takes the ranges from the graph "
+                       "(no calibration data; --io uint8 for uint8 input and output)"})
     detector = describe_detector(graph, index)
     data["object_detection"] = detector
     if detector is not None:

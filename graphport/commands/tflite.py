@@ -13,13 +13,14 @@ from typing import Any
 
 from graphport.convert.calibration import Calibration, load_calibration
 from graphport.convert.compact import compact_model
-from graphport.convert.converter import convert
+from graphport.convert.converter import carried_input_stats, convert
 from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summarize, zipped_size
 from graphport.convert.reference import evaluate, load_eval, quant_samples, reference_samples
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel, source_model
-from graphport.errors import ConversionError, UserError, api_errors
+from graphport.errors import ConversionError, GraphportError, UserError, api_errors
 from graphport.graph import load
 from graphport.graph.anatomy import decoded_tensors, find_inputs
+from graphport.graph.fake_quant import FAKE_QUANT_OPS
 from graphport.graph.nodes import parse_input
 from graphport.graph.row_order import unordered_outputs
 from graphport.graph.tflite_model import parse_tflite
@@ -93,8 +94,9 @@ def default_name(model: Path, mode: str, io: str | None) -> str:
 # ------------------------------------------------------------------ the command
 
 def check_mode(mode: str, io: str | None, strict: bool, calib: str | None,
-               quant: QuantOptions | None = None) -> None:
-    """Reject option combinations that mean nothing, before any slow work."""
+               quant: QuantOptions | None = None, carried: bool = False) -> None:
+    """Reject option combinations that mean nothing, before any slow work. ``carried``: the
+    graph carries its ranges (fake-quant points), so int8 needs no calibration data."""
     if quant:
         quant.check(mode, strict)
     if mode not in MODES:
@@ -105,10 +107,35 @@ def check_mode(mode: str, io: str | None, strict: bool, calib: str | None,
         raise UserError(f"--io {io}: use uint8 or int8")
     if strict and mode != "int8":
         raise UserError("--strict needs --int8")
-    if mode == "int8" and not calib:
+    if mode == "int8" and not calib and not carried:
         raise UserError("--int8 needs calibration data: --calib DIR|FILE.npy|FILE.npz",
                         "a folder of the images the model will see, or arrays; --calib random "
                         "only to try the route (its ranges fit no real input)")
+
+
+def carries_ranges(model: Path) -> bool:
+    """Does a frozen graph carry fake-quant points? (Read without TensorFlow; a SavedModel or
+    checkpoint is not looked into.)"""
+    if load.detect_format(model) not in (load.GRAPHDEF, load.GRAPHDEF_TEXT):
+        return False
+    try:
+        graph = load.read_graph_def(model)
+    except GraphportError:
+        return False  # the real read reports it
+    return any(n.op in FAKE_QUANT_OPS for n in graph.node)
+
+
+def _carried_report(source: SourceModel) -> dict[str, Any]:
+    """Where a QAT graph's int8 ranges came from, as the calibration entry of the report."""
+    points = sum(n.op in FAKE_QUANT_OPS for n in source.graph_def.node)
+    stats = carried_input_stats(source)
+    given = "--input-stats" if source.carried.input_stats else "the first fake-quant point"
+    inputs = ", ".join(f"{k} mean {v[0]:g} std {v[1]:g}" for k, v in stats.items() if v)
+    extra = (f"; tensors without a range: {source.carried.default_ranges} (--default-ranges)"
+             if source.carried.default_ranges else "")
+    return {"source": "graph", "samples": 0,
+            "description": f"ranges carried by the graph's {points} fake-quant points, no "
+                           f"calibration data (inputs from {given}: {inputs}){extra}"}
 
 
 def calibration_hint(model: Path, spec: GraphSpec) -> str | None:
@@ -272,7 +299,8 @@ def _build(
         float_size_source=float_source, zipped_estimated=zipped_estimated,
         compacted_bytes=compacted,
         summary=summary, operators=rows_json(rows),
-        calibration=None if calibration is None else {
+        calibration=_carried_report(source) if calibration is None and mode == "int8" else
+        None if calibration is None else {
             "source": calibration.source, "samples": len(calibration.samples),
             "description": calibration.description},
         rewrites=[asdict(r) for r in source.rewrites],
@@ -488,21 +516,29 @@ def convert_tflite(
     step = or_silent(progress)
     model = Path(model)
     calib = calibration or CalibrationSpec()
+    carried = mode == "int8" and not calib.data and carries_ranges(model)
     try:
-        check_mode(mode, io, strict, calib.data, quant)
+        check_mode(mode, io, strict, calib.data, quant, carried)
     except UserError as error:
         if mode == "int8" and not calib.data:
             error.hint = calibration_hint(model, graph or GraphSpec()) or error.hint
         raise
     if calib.data and mode != "int8":
         raise UserError("--calib is only used with --int8")
+    if (calib.input_stats or calib.default_ranges) and not carried:
+        raise UserError("--input-stats and --default-ranges set the ranges of a graph that "
+                        "carries them (fake-quant points), with --int8 and no --calib",
+                        "drop them" if mode == "int8" else "add --int8")
     target = check_target(output_path(output, default_name(model, mode, io), FILE), overwrite)
     step("preparing and repairing the model")
     started = time.perf_counter()
     spec = graph or GraphSpec()
     with source_model(model, spec) as source:
         samples = None
-        if mode == "int8":
+        source.carried = calib
+        if carried:
+            step("reading the ranges the graph carries")
+        elif mode == "int8":
             _check_calibratable(source)
             step("loading calibration data")
             samples = load_calibration(calib, source.inputs,

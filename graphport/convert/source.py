@@ -21,6 +21,7 @@ import numpy as np
 from graphport.checkpoint.open import read_graph
 from graphport.errors import UserError
 from graphport.graph import load, oplists
+from graphport.graph.fake_quant import FAKE_QUANT_OPS
 from graphport.graph.nodes import parse_input
 from graphport.graph.safety import ensure_safe
 from graphport.graph.tensors import dtype_name, shape_list
@@ -28,7 +29,7 @@ from graphport.graph.types import GraphProto, TFGraphDef
 from graphport.passes.base import TFLITE, PassResult
 from graphport.passes.frontend import prepare_for_export
 from graphport.passes.pipeline import needs_repair, resolve
-from graphport.spec.options import GraphSpec
+from graphport.spec.options import CalibrationSpec, GraphSpec
 from graphport.spec.signature import SignatureTensor
 from graphport.spec.values import numpy_dtype
 
@@ -52,6 +53,13 @@ class SourceModel:
     notes: list[str] = field(default_factory=list)  # how it was read (a checkpoint frozen)
     signature: str = SIGNATURE  # the SavedModel signature converted and run
     tags: list[str] = field(default_factory=list)  # ... of the meta graph with these tags
+    carried: CalibrationSpec = field(default_factory=CalibrationSpec)  # int8 from the graph
+
+    @property
+    def carries_ranges(self) -> bool:
+        """Does the (frozen) graph carry fake-quant points, the ranges int8 needs?"""
+        return self.graph_def is not None and any(
+            n.op in FAKE_QUANT_OPS for n in self.graph_def.node)
 
     def converter(self) -> Any:
         """A fresh TFLiteConverter for this source."""

@@ -89,6 +89,11 @@ class CalibrationSpec:
     mean: float = 0.0
     std: float = 1.0
     bgr: bool = False
+    # A graph that carries its ranges (fake-quant points): toco's --mean_values/--std_values
+    # for its inputs (input -> (mean, std); "" for every input), and the range of tensors no
+    # point covers (toco's --default_ranges_min/max).
+    input_stats: dict[str, tuple[float, float]] = field(default_factory=dict)
+    default_ranges: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,102 @@
+"""Graphs that carry their own quantization (issue 24): a quantization-aware-trained graph
+(fake_quant_with_min_max_vars at its input, weights and activations, trained here) converts to
+a fully quantized model from the graph's own ranges, with no calibration data, the toco
+QUANTIZED_UINT8 way; checked against TensorFlow running the fake-quant graph and against
+TensorFlow's own inference_type=uint8 conversion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FIXTURES
+
+from graphport.backend.tf_graph import import_graph, run_graph, to_tf
+from graphport.commands.inspect import inspect_model
+from graphport.commands.tflite import convert_tflite
+from graphport.errors import ConversionError, UserError
+from graphport.graph.load import read_graph_def
+from graphport.spec.options import CalibrationSpec
+
+QAT = FIXTURES / "digits_qat.pb"
+
+
+def _test_images() -> tuple[np.ndarray, np.ndarray]:
+    data = np.load(FIXTURES / "digits_test.npz")
+    return data["x"].astype(np.float32), data["y"]
+
+
+def _run(model: bytes | Path, x: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model) if isinstance(model, bytes) else \
+        Interpreter(str(model))
+    interpreter.allocate_tensors()
+    (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()
+    results = []
+    for sample in x:
+        value = sample[None]
+        if source["dtype"] != np.float32:
+            scale, zero = source["quantization"]
+            value = np.round(value / scale + zero)
+        interpreter.set_tensor(source["index"], value.astype(source["dtype"]))
+        interpreter.invoke()
+        results.append(interpreter.get_tensor(target["index"]))
+    return np.concatenate(results)
+
+
+def test_inspect_says_quantization_aware() -> None:
+    warnings = {w["code"]: w["message"] for w in inspect_model(QAT).warnings}
+    assert "7 fake-quant points (FakeQuantWithMinMaxVars)" in warnings["quantization_aware"]
+
+
+@pytest.mark.tf
+def test_int8_from_the_graphs_ranges_without_calibration(tmp_path: Path) -> None:
+    result = convert_tflite(QAT, tmp_path / "q.tflite", mode="int8")
+    assert result.calibration["source"] == "graph" and result.calibration["samples"] == 0
+    assert "input mean 0 std 255" in result.calibration["description"]
+    assert result.summary["int8"] >= 4 and result.summary["float"] == 0, result.summary
+    assert result.parity["verdict"] in ("match", "within tolerance")
+    x, _ = _test_images()
+    (expected,) = run_graph(to_tf(read_graph_def(QAT)), {"input:0": x}, ["probs:0"])
+    got = _run(tmp_path / "q.tflite", x)
+    assert np.mean(got.argmax(1) == expected.argmax(1)) >= 0.99
+
+
+@pytest.mark.tf
+def test_uint8_io_matches_tensorflows_own_uint8_route(tmp_path: Path) -> None:
+    """--io uint8: uint8 in and out with the input scale the first fake-quant point implies
+    ([0, 1] -> 1/255), and the same bytes as tf.compat.v1's inference_type=uint8 conversion
+    within 1 LSB."""
+    import tensorflow as tf
+
+    convert_tflite(QAT, tmp_path / "q.tflite", mode="int8", io="uint8")
+    graph_def = to_tf(read_graph_def(QAT))
+    graph = import_graph(graph_def)
+    converter = tf.compat.v1.lite.TFLiteConverter(
+        graph_def, [graph.get_tensor_by_name("input:0")], [graph.get_tensor_by_name("probs:0")])
+    converter.inference_type = tf.uint8
+    converter.quantized_input_stats = {"input": (0.0, 255.0)}
+    theirs = bytes(converter.convert())
+    x, _ = _test_images()
+    ours = _run(tmp_path / "q.tflite", x)
+    assert ours.dtype == np.uint8
+    difference = np.abs(ours.astype(int) - _run(theirs, x).astype(int))
+    assert difference.max() <= 1 and np.mean(difference == 0) >= 0.95, difference.max()
+
+
+@pytest.mark.tf
+def test_input_stats_override_and_refusals(tmp_path: Path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    convert_tflite(QAT, tmp_path / "q.tflite", mode="int8", io="uint8",
+                   calibration=CalibrationSpec(input_stats={"input": (128.0, 127.5)}))
+    scale, zero = Interpreter(str(tmp_path / "q.tflite")).get_input_details()[0]["quantization"]
+    assert zero == 128 and scale == pytest.approx(1 / 127.5)
+    with pytest.raises(ConversionError, match="asymmetrically") as refused:
+        convert_tflite(QAT, tmp_path / "i.tflite", mode="int8", io="int8")
+    assert "uint8" in (refused.value.hint or "")
+    with pytest.raises(UserError, match="--input-stats"):
+        convert_tflite(FIXTURES / "digits_cnn.pb", tmp_path / "d.tflite", mode="int8",
+                       calibration=CalibrationSpec("random", input_stats={"": (0.0, 1.0)}))
