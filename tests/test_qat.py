@@ -17,7 +17,7 @@ from graphport.commands.inspect import inspect_model
 from graphport.commands.tflite import convert_tflite
 from graphport.errors import ConversionError, UserError
 from graphport.graph.load import read_graph_def
-from graphport.spec.options import CalibrationSpec
+from graphport.spec.options import CalibrationSpec, GraphSpec
 
 QAT = FIXTURES / "digits_qat.pb"
 
@@ -100,3 +100,20 @@ def test_input_stats_override_and_refusals(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="--input-stats"):
         convert_tflite(FIXTURES / "digits_cnn.pb", tmp_path / "d.tflite", mode="int8",
                        calibration=CalibrationSpec("random", input_stats={"": (0.0, 1.0)}))
+
+
+@pytest.mark.tf
+def test_float_modes_say_what_they_do_with_fake_quant(tmp_path: Path) -> None:
+    kept = convert_tflite(QAT, tmp_path / "k.tflite")
+    assert any("fake-quant points are kept" in n for n in kept.notes)
+    assert kept.parity["verdict"] == "match"  # it rounds exactly as the graph does
+    assert kept.summary["quantize"] >= 3
+    stripped = convert_tflite(QAT, tmp_path / "s.tflite", graph=GraphSpec(
+        passes=["+strip_fake_quant"]))
+    assert stripped.summary["quantize"] == 0
+    assert any("strip_fake_quant changed what the source computes" in n
+               for n in stripped.notes)
+    assert stripped.parity["verdict"] in ("match", "within tolerance")
+    x, _ = _test_images()
+    assert np.mean(_run(tmp_path / "s.tflite", x).argmax(1) ==
+                   _run(tmp_path / "k.tflite", x).argmax(1)) >= 0.97

@@ -25,6 +25,7 @@ from graphport.graph.nodes import parse_input
 from graphport.graph.row_order import unordered_outputs
 from graphport.graph.tflite_model import parse_tflite
 from graphport.outputs import FILE, check_target, output_path, write_together
+from graphport.passes.pipeline import available
 from graphport.progress import Progress, or_silent
 from graphport.quant.int8 import QuantOptions, quantize_int8
 from graphport.quant.prune import PruneSpec, Pruning, pruned_source, pruning_costs
@@ -259,17 +260,19 @@ def _build(
         parity_start = time.perf_counter()
         runner = TFLiteRunner(data)
         if check.enabled:
-            # An eightbit source rounds to 8 bits where its float twin does not: judged as a
-            # quantized model is, and reported rather than failed.
-            eightbit = any(r.name == "eightbit_to_float" and r.changed and not r.error
-                           for r in source.rewrites)
-            tolerance = TOLERANCES["int8" if eightbit and mode in ("float32", "fp16")
+            # A repair that changes the numbers by design (an eightbit graph's float twin,
+            # fake-quant removed): judged as a quantized model is, reported, not failed.
+            changed = [r.name for r in source.rewrites if r.changed and not r.error
+                       and available()[r.name].changes_numbers]
+            eightbit = bool(changed)
+            tolerance = TOLERANCES["int8" if changed and mode in ("float32", "fp16")
                                    else mode]
-            if eightbit:
+            if changed:
                 judged = (", judged with int8 tolerances" if mode in ("float32", "fp16")
                           else "")
-                source.notes.append("the source is an eightbit graph (it computes in 8 bits): "
-                                    f"the {mode} model is made from its float twin{judged}")
+                source.notes.append(f"{' and '.join(changed)} changed what the source computes "
+                                    f"(8-bit rounding in the graph, none in its float twin): "
+                                    f"the {mode} model is made from the float twin{judged}")
             budget = None if check.count is not None else max(
                 PARITY_BUDGET_MIN, PARITY_BUDGET_SHARE * conversion_s)
             expected, converted = _paired_runs(source, runner, parity_inputs, budget, step)
@@ -286,7 +289,7 @@ def _build(
             warnings += parity_warnings(outputs)
             _judge(mode, verdict, outputs, check.require and not retry_follows, warnings,
                    lossy="pruned" if pruning is not None else
-                   "float twin of an eightbit graph: the" if eightbit else None)
+                   "float twin's" if eightbit else None)
         if eval_data:
             step("evaluating accuracy")
             eval_report = evaluate(eval_data, source, runner)
@@ -536,6 +539,10 @@ def convert_tflite(
     with source_model(model, spec) as source:
         samples = None
         source.carried = calib
+        if mode != "int8" and source.carries_ranges:
+            source.notes.append("the graph's fake-quant points are kept (QUANTIZE/DEQUANTIZE "
+                                f"pairs): the {mode} model rounds as the QAT graph does; "
+                                "--passes +strip_fake_quant makes the true float model")
         if carried:
             step("reading the ranges the graph carries")
         elif mode == "int8":

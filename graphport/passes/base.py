@@ -54,6 +54,9 @@ class GraphPass(ABC):
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    # True for a pass that changes what the graph computes by design (an eightbit graph's
+    # float twin, fake-quant removed): results are judged as quantized ones are.
+    changes_numbers: ClassVar[bool] = False
     repairs: ClassVar[frozenset[str]] = frozenset()
     targets: ClassVar[frozenset[str]] = frozenset(TARGETS)
     params: ClassVar[dict[str, Any]] = {}

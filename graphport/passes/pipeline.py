@@ -111,9 +111,14 @@ def resolve(names: list[str] | None, target: str,
         unknown = set(values) - set(passes[name].params) if name in passes else {name}
         if unknown:
             raise ValueError(f"no parameter {', '.join(sorted(unknown))} of pass {name}")
-    if names is None:
-        return [PassCall(n, dict(given.get(n, {}))) for n in DEFAULT_PIPELINE
-                if target in passes[n].targets]
+    added = [n[1:] for n in names or [] if n.startswith("+")]
+    if names is not None and added and len(added) < len(names):
+        raise UserError("--passes: +NAME adds to the default pipeline; a list without + "
+                        "replaces it", "use only +NAME items, or only NAME items")
+    if names is None or added:  # +NAME: those first, then the default pipeline
+        defaults = [PassCall(n, dict(given.get(n, {}))) for n in DEFAULT_PIPELINE
+                    if target in passes[n].targets]
+        return [*resolve(added, target, params), *defaults] if added else defaults
     calls = [parse_call(name) for name in names]
     calls = [PassCall(c.name, {**given.get(c.name, {}), **c.params}) for c in calls]
     wrong = [c.name for c in calls if target not in passes[c.name].targets]

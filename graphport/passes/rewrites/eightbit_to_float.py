@@ -59,6 +59,7 @@ class EightbitToFloat(GraphPass):
     repairs = frozenset({"QuantizeV2", "Dequantize", "Requantize", "RequantizationRange",
                          "QuantizedConcat", *_TWINS})
     targets = frozenset({TFLITE})
+    changes_numbers = True
 
     def matches(self, index: NodeIndex) -> list[Any]:
         return [n for n in index.graph.node if n.op in _TWINS or n.op in _PASS_THROUGH[:3]]
