@@ -13,7 +13,7 @@ from typing import Any
 
 from graphport.convert.calibration import Calibration, load_calibration
 from graphport.convert.compact import compact_model
-from graphport.convert.converter import carried_input_stats, convert
+from graphport.convert.converter import ID_OUTPUTS_NOTE, carried_input_stats, convert, id_outputs
 from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summarize, zipped_size
 from graphport.convert.reference import evaluate, load_eval, quant_samples, reference_samples
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel, source_model
@@ -543,6 +543,8 @@ def convert_tflite(
             source.notes.append("the graph's fake-quant points are kept (QUANTIZE/DEQUANTIZE "
                                 f"pairs): the {mode} model rounds as the QAT graph does; "
                                 "--passes +strip_fake_quant makes the true float model")
+        if io and id_outputs(source):
+            source.notes.append(ID_OUTPUTS_NOTE)
         if carried:
             step("reading the ranges the graph carries")
         elif mode == "int8":

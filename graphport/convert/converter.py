@@ -72,7 +72,8 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8] + ([] if strict else ops)
         if io:
             converter.inference_input_type = tf.as_dtype(io)
-            converter.inference_output_type = tf.as_dtype(io)
+            converter.inference_output_type = tf.float32 if id_outputs(source) \
+                else tf.as_dtype(io)
     if select_ops:
         ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
     converter.target_spec.supported_ops = ops
@@ -91,6 +92,18 @@ def carried_input_stats(source: SourceModel) -> dict[str, tuple[float, float] | 
             tensor.key, source.carried.input_stats.get("", found.input_stats() if found
                                                        else None))
     return stats
+
+
+ID_OUTPUTS_NOTE = ("outputs stay float32: the detection postprocess returns class ids and a "
+                   "count, which uint8 would carry at 1/255 steps (class 3 as 1.0); the "
+                   "input takes --io, as in Google's own quantized SSD models")
+
+
+def id_outputs(source: SourceModel) -> bool:
+    """Does the model return class ids and counts (a detection postprocess)? The converter's
+    ``inference_output_type`` applies to every output, so with --io such a model keeps
+    float outputs."""
+    return "TFLite_Detection_PostProcess" in source.custom_ops
 
 
 def _stated_inputs(source: SourceModel) -> Any:
