@@ -251,7 +251,8 @@ def compare(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="Frozen .pb/.pbtxt or SavedModel directory."),
     variants: str = typer.Option("float,fp16,dynamic,int8,int8-io", "--variants",
-                                 help="Comma-separated: float, fp16, dynamic, int8, int8-io."),
+                                 help="Comma-separated: float, fp16, dynamic, int8, int8-io, "
+                                      "int16x8 (16-bit activations, on request)."),
     calib: opt.Calib = None,
     calib_samples: opt.CalibSamples = 100,
     mean: opt.Mean = 0.0,

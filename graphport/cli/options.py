@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from graphport.errors import UserError
+from graphport.spec.modes import Mode
 from graphport.spec.names import split_assignment, split_names, split_shape
 from graphport.spec.options import GraphSpec, VerifySpec
 
@@ -30,15 +31,6 @@ class IoType(str, Enum):
     """Integer input/output types of a full-int8 model."""
 
     uint8 = "uint8"
-    int8 = "int8"
-
-
-class Mode(str, Enum):
-    """TFLite conversion modes (float32 unless chosen)."""
-
-    float32 = "float32"
-    fp16 = "fp16"
-    dynamic = "dynamic"
     int8 = "int8"
 
 

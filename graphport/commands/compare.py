@@ -22,6 +22,7 @@ from graphport.graph import load
 from graphport.outputs import DIRECTORY, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
 from graphport.results import JsonResult
+from graphport.spec.modes import calibrated
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.verify.latency import Latency, measure, tflite_inputs
 from graphport.verify.tflite_runner import TFLiteRunner, default_threads
@@ -29,8 +30,10 @@ from graphport.verify.tflite_runner import TFLiteRunner, default_threads
 # name -> (converter mode, integer I/O type)
 VARIANTS: dict[str, tuple[str, str | None]] = {
     "float": ("float32", None), "fp16": ("fp16", None), "dynamic": ("dynamic", None),
-    "int8": ("int8", None), "int8-io": ("int8", "uint8"),
+    "int8": ("int8", None), "int8-io": ("int8", "uint8"), "int16x8": ("int16x8", None),
 }
+# What compare builds unless --variants says: int16x8 (16-bit activations) on request.
+DEFAULT_VARIANTS = ("float", "fp16", "dynamic", "int8", "int8-io")
 
 
 @dataclass
@@ -106,7 +109,7 @@ def compare_variants(
     model = Path(model)
     calib = calibration or CalibrationSpec()
     check = verify or VerifySpec()
-    names = variants or list(VARIANTS)
+    names = variants or list(DEFAULT_VARIANTS)
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         raise UserError(f"--variants: unknown {', '.join(unknown)}",
@@ -139,11 +142,11 @@ def compare_variants(
             rows.append(row)
             step(f"variant {n}/{len(ordered)}: building {name}")
             try:
-                if mode == "int8" and samples is None:
+                if calibrated(mode) and samples is None:
                     raise UserError("needs calibration data (--calib)")
                 result = convert_source(
                     source, building / f"{stem}.{name}.tflite", mode, io,
-                    calibration=samples if mode == "int8" else None, verify=check,
+                    calibration=samples if calibrated(mode) else None, verify=check,
                     overwrite=True, float_size=float_size)
             except GraphportError as error:
                 row.error = error.message

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from graphport.errors import UserError
+from graphport.spec.modes import MODES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,7 +30,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 CONFIG_NAME = "graphport.toml"
-MODES = ("float32", "fp16", "dynamic", "int8")
 PATH_KEYS = ("calib", "graph")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from graphport.errors import GraphportError, use_cli_terms
+from graphport.spec.modes import calibrated
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 
 
@@ -86,7 +87,7 @@ def migrate_one(job: dict[str, Any]) -> dict[str, Any]:
             result["verdicts"]["savedmodel"] = saved.verdict
     for mode in options.get("modes", job["modes"]):
         calibration = CalibrationSpec(options.get("calib") or job.get("calib")
-                                      if mode == "int8" else None,
+                                      if calibrated(mode) else None,
                                       int(options.get("calib_samples", 100)),
                                       float(options.get("mean", 0.0)),
                                       float(options.get("std", 1.0)),

@@ -18,6 +18,7 @@ from graphport.convert.source import source_model
 from graphport.errors import UserError, api_errors
 from graphport.progress import Progress, or_silent
 from graphport.quant.prune import PruneSpec, Pruning, pruned_source
+from graphport.spec.modes import calibrated
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 
 
@@ -74,7 +75,7 @@ def prune_sweep(model: str | os.PathLike[str], levels: list[float], mode: str = 
     check_mode(mode, io, False, calib.data)
     with source_model(Path(model), graph or GraphSpec()) as source, \
             tempfile.TemporaryDirectory(prefix="graphport-sweep-") as scratch:
-        samples = load_calibration(calib, source.inputs) if mode == "int8" else None
+        samples = load_calibration(calib, source.inputs) if calibrated(mode) else None
         cache: bytes | None = None
         result = SweepResult(str(model), mode, {})
         for n, level in enumerate(levels, 1):

@@ -30,6 +30,7 @@ from graphport.progress import Progress, or_silent
 from graphport.quant.int8 import QuantOptions, quantize_int8
 from graphport.quant.prune import PruneSpec, Pruning, pruned_source, pruning_costs
 from graphport.report.numbers import kb
+from graphport.spec.modes import MODES, calibrated
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.spec.signature import signature_key
 from graphport.verify.detections import judge_detections
@@ -47,7 +48,6 @@ from graphport.verify.parity import (
 )
 from graphport.verify.tflite_runner import TFLiteRunner
 
-MODES = ("float32", "fp16", "dynamic", "int8")
 # Parity samples when the user names no count: up to 16, within a time budget of a quarter
 # of the conversion (2 s at least), so checking never dominates the default run.
 DEFAULT_PARITY_SAMPLES = 16
@@ -108,8 +108,10 @@ def check_mode(mode: str, io: str | None, strict: bool, calib: str | None,
         raise UserError(f"--io {io}: use uint8 or int8")
     if strict and mode != "int8":
         raise UserError("--strict needs --int8")
-    if mode == "int8" and not calib and not carried:
-        raise UserError("--int8 needs calibration data: --calib DIR|FILE.npy|FILE.npz",
+    if calibrated(mode) and not calib and not carried:
+        raise UserError(f"--mode {mode} needs calibration data: --calib DIR|FILE.npy|FILE.npz"
+                        if mode != "int8" else
+                        "--int8 needs calibration data: --calib DIR|FILE.npy|FILE.npz",
                         "a folder of the images the model will see, or arrays; --calib random "
                         "only to try the route (its ranges fit no real input)")
 
@@ -215,7 +217,7 @@ def _build(
     rows = op_rows(parsed)
     if outcome is not None:
         mark_chosen(rows, outcome.keep.covers)
-    summary = summarize(rows, int8_mode=mode == "int8")
+    summary = summarize(rows, int8_mode=calibrated(mode))
     if strict and summary["float_fallback"]:
         # The converter keeps some float-only ops (RANDOM_UNIFORM, ...) even when told
         # TFLITE_BUILTINS_INT8 alone, so --strict is enforced on the result.
@@ -526,8 +528,8 @@ def convert_tflite(
         if mode == "int8" and not calib.data:
             error.hint = calibration_hint(model, graph or GraphSpec()) or error.hint
         raise
-    if calib.data and mode != "int8":
-        raise UserError("--calib is only used with --int8")
+    if calib.data and not calibrated(mode):
+        raise UserError("--calib is only used with --int8 (or --mode int16x8)")
     if (calib.input_stats or calib.default_ranges) and not carried:
         raise UserError("--input-stats and --default-ranges set the ranges of a graph that "
                         "carries them (fake-quant points), with --int8 and no --calib",
@@ -547,7 +549,7 @@ def convert_tflite(
             source.notes.append(ID_OUTPUTS_NOTE)
         if carried:
             step("reading the ranges the graph carries")
-        elif mode == "int8":
+        elif calibrated(mode):
             _check_calibratable(source)
             step("loading calibration data")
             samples = load_calibration(calib, source.inputs,

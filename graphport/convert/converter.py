@@ -74,6 +74,13 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
             converter.inference_input_type = tf.as_dtype(io)
             converter.inference_output_type = tf.float32 if id_outputs(source) \
                 else tf.as_dtype(io)
+    elif mode == "int16x8":
+        assert calibration is not None
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: (source.representative(s) for s in counted(
+            calibration.samples, "calibrating on sample", progress))
+        ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+               *([] if strict else ops)]
     if select_ops:
         ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
     converter.target_spec.supported_ops = ops

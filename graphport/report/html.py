@@ -22,6 +22,7 @@ from graphport.report.cells import (
     tuning_rows,
 )
 from graphport.report.numbers import kb
+from graphport.spec.modes import calibrated
 
 # How each op computes, as the operator table colours it.
 COMPUTE_CLASS = {"int8": "int8", "float fallback": "fallback", "float (chosen)": "chosen",
@@ -141,7 +142,7 @@ def _compute_label(row: dict[str, Any], int8_mode: bool) -> str:
 
 def tflite_page(data: dict[str, Any]) -> str:
     """A `graphport tflite` result (its ``to_json()``) as one page."""
-    int8_mode = data["mode"] == "int8"
+    int8_mode = calibrated(data["mode"])
     parity = data["parity"]
     sections = [
         f"<p>mode <b>{_e(data['mode'])}</b>{' (' + _e(data['io']) + ' I/O)' if data['io'] else ''}"

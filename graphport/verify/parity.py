@@ -50,6 +50,7 @@ TOLERANCES = {
     "fp16": Tolerance(1e-4, 1e-4, 0.999, 0.99, None, None, 2e-3),
     "dynamic": Tolerance(1e-4, 1e-4, 0.99, 0.98, 0.9, 0.9, 1e-2),
     "int8": Tolerance(1e-4, 1e-4, 0.99, 0.98, 0.9, 0.9, 2e-2),
+    "int16x8": Tolerance(1e-4, 1e-4, 0.999, 0.99, 0.95, 0.95, 1e-2),
 }
 ONLY_NONFINITE = "the source gives only NaN/Inf on these inputs"
 EMPTY = "every output was empty on these inputs"
