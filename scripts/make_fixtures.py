@@ -793,6 +793,48 @@ def build_digits_qat(out: Path) -> dict[str, float]:
     return {"accuracy": accuracy}
 
 
+def build_fix_neuron(out: Path) -> dict[str, float]:
+    """A Vitis AI decent_q deploy graph in small: FixNeuron after the input, every weight and
+    bias, and every activation (attrs bit_width, method, mode 1 activation / 2 weight, phase 1
+    evaluation, quantize_pos). Stock TensorFlow has no FixNeuron, so the NodeDefs are written by
+    hand, node for node as decent_q writes them, around a float graph TensorFlow built."""
+    rng = np.random.RandomState(SEED + 80)
+    positions = {"input/aquant": 5, "fc1/weights/wquant": 6, "fc1/biases/wquant": 7,
+                 "fc1/Relu/aquant": 4, "fc2/weights/wquant": 6, "fc2/biases/wquant": 7,
+                 "fc2/BiasAdd/aquant": 3}
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [None, 16], name="input")
+        h = tf.identity(x, name="input/aquant")
+        for layer, units in (("fc1", 12), ("fc2", 4)):
+            w = tf.identity(tf.constant(rng.normal(0, 0.4, (int(h.shape[-1]), units))
+                                        .astype(np.float32), name=f"{layer}/weights"),
+                            name=f"{layer}/weights/wquant")
+            b = tf.identity(tf.constant(rng.normal(0, 0.1, units).astype(np.float32),
+                                        name=f"{layer}/biases"), name=f"{layer}/biases/wquant")
+            h = tf.nn.bias_add(tf.matmul(h, w, name=f"{layer}/MatMul"), b,
+                               name=f"{layer}/BiasAdd")
+            if layer == "fc1":
+                h = tf.identity(tf.nn.relu(h, name="fc1/Relu"), name="fc1/Relu/aquant")
+        tf.identity(h, name="fc2/BiasAdd/aquant")
+        graph_def = graph.as_graph_def()
+    for node in graph_def.node:
+        if node.name in positions:
+            node.op = "FixNeuron"
+            node.ClearField("attr")
+            node.attr["T"].type = tf.float32.as_datatype_enum
+            node.attr["bit_width"].i = 8
+            node.attr["method"].i = 1
+            node.attr["mode"].i = 2 if "wquant" in node.name else 1
+            node.attr["phase"].i = 1
+            node.attr["quantize_pos"].i = positions[node.name]
+    _write(out, "fix_neuron", graph_def, {
+        "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, 16]}],
+        "outputs": [{"name": "fc2/BiasAdd/aquant", "dtype": "float32", "shape": [-1, 4]}],
+        "description": "Vitis AI decent_q deploy graph: FixNeuron nodes (hand-written NodeDefs)"})
+    return {}
+
+
 # ---------------------------------------------------------------- TF1 loops (issue 23)
 
 def _frozen(graph: tf.Graph, outputs: list[str]) -> Any:
@@ -1004,6 +1046,7 @@ BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "lstm_unrolled": build_lstm_unrolled,
     "loops": build_loops,
     "digits_qat": build_digits_qat,
+    "fix_neuron": build_fix_neuron,
     "keras_lstm": build_keras_lstm,
 }
 

@@ -22,14 +22,16 @@ GRAPHS = [*sorted(p for p in FIXTURES.iterdir() if p.suffix in (".pb", ".pbtxt")
 
 
 def _clean(result: subprocess.CompletedProcess[str], step: str) -> bool:
-    """True for a success; a failure must be one error line (and a hint), nothing else."""
+    """True for a success; a failure must be one error line, its indented detail lines (a
+    screenful at most) and a hint, nothing else."""
     if result.returncode == 0:
         return True
     lines = result.stderr.splitlines()
     assert result.returncode in (1, 2), (step, result.returncode, result.stderr[-2000:])
     assert lines and lines[0].startswith("error: "), (step, lines)
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr, step
-    assert all(line.startswith(("error: ", "hint: ")) for line in lines), (step, lines)
+    assert all(line.startswith(("error: ", "hint: ", "  ")) for line in lines), (step, lines)
+    assert len(lines) <= 15 and sum(line.startswith("error: ") for line in lines) == 1, lines
     return False
 
 

@@ -28,6 +28,7 @@ from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import check_graph
 from graphport.graph.side_effects import BLOCKING, find_unsafe_ops
 from graphport.graph.tensors import dtype_name, shape_list
+from graphport.graph.vendor_ops import translate_vendor_ops
 from graphport.passes.rewrites.detection_postprocess import describe as describe_detector
 from graphport.results import JsonResult
 
@@ -140,6 +141,7 @@ def _read(path: Path, kind: str) -> tuple[Any, list[str]]:
 
 def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
     graph, notes = _read(path, kind)
+    vendor = translate_vendor_ops(graph)
     index = NodeIndex.of(graph)  # one index for the anatomy, the checks, next:, the detector
     anatomy = analyze_graph(graph, index)
     data = {"format": kind, "path": str(path), "size_bytes": _size(path),
@@ -167,6 +169,8 @@ def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
         data["next_command"], data["next_needs"] = None, []
     data["suggested_options"] = suggested_options(data)
     data["edge_cut"], data["next_tflite_command"] = _edge_cut(path, data, index)
+    data["warnings"].extend({"level": "info", "code": "vendor_ops", "message": note}
+                            for note in vendor)
     points = fake_quant_points(graph, index)
     if points:
         open_points = [p.name for p in points if p.low is None]

@@ -9,6 +9,7 @@ from typing import Any
 
 from graphport.errors import api_errors
 from graphport.graph.load import read_graph_def
+from graphport.graph.vendor_ops import translate_vendor_ops
 from graphport.outputs import FILE, atomic_path, check_target, output_path
 from graphport.passes.base import TFLITE
 from graphport.passes.frontend import prepare_for_export
@@ -48,6 +49,7 @@ def rewrite_graph(graph_path: str | os.PathLike[str], output: str | os.PathLike[
     target_path = check_target(output_path(output, name, FILE), overwrite)
     step("reading graph")
     original = read_graph_def(graph_path)
+    translate_vendor_ops(original)
     before = len(original.node)
     step("repairing")
     prepared = prepare_for_export(original, graph or GraphSpec(), target,

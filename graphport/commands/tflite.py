@@ -24,6 +24,7 @@ from graphport.graph.fake_quant import FAKE_QUANT_OPS
 from graphport.graph.nodes import parse_input
 from graphport.graph.row_order import unordered_outputs
 from graphport.graph.tflite_model import parse_tflite
+from graphport.graph.vendor_ops import FIX_NEURON
 from graphport.outputs import FILE, check_target, output_path, write_together
 from graphport.passes.pipeline import available
 from graphport.progress import Progress, or_silent
@@ -125,7 +126,7 @@ def carries_ranges(model: Path) -> bool:
         graph = load.read_graph_def(model)
     except GraphportError:
         return False  # the real read reports it
-    return any(n.op in FAKE_QUANT_OPS for n in graph.node)
+    return any(n.op in FAKE_QUANT_OPS or n.op == FIX_NEURON for n in graph.node)
 
 
 def _carried_report(source: SourceModel) -> dict[str, Any]:
