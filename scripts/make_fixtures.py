@@ -835,6 +835,85 @@ def build_fix_neuron(out: Path) -> dict[str, float]:
     return {}
 
 
+def build_eightbit_conv(out: Path) -> dict[str, float]:
+    """An eightbit image model in the quantize_nodes layout (the transform is gone from
+    TensorFlow 2.x; its ops are not, so each node is written as it wrote them): MirrorPad,
+    QuantizeV2, QuantizedConv2D, Requantize with RequantizationRange, QuantizedBiasAdd,
+    QuantizedRelu, QuantizedMaxPool, QuantizedConcat, QuantizedReshape, Dequantize, then a
+    style vector picked with the v1 Gather op from a second input, and a uint8 image out; the
+    image input is declared `shape {}` by a producer-0 graph."""
+    raw = tf.raw_ops
+    rng = np.random.RandomState(SEED + 90)
+
+    def weights(values: np.ndarray, name: str) -> tuple[Any, Any, Any]:
+        low, high = float(values.min()), float(values.max())
+        quantized = np.round((values - low) / (high - low) * 255).astype(np.uint8)
+        return (tf.constant(quantized, dtype=tf.quint8, name=f"{name}_quint8_const"),
+                tf.constant(low, name=f"{name}_min"), tf.constant(high, name=f"{name}_max"))
+
+    def quantize(x: Any, name: str) -> Any:
+        flat = tf.reshape(x, [-1], name=f"{name}_eightbit_reshape")
+        return raw.QuantizeV2(input=x, min_range=tf.reduce_min(flat, 0, name=f"{name}_min"),
+                              max_range=tf.reduce_max(flat, 0, name=f"{name}_max"),
+                              T=tf.quint8, mode="MIN_FIRST", name=f"{name}_eightbit_quantize")
+
+    def requantize(q: Any, name: str) -> Any:
+        measured = raw.RequantizationRange(input=q[0], input_min=q[1], input_max=q[2],
+                                           name=f"{name}_eightbit_requant_range")
+        return raw.Requantize(input=q[0], input_min=q[1], input_max=q[2],
+                              requested_output_min=measured[0],
+                              requested_output_max=measured[1], out_type=tf.quint8,
+                              name=f"{name}_eightbit_requantize")
+
+    graph = tf.Graph()
+    with graph.as_default():
+        image = v1.placeholder(tf.float32, [1, 8, 8, 3], name="image")
+        style = v1.placeholder(tf.int32, [1], name="style")
+        padded = tf.pad(image, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT", name="pad")
+        q = quantize(padded, "conv")
+        w, w_min, w_max = weights(rng.normal(0, 0.3, (3, 3, 3, 8)).astype(np.float32),
+                                  "conv/weights")
+        conv = raw.QuantizedConv2D(input=q[0], filter=w, min_input=q[1], max_input=q[2],
+                                   min_filter=w_min, max_filter=w_max, strides=[1, 1, 1, 1],
+                                   padding="VALID", out_type=tf.qint32,
+                                   name="conv_eightbit_quantized_conv")
+        conv = requantize(conv, "conv")
+        b, b_min, b_max = weights(rng.normal(0, 0.1, 8).astype(np.float32), "conv/biases")
+        biased = requantize(raw.QuantizedBiasAdd(
+            input=conv[0], bias=b, min_input=conv[1], max_input=conv[2], min_bias=b_min,
+            max_bias=b_max, out_type=tf.qint32, name="bias_eightbit_quantized_bias_add"), "bias")
+        relu = raw.QuantizedRelu(features=biased[0], min_features=biased[1],
+                                 max_features=biased[2], out_type=tf.quint8,
+                                 name="relu_eightbit_quantized")
+        pool = raw.QuantizedMaxPool(input=relu[0], min_input=relu[1], max_input=relu[2],
+                                    ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="VALID",
+                                    name="pool_eightbit_quantized")
+        joined = raw.QuantizedConcat(concat_dim=tf.constant(3), values=[pool[0], pool[0]],
+                                     input_mins=[pool[1], pool[1]],
+                                     input_maxes=[pool[2], pool[2]],
+                                     name="concat_eightbit_quantized_concat")
+        flat = raw.QuantizedReshape(tensor=joined[0], shape=tf.constant([1, -1]),
+                                    input_min=joined[1], input_max=joined[2],
+                                    name="flatten_eightbit_quantized_reshape")
+        features = raw.Dequantize(input=flat[0], min_range=flat[1], max_range=flat[2],
+                                  mode="MIN_FIRST", name="flatten")
+        table = tf.constant(rng.uniform(0.5, 1.5, (4, 256)).astype(np.float32), name="styles")
+        vector = raw.Gather(params=table, indices=style, name="style_vector")
+        tf.cast(tf.clip_by_value(features * vector * 40.0, 0, 255), tf.uint8, name="stylized")
+        graph_def = graph.as_graph_def()
+    graph_def.versions.producer = 0
+    for node in graph_def.node:
+        if node.name == "image":  # what TF 1.0 wrote for a shape it did not know
+            node.attr["shape"].shape.Clear()
+    _write(out, "eightbit_conv", graph_def, {
+        "inputs": [{"name": "image", "dtype": "float32", "shape": None},
+                   {"name": "style", "dtype": "int32", "shape": [1]}],
+        "outputs": [{"name": "stylized", "dtype": "uint8", "shape": [1, 256]}],
+        "description": "eightbit conv model (quantize_nodes layout), MirrorPad, Gather v1, "
+                       "two inputs, uint8 output, producer 0"})
+    return {}
+
+
 # ---------------------------------------------------------------- TF1 loops (issue 23)
 
 def _frozen(graph: tf.Graph, outputs: list[str]) -> Any:
@@ -1047,6 +1126,7 @@ BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "loops": build_loops,
     "digits_qat": build_digits_qat,
     "fix_neuron": build_fix_neuron,
+    "eightbit_conv": build_eightbit_conv,
     "keras_lstm": build_keras_lstm,
 }
 

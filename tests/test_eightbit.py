@@ -55,7 +55,8 @@ def test_eightbit_mlp_converts_builtin_only(mode: str, tmp_path: Path) -> None:
                             calibration=CalibrationSpec(str(calib)) if mode == "int8" else None)
     assert result.summary["flex"] == 0 and result.summary["custom"] == 0
     assert result.parity["verdict"] in ("match", "within tolerance"), result.parity
-    assert any("eightbit graph" in note for note in result.notes)
+    assert any("eightbit_to_float changed what the source computes" in note
+               for note in result.notes)
     if mode == "int8":
         assert result.summary["int8"] >= 3
     from ai_edge_litert.interpreter import Interpreter
@@ -65,3 +66,24 @@ def test_eightbit_mlp_converts_builtin_only(mode: str, tmp_path: Path) -> None:
     got = np.concatenate([runner(x=x[i:i + 1])["y_pred"] for i in range(len(x))])
     (labels,) = run_graph(to_tf(read_graph_def(EIGHTBIT)), {"x:0": x}, ["y_pred:0"])
     assert np.mean(got.reshape(-1) == labels) >= 0.95
+
+
+@pytest.mark.parametrize("mode", ["float32", "int8"])
+def test_eightbit_conv_model_converts(mode: str, tmp_path: Path) -> None:
+    """QuantizedConv2D, QuantizedBiasAdd, QuantizedRelu, QuantizedMaxPool, QuantizedConcat,
+    QuantizedReshape between MirrorPad, a v1 Gather from a second input and a uint8 output,
+    in a producer-0 graph whose image input says `shape {}`."""
+    from graphport.spec.options import GraphSpec, VerifySpec
+
+    result = convert_tflite(
+        FIXTURES / "eightbit_conv.pb", tmp_path / "m.tflite", mode=mode,
+        graph=GraphSpec(input_shapes={"image": [1, 8, 8, 3]}),
+        calibration=CalibrationSpec("random") if mode == "int8" else None,
+        verify=VerifySpec(given={"style": "2"}))
+    assert result.summary["flex"] == 0 and result.summary["custom"] == 0
+    changed = next(r for r in result.rewrites if r["name"] == "eightbit_to_float")
+    # conv, bias add, 2 requantize, relu, max pool, concat, reshape, dequantize
+    assert changed["changed"] == 9
+    assert result.parity["verdict"] in ("match", "within tolerance"), result.parity
+    if mode == "float32":  # uint8 image out: within 2 levels of the 8-bit graph's
+        assert result.parity["outputs"][0]["max_abs"] <= 2
