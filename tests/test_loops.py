@@ -322,3 +322,14 @@ def test_pass_alone_keeps_what_tensorflow_computes(name: str, feeds: dict[str, t
     after = run_graph(to_tf(repaired), values, fetches)
     for a, b in zip(before, after, strict=True):
         np.testing.assert_allclose(b, a, atol=1e-6)
+
+
+def test_compare_times_the_loop_model_next_to_tensorflow(tmp_path: Path) -> None:
+    result = run_cli("compare", FIXTURES / "rnn_state_io.pb", "--variants", "float,dynamic",
+                     "--runs", "3", "-o", tmp_path / "variants", "--json")
+    assert result.returncode == 0, result.stderr[-1500:]
+    data = json.loads(result.stdout)
+    assert data["source_latency_ms"]["median"] > 0
+    for row in data["variants"]:
+        assert row["latency_ms"]["median"] > 0 and row["verdict"] in ("match",
+                                                                       "within tolerance"), row
