@@ -34,7 +34,7 @@ def test_tflite_help_has_panels_choices_examples_and_a_plain_usage_line() -> Non
     for panel in ("Mode", "Graph", "Calibration", "Verification", "Quantization debugging",
                   "Object detection", "Pruning", "Output"):
         assert f"─ {panel} ─" in text, panel
-    assert "<uint8|int8>" in text and "<float32|fp16|dynamic|int8>" in text
+    assert "<uint8|int8>" in text and "<float32|fp16|dynamic|int8|int16x8>" in text
     assert "Examples:" in text and "graphport tflite model.pb --int8 --calib" in text
     assert "--no-parity" not in text  # the old spelling works but is not advertised
 
