@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from graphport.convert.calibration import Calibration, load_calibration
+from graphport.convert.carried import carried_input_stats
 from graphport.convert.compact import compact_model
-from graphport.convert.converter import ID_OUTPUTS_NOTE, carried_input_stats, convert, id_outputs
+from graphport.convert.converter import ID_OUTPUTS_NOTE, convert, id_outputs
 from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summarize, zipped_size
 from graphport.convert.reference import evaluate, load_eval, quant_samples, reference_samples
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel, source_model

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from graphport.backend import compat
 from graphport.backend.runtime import quiet_native, tensorflow
 from graphport.convert.calibration import Calibration
+from graphport.convert.carried import carried_converter
 from graphport.convert.signature import add_signature
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel
 from graphport.convert.while_calibration import unalias_while_bodies
 from graphport.errors import ConversionError
 from graphport.graph.edge_cuts import edge_cut
-from graphport.graph.fake_quant import input_point
 from graphport.graph.index import NodeIndex
 from graphport.graph.loops import tensor_array_loops
-from graphport.graph.nodes import parse_input
 from graphport.graph.schema import GraphDef
 from graphport.graph.tflite_model import parse_tflite
 from graphport.passes.pipeline import repairing_passes
@@ -52,6 +50,8 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
                          progress: Progress | None = None) -> Any:
     """A TFLiteConverter for ``source`` set up for one mode."""
     tf = tensorflow()
+    if mode == "int8" and calibration is None:  # the ranges the graph carries
+        return carried_converter(source, io)
     converter = source.converter()
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if mode == "fp16":
@@ -59,11 +59,6 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
         converter.target_spec.supported_types = [tf.float16]
     elif mode == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif mode == "int8" and calibration is None:
-        if source.carried.input_stats:
-            converter = replace(source, graph_def=_stated_inputs(source)).converter()
-        _carried_ranges(converter, source, io)
-        return converter
     elif mode == "int8":
         assert calibration is not None
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -87,20 +82,6 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
     return converter
 
 
-def carried_input_stats(source: SourceModel) -> dict[str, tuple[float, float] | None]:
-    """Each input's (mean, std) from the first fake-quant point it goes through, overridden by
-    the user's --input-stats; None where neither says."""
-    graph = GraphDef.FromString(source.graph_def.SerializeToString())
-    index = NodeIndex.of(graph)
-    stats: dict[str, tuple[float, float] | None] = {}
-    for tensor in source.inputs:
-        found = input_point(index, tensor.tensor)
-        stats[tensor.key] = source.carried.input_stats.get(
-            tensor.key, source.carried.input_stats.get("", found.input_stats() if found
-                                                       else None))
-    return stats
-
-
 ID_OUTPUTS_NOTE = ("outputs stay float32: the detection postprocess returns class ids and a "
                    "count, which uint8 would carry at 1/255 steps (class 3 as 1.0); the "
                    "input takes --io, as in Google's own quantized SSD models")
@@ -111,63 +92,6 @@ def id_outputs(source: SourceModel) -> bool:
     ``inference_output_type`` applies to every output, so with --io such a model keeps
     float outputs."""
     return "TFLite_Detection_PostProcess" in source.custom_ops
-
-
-def _stated_inputs(source: SourceModel) -> Any:
-    """The graph with each input the user gave --input-stats for quantized as stated: a
-    FakeQuantWithMinMaxArgs of the stated range right after its placeholder, so the input takes
-    that scale and the graph's own first point requantizes it (what toco's --mean_values/
-    --std_values did; TensorFlow's converter ignores input stats before a fake-quant point)."""
-    tf = tensorflow()
-    graph_def = tf.compat.v1.GraphDef()
-    graph_def.CopyFrom(source.graph_def)
-    stated = source.carried.input_stats
-    for tensor in source.inputs:
-        stats = stated.get(tensor.key, stated.get(""))
-        if stats is None:
-            continue
-        mean, std = stats
-        placeholder = parse_input(tensor.tensor)[0]
-        name = f"{placeholder}/graphport_input_stats"
-        for node in graph_def.node:
-            for i, item in enumerate(node.input):
-                if parse_input(item)[:2] == (placeholder, 0) and not item.startswith("^"):
-                    node.input[i] = name
-        node = graph_def.node.add(name=name, op="FakeQuantWithMinMaxArgs", input=[placeholder])
-        node.attr["min"].f = -mean / std
-        node.attr["max"].f = (255 - mean) / std
-        node.attr["num_bits"].i = 8
-    return graph_def
-
-
-def _carried_ranges(converter: Any, source: SourceModel, io: str | None) -> None:
-    """The toco QUANTIZED_UINT8 route: every range from the graph's fake-quant points, the
-    inputs' from their first point (or --input-stats), uint8 inside. QAT graphs of that era
-    quantize weights asymmetrically, which LiteRT's int8 kernels refuse; uint8 runs them."""
-    tf = tensorflow()
-    if source.graph_def is None:
-        raise ConversionError("--int8 without calibration data takes the ranges of a frozen "
-                              "graph's fake-quant points; a SavedModel's are not read",
-                              "pass --calib, or convert the frozen graph")
-    if io == "int8":
-        raise ConversionError("--io int8 with the graph's own ranges: they quantize weights "
-                              "asymmetrically (the uint8 scheme), which LiteRT's int8 kernels "
-                              "refuse", "use --io uint8 (or no --io), or --calib for int8")
-    stats = carried_input_stats(source)
-    missing = [name for name, value in stats.items() if value is None]
-    if missing:
-        raise ConversionError(f"input {', '.join(missing)} goes through no fake-quant point "
-                              "with a constant range",
-                              f"pass --input-stats {missing[0]}=MEAN,STD (real = (q - MEAN) / "
-                              "STD), or --calib")
-    converter.inference_type = tf.uint8
-    converter.quantized_input_stats = {parse_input(t.tensor)[0]: stats[t.key]
-                                       for t in source.inputs}
-    boundary = tf.uint8 if io == "uint8" else tf.float32
-    converter.inference_input_type = boundary
-    converter.inference_output_type = boundary
-    if source.carried.default_ranges is not None:
-        converter.default_ranges_stats = source.carried.default_ranges
 
 
 def convert(source: SourceModel, mode: str, io: str | None = None, strict: bool = False,
