@@ -61,7 +61,7 @@ def test_api_is_importable_without_tensorflow() -> None:
 
 
 def test_one_mode_option_with_its_shortcuts() -> None:
-    help_text = run_cli("tflite", "--help").stdout
+    help_text = run_cli("tflite", "--help", env={"COLUMNS": "120"}).stdout
     assert "--mode" in help_text and "float32|fp16|dynamic|int8|int16x8" in help_text
     both = run_cli("tflite", FIXTURES / "digits_cnn.pb", "--mode", "fp16", "--int8")
     assert both.returncode == 2 and "choose one mode, not fp16 and int8" in both.stderr

@@ -179,7 +179,8 @@ def tflite(
     html: opt.Html = None,
     json_out: opt.Json = False,
 ) -> None:
-    """Convert to TFLite (float32, fp16, dynamic, int8) with a per-op report and parity."""
+    """Convert to TFLite (float32, fp16, dynamic, int8, int16x8) with a per-op report and
+    parity."""
     from graphport.commands.tflite import convert_tflite
     from graphport.outputs import check_target
     from graphport.quant.int8 import QuantOptions, TargetNotMet
