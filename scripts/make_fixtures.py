@@ -935,7 +935,8 @@ def _layer(x: Any, units: int, name: str) -> Any:
 def build_loops(out: Path) -> dict[str, float]:
     """The TF1 loop shapes of 2016-2019 code, each written by TensorFlow's own producer: a
     peephole/projection LSTMCell, a conv -> GRU -> CTC decoder OCR model, a BasicLSTMCell whose
-    state is an input and an output, tf.map_fn resizing each image of a dynamic batch, a raw
+    state is an input and an output, a bidirectional GRU with sequence lengths, tf.map_fn
+    resizing each image of a dynamic batch, a raw
     while_loop writing a dynamic-size TensorArray, and a Keras LSTM frozen by
     convert_variables_to_constants_v2 (TensorList loop, dangling placeholders) as text."""
     # tf.compat.v1.nn.rnn_cell's classes, which Keras 3 hides behind that name
@@ -984,6 +985,21 @@ def build_loops(out: Path) -> dict[str, float]:
     _write(out, "rnn_state_io", frozen, _sidecar(
         frozen, ["obs", "lstm_state_in"], ["action_probs", "lstm_state_out"],
         description="LSTM policy: recurrent state fed in and returned, dynamic batch and time"))
+
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.set_random_seed(SEED + 65)
+        sequences = v1.placeholder(tf.float32, [None, None, 6], name="sequences")
+        lengths = v1.placeholder(tf.int32, [None], name="lengths")
+        (forward, backward), _ = v1.nn.bidirectional_dynamic_rnn(
+            rnn.GRUCell(8), rnn.GRUCell(8), sequences, sequence_length=lengths,
+            dtype=tf.float32)
+        tf.concat([forward, backward], 2, name="encoded")
+        frozen = _frozen(graph, ["encoded"])
+    _write(out, "rnn_bidi_lengths", frozen, _sidecar(
+        frozen, ["sequences", "lengths"], ["encoded"],
+        description="bidirectional GRU dynamic_rnn with sequence_length (ReverseSequence, "
+                    "masking by length), a second input sharing the batch"))
 
     graph = tf.Graph()
     with graph.as_default():

@@ -20,8 +20,8 @@ from graphport.spec.options import CalibrationSpec, GraphSpec
 
 pytestmark = pytest.mark.tf
 
-LOOP_FIXTURES = ["rnn_lstm_peephole.pb", "rnn_state_io.pb", "map_fn_resize.pb", "while_ta.pb",
-                 "keras_lstm.pbtxt"]
+LOOP_FIXTURES = ["rnn_lstm_peephole.pb", "rnn_state_io.pb", "rnn_bidi_lengths.pb",
+                 "map_fn_resize.pb", "while_ta.pb", "keras_lstm.pbtxt"]
 
 
 def _builtin_only(report: Any) -> None:

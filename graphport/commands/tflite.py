@@ -11,6 +11,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from graphport.convert.calibration import Calibration, load_calibration
 from graphport.convert.carried import carried_input_stats
 from graphport.convert.compact import compact_model
@@ -455,7 +457,17 @@ def _paired_runs(source: SourceModel, runner: TFLiteRunner, samples: list[dict[s
         if budget is not None and n > 2 and time.perf_counter() - started > budget:
             break
         step(f"parity sample {n}/{len(samples)}")
-        expected.append(call(sample))
+        try:
+            expected.append(call(sample))
+        except Exception as error:  # the graph's own checks (an Assert) refused the sample
+            from graphport.backend.tf_graph import error_line
+
+            shapes = ", ".join(f"{k} {list(np.shape(v))}" for k, v in sample.items())
+            raise ConversionError(
+                f"TensorFlow could not run the source on the verification sample ({shapes}): "
+                f"{error_line(error)[:300]}; nothing was written",
+                "give inputs that fit together with --sample NAME=FILE, or their shapes with "
+                "--input-shapes") from None
         converted.append(runner(sample))
     return expected, converted
 

@@ -47,7 +47,19 @@ class ElementShapes:
         return self.reasons.get(array, "the graph does not say and it could not be measured")
 
     def pin_inputs(self, graph: GraphProto) -> None:
-        """Record the pinned dimensions in the placeholders' shapes."""
+        """Record the pinned dimensions in the placeholders' shapes. A pinned batch (dimension
+        0) is pinned on every input whose dimension 0 is open too: the inputs of one model
+        share it (an RNN's sequence lengths with its sequences), and verification feeds them
+        together."""
+        shared: dict[str, str] = {}  # input -> the input whose pinned batch it shares
+        batch = next(((name, dims[0]) for name, dims in self.pins.items() if 0 in dims), None)
+        if batch is not None:
+            for node in graph.node:
+                shape = shape_list(node.attr["shape"].shape) if node.op == "Placeholder" and \
+                    "shape" in node.attr else None
+                if shape and shape[0] < 0 and node.name not in self.pins:
+                    self.pins[node.name] = {0: batch[1]}
+                    shared[node.name] = batch[0]
         for node in graph.node:
             dims = self.pins.get(node.name)
             if not dims:
@@ -56,9 +68,10 @@ class ElementShapes:
             for d, size in dims.items():
                 shape.dim[d].size = size
             pinned = ", ".join(f"dimension {d} to {size}" for d, size in sorted(dims.items()))
-            self.notes.append(
-                f"input {node.name}: {pinned} (TensorArray elements in a loop follow it and "
-                f"TFLite needs them static; --input-shapes {node.name}:... sets another size)")
+            why = (f"the batch it shares with {shared[node.name]}" if node.name in shared else
+                   "TensorArray elements in a loop follow it and TFLite needs them static")
+            self.notes.append(f"input {node.name}: {pinned} ({why}; --input-shapes "
+                              f"{node.name}:... sets another size)")
 
 
 def merge(shapes: list[Shape]) -> tuple[Shape, bool]:
