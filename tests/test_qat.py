@@ -117,3 +117,28 @@ def test_float_modes_say_what_they_do_with_fake_quant(tmp_path: Path) -> None:
     x, _ = _test_images()
     assert np.mean(_run(tmp_path / "s.tflite", x).argmax(1) ==
                    _run(tmp_path / "k.tflite", x).argmax(1)) >= 0.97
+
+
+@pytest.mark.tf
+def test_a_tensor_without_a_range_stays_float_and_is_named(tmp_path: Path) -> None:
+    """One activation fake-quant point taken out: the ops it covered stay float and the report
+    names them; --default-ranges gives them a range, as toco's --default_ranges_min/max did."""
+    graph = read_graph_def(QAT)
+    node = next(n for n in graph.node if n.name == "conv2/act_quant")
+    value = node.input[0]
+    node.op = "Identity"
+    del node.input[:]
+    node.input.append(value)
+    node.ClearField("attr")
+    node.attr["T"].type = 1  # DT_FLOAT
+    missing = tmp_path / "missing.pb"
+    missing.write_bytes(graph.SerializeToString())
+    kept = convert_tflite(missing, tmp_path / "k.tflite", mode="int8")
+    assert kept.summary["float"] >= 1
+    warning = next(w for w in kept.warnings if w.startswith("no fake-quant range covers"))
+    assert "CONV_2D" in warning and "--default-ranges" in warning
+    ranged = convert_tflite(missing, tmp_path / "r.tflite", mode="int8",
+                            calibration=CalibrationSpec(default_ranges=(0.0, 6.0)))
+    assert ranged.summary["float"] == 0
+    assert "--default-ranges" in ranged.calibration["description"]
+    assert not any(w.startswith("no fake-quant range covers") for w in ranged.warnings)

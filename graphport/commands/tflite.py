@@ -222,6 +222,14 @@ def _build(
     if outcome is not None:
         mark_chosen(rows, outcome.keep.covers)
     summary = summarize(rows, int8_mode=calibrated(mode))
+    if mode == "int8" and calibration is None and summary["float_fallback"]:
+        # the carried route: an op whose tensors no fake-quant point covers stays float
+        listing = ", ".join(f"{f['op']} ({', '.join(f['tf_nodes'][:2])})"
+                            for f in summary["float_fallback"][:4])
+        more = len(summary["float_fallback"]) - 4
+        warnings.append(f"no fake-quant range covers these ops' tensors, so they stay in float: "
+                        f"{listing}{f' and {more} more' if more > 0 else ''}; --default-ranges "
+                        "MIN,MAX or --calib quantizes them")
     if strict and summary["float_fallback"]:
         # The converter keeps some float-only ops (RANDOM_UNIFORM, ...) even when told
         # TFLITE_BUILTINS_INT8 alone, so --strict is enforced on the result.
