@@ -91,20 +91,20 @@ def edge_cut(index: NodeIndex, blockers: set[str], outputs: list[str]) -> EdgeCu
     middle = needed - head_region - tail_region
     if not any(index.nodes[n].op not in _FREE for n in middle if n in index.nodes):
         return EdgeCut()  # nothing convertible between the edges
-    for name in sorted(middle):
-        node = index.nodes.get(name)
-        for item in node.input if node is not None else []:
-            source, _, control = parse_input(item)
-            if not control and source in head_region and index.nodes[source].op not in _FREE:
-                tensor = canonical_tensor(item)
-                if tensor not in cut.inputs:
-                    cut.inputs.append(tensor)
-    for name in sorted(tail_region):
-        node = index.nodes.get(name)
-        for item in node.input if node is not None else []:
-            source, _, control = parse_input(item)
-            if not control and source in middle and index.nodes[source].op not in _FREE:
-                tensor = canonical_tensor(item)
-                if tensor not in cut.outputs:
-                    cut.outputs.append(tensor)
+    cut.inputs = _crossing(index, head_region, middle)
+    cut.outputs = _crossing(index, middle, tail_region)
     return cut
+
+
+def _crossing(index: NodeIndex, sources: set[str], readers: set[str]) -> list[str]:
+    """The computed tensors of ``sources`` that nodes of ``readers`` read, in name order."""
+    found: list[str] = []
+    for name in sorted(readers):
+        node = index.nodes.get(name)
+        for item in node.input if node is not None else []:
+            source, _, control = parse_input(item)
+            if not control and source in sources and index.nodes[source].op not in _FREE:
+                tensor = canonical_tensor(item)
+                if tensor not in found:
+                    found.append(tensor)
+    return found

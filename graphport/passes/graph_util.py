@@ -137,6 +137,15 @@ def frame_anchor(graph: Any, tensor: str) -> str:
     return f"^{pivot_name}"
 
 
+def anchored_const(graph: Any, base: str, value: np.ndarray, near: str) -> str:
+    """A new Const named after ``base`` holding ``value``, in the TF1 while/cond frame of
+    tensor ``near`` (frame_anchor), so a loop body or branch can read it."""
+    node = graph.node.add(name=unique_name(graph, base))
+    make_const(node, value)
+    node.input.append(frame_anchor(graph, near))
+    return node.name
+
+
 def runtime_zero(graph: Any, source: str, source_type: int, base: str) -> str:
     """An int32 [1] tensor holding 0 that the converter cannot compute ahead of time.
 
@@ -145,13 +154,9 @@ def runtime_zero(graph: Any, source: str, source_type: int, base: str) -> str:
     zero rows forever. This count is min(rows(where(a == a)), 0) for the first element ``a`` of
     ``source``, a run-time value (a graph input or what is computed from one): always 0, but
     only known when the graph runs. Its nodes go in ``source``'s frame."""
-    anchor = frame_anchor(graph, source)
 
     def const(suffix: str, value: np.ndarray) -> str:
-        node = graph.node.add(name=unique_name(graph, f"{base}/{suffix}"))
-        make_const(node, value)
-        node.input.append(anchor)
-        return node.name
+        return anchored_const(graph, f"{base}/{suffix}", value, source)
 
     def op(suffix: str, kind: str, inputs: list[str], **types: str | int) -> str:
         return add_node(graph, unique_name(graph, f"{base}/{suffix}"), kind, inputs,

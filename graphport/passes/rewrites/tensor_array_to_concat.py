@@ -27,7 +27,7 @@ from graphport.graph.nodes import parse_input
 from graphport.graph.tensors import dtype_enum, dtype_name, shape_list
 from graphport.passes.base import TFLITE, GraphPass, PassContext
 from graphport.passes.graph_util import (
-    frame_anchor,
+    anchored_const,
     is_counter_from_zero,
     runtime_zero,
     unique_name,
@@ -141,12 +141,10 @@ class TensorArrayToConcat(GraphPass):
 
         write = pattern.write
         flow_in, value = write.input[3], write.input[2]
-        axis = graph.node.add(name=unique_name(graph, f"{write.name}/axis"))
-        make_const(axis, np.array(0, np.int32))
-        axis.input.append(frame_anchor(graph, flow_in))  # a Const inside the loop frame
+        axis = anchored_const(graph, f"{write.name}/axis", np.array(0, np.int32), flow_in)
         write.op = "ConcatV2"
         del write.input[:]
-        write.input.extend([flow_in, value, axis.name])
+        write.input.extend([flow_in, value, axis])
         write.ClearField("attr")
         write.attr["T"].type = dtype
         write.attr["N"].i = 2
@@ -193,13 +191,9 @@ class TensorArrayToConcat(GraphPass):
             return empty.name
         rows = runtime_zero(graph, source, get_tensor(tf_graph, source).dtype.as_datatype_enum,
                             base)
-        anchor = frame_anchor(graph, source)
 
         def const(suffix: str, value: np.ndarray) -> str:
-            node = graph.node.add(name=unique_name(graph, f"{base}/{suffix}"))
-            make_const(node, value)
-            node.input.append(anchor)
-            return node.name
+            return anchored_const(graph, f"{base}/{suffix}", value, source)
 
         int32 = "int32"
         dims = add_node(graph, unique_name(graph, f"{base}/dims"), "ConcatV2",

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 
-from graphport.graph.edit import make_const
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
 from graphport.graph.tensor_arrays import CLOSE, FLOW_INPUT, TensorArray, flow_input, tensor_arrays
@@ -43,9 +42,9 @@ from graphport.graph.tensors import dtype_enum
 from graphport.passes.base import TFLITE, GraphPass, PassContext, PassResult
 from graphport.passes.element_shapes import array_elements, element_shapes
 from graphport.passes.graph_util import (
+    anchored_const,
     const_value,
     drop_control_edges,
-    frame_anchor,
     is_counter_from_zero,
     remove_nodes,
     rewire,
@@ -199,10 +198,7 @@ class TensorArrayToList(GraphPass):
         list_outputs: list[str] = []
 
         def shape_const(op: Any, anchor_input: str) -> str:
-            node = graph.node.add(name=unique_name(graph, f"{op.name}/element_shape"))
-            make_const(node, element)
-            node.input.append(frame_anchor(graph, anchor_input))
-            return node.name
+            return anchored_const(graph, f"{op.name}/element_shape", element, anchor_input)
 
         flow_readers = [r for r in index.readers(array.name) if r.output == 1]
         if any(r.node is not plan.fresh_scatter for r in flow_readers):
@@ -251,11 +247,10 @@ class TensorArrayToList(GraphPass):
                 stack.input.extend([flow, shape_const(stack, data[1])])
                 stack.attr["element_dtype"].type = dtype
                 stack.attr["num_elements"].i = -1
-                axis = graph.node.add(name=unique_name(graph, f"{op.name}/axis"))
-                make_const(axis, np.array(0, np.int32))
-                axis.input.append(frame_anchor(graph, data[1]))
+                axis = anchored_const(graph, f"{op.name}/axis", np.array(0, np.int32),
+                                      data[1])
                 op.op = "GatherV2"
-                op.input.extend([stack.name, data[1], axis.name, *controls])
+                op.input.extend([stack.name, data[1], axis, *controls])
                 op.attr["Tparams"].type = dtype
                 op.attr["Tindices"].type = _INT32
                 op.attr["Taxis"].type = _INT32
@@ -270,11 +265,10 @@ class TensorArrayToList(GraphPass):
                 stack.input.extend([flow, shape_const(stack, flow)])
                 stack.attr["element_dtype"].type = dtype
                 stack.attr["num_elements"].i = -1
-                rows = graph.node.add(name=unique_name(graph, f"{op.name}/rows"))
-                make_const(rows, np.array([-1, *plan.element[1:]], np.int32))
-                rows.input.append(frame_anchor(graph, flow))
+                rows = anchored_const(graph, f"{op.name}/rows",
+                                      np.array([-1, *plan.element[1:]], np.int32), flow)
                 op.op = "Reshape"
-                op.input.extend([stack.name, rows.name])
+                op.input.extend([stack.name, rows])
                 op.attr["T"].type = dtype
                 op.attr["Tshape"].type = _INT32
                 op.input.extend(controls)
