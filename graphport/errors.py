@@ -59,6 +59,7 @@ _API_TERMS = [
     ("--calib", "CalibrationSpec.data"), ("--mean", "mean"), ("--std", "std"),
     ("--bgr", "bgr=True"), ("--int8", "mode='int8'"), ("--fp16", "mode='fp16'"),
     ("--dynamic", "mode='dynamic'"), ("--mode", "mode"), ("--io", "io"),
+    ("--input-type", "IoTypes.input"), ("--output-type", "IoTypes.output"),
     ("--strict", "strict=True"), ("--select-ops", "select_ops=True"),
     ("--keep-float", "QuantOptions.keep_float"), ("--debug-quant", "QuantOptions.debug"),
     ("--target-agreement", "QuantOptions.target_agreement"),

@@ -37,9 +37,10 @@ def calibrated() -> bytes:
 
 def test_quantize_and_deduplicate(calibrated: bytes) -> None:
     tf = tensorflow()
-    plain = compat.mlir_quantize(calibrated, tf.float32, False, None, None)
-    debug = compat.mlir_quantize(calibrated, tf.float32, True, None, None)
-    kept = compat.mlir_quantize(calibrated, tf.float32, False, ["FULLY_CONNECTED"], None)
+    plain = compat.mlir_quantize(calibrated, tf.float32, tf.float32, False, None, None)
+    debug = compat.mlir_quantize(calibrated, tf.float32, tf.float32, True, None, None)
+    kept = compat.mlir_quantize(calibrated, tf.float32, tf.float32, False, ["FULLY_CONNECTED"],
+                                None)
     assert b"NumericVerify" in debug and b"NumericVerify" not in plain
 
     def weights(model: bytes) -> list[str]:
@@ -56,7 +57,7 @@ def test_interpreter_internals(calibrated: bytes) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
     tf = tensorflow()
-    quantized = compat.mlir_quantize(calibrated, tf.float32, False, None, None)
+    quantized = compat.mlir_quantize(calibrated, tf.float32, tf.float32, False, None, None)
     interpreter = Interpreter(model_content=add_signature(
         quantized, [SignatureTensor("x", "x", "x", "float", [1, 8])],
         [SignatureTensor("y", "y", "y", "float", [1, 4])]))

@@ -61,12 +61,13 @@ def test_float_model_finds_the_reference_detections(ssd: Path, tmp_path: Path) -
 
 
 def test_int8_with_uint8_io_finds_the_same_detections(ssd: Path, tmp_path: Path) -> None:
+    """300 detections in all (100 per class): the cats (class 2) come after the persons."""
     calib = tmp_path / "calib"
     calib.mkdir()
     shutil.copy(FACES, calib / "faces.png")
     target = tmp_path / "ssd8.tflite"
     result = run_cli("tflite", ssd, "--int8", "--calib", calib, "--io", "uint8", "-o", target,
-                     "--json", "--sample", f"image_tensor={FACES}")
+                     "--json", "--sample", f"image_tensor={FACES}", "--max-detections", "300")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["ratio_to_float"] < 0.5 and data["summary"]["flex"] == 0  # measured 0.47
@@ -89,8 +90,22 @@ def test_int8_with_uint8_io_finds_the_same_detections(ssd: Path, tmp_path: Path)
     expected = {"detection_boxes": reference[None, :, 1:],
                 "detection_scores": reference[None, :, 0],
                 "detection_classes": np.ones((1, 8)), "num_detections": np.array([8.0])}
-    [found] = match_detections([expected], [runner({"image_tensor": image})], KEYS, (0.3,))
+    out = runner({"image_tensor": image})
+    [found] = match_detections([expected], [out], KEYS, (0.3,))
     assert found.matched == 8  # IoU >= 0.5, same class
+    ids = out["detection_classes"][0][:int(out["num_detections"][0])]
+    assert sorted(set(ids.tolist())) == [1.0, 2.0]  # persons and cats, ids intact
+
+
+def test_output_type_is_refused_on_a_detector(ssd: Path, tmp_path: Path) -> None:
+    """--output-type asks for integer class ids: refused, nothing written; --io keeps float
+    outputs and says so (above)."""
+    result = run_cli("tflite", ssd, "--int8", "--calib", "random", "--output-type", "uint8",
+                     "-o", tmp_path / "m.tflite")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0].startswith("error: --output-type uint8: this model "
+                                                    "returns class ids")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_tflite_layout_gives_zero_based_classes(ssd: Path, tmp_path: Path) -> None:

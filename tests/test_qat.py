@@ -17,6 +17,7 @@ from graphport.commands.inspect import inspect_model
 from graphport.commands.tflite import convert_tflite
 from graphport.errors import ConversionError, UserError
 from graphport.graph.load import read_graph_def
+from graphport.spec.io_types import IoTypes
 from graphport.spec.options import CalibrationSpec, GraphSpec
 
 QAT = FIXTURES / "digits_qat.pb"
@@ -94,6 +95,16 @@ def test_input_stats_override_and_refusals(tmp_path: Path) -> None:
                    calibration=CalibrationSpec(input_stats={"input": (128.0, 127.5)}))
     scale, zero = Interpreter(str(tmp_path / "q.tflite")).get_input_details()[0]["quantization"]
     assert zero == 128 and scale == pytest.approx(1 / 127.5)
+    for side, (in_type, out_type) in {"input_type": (np.uint8, np.float32),
+                                      "output_type": (np.float32, np.uint8)}.items():
+        # TensorFlow's v1 converter has one boundary type; each side is set apart here
+        alone = convert_tflite(QAT, tmp_path / f"{side}.tflite", mode="int8",
+                               io=IoTypes.parse(**{side: "uint8"}))
+        interpreter = Interpreter(alone.path)
+        assert interpreter.get_input_details()[0]["dtype"] == in_type
+        assert interpreter.get_output_details()[0]["dtype"] == out_type
+        assert alone.summary["quantize"] + alone.summary["dequantize"] == 1
+        assert alone.parity["verdict"] in ("match", "within tolerance")
     with pytest.raises(ConversionError, match="asymmetrically") as refused:
         convert_tflite(QAT, tmp_path / "i.tflite", mode="int8", io="int8")
     assert "uint8" in (refused.value.hint or "")

@@ -13,8 +13,9 @@ import pytest
 from conftest import FIXTURES, run_cli
 
 from graphport.backend.runtime import tensorflow
-from graphport.commands.tflite import convert_tflite
+from graphport.commands.tflite import convert_tflite, default_name
 from graphport.errors import ConversionError, UserError
+from graphport.spec.io_types import IoTypes
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 
 pytestmark = pytest.mark.tf
@@ -140,16 +141,35 @@ def test_int8_parity_numbers_are_real(digits_int8: object) -> None:
     assert tf is not None
 
 
-@pytest.mark.parametrize("io", ["uint8", "int8"])
-def test_integer_io(tmp_path: Path, io: str) -> None:
-    result = convert_tflite(DIGITS, tmp_path / f"{io}.tflite", mode="int8", io=io,
+@pytest.mark.parametrize("io", [IoTypes.parse("uint8"), IoTypes.parse("int8"),
+                                IoTypes.parse(input_type="uint8"),
+                                IoTypes.parse(input_type="int8", output_type="uint8"),
+                                IoTypes.parse(output_type="int8")], ids=str)
+def test_integer_io(tmp_path: Path, io: IoTypes) -> None:
+    """--io sets both sides; --input-type and --output-type each one (issue 24)."""
+    result = convert_tflite(DIGITS, tmp_path / "m.tflite", mode="int8", io=io,
                             calibration=CalibrationSpec(str(CALIB), samples=20),
                             verify=VerifySpec(count=8))
     interpreter = _interpreter(result.path)
-    assert np.dtype(interpreter.get_input_details()[0]["dtype"]).name == io
-    assert np.dtype(interpreter.get_output_details()[0]["dtype"]).name == io
-    assert result.operators[0]["inputs"][0] == io
+    assert np.dtype(interpreter.get_input_details()[0]["dtype"]).name == io.input
+    assert np.dtype(interpreter.get_output_details()[0]["dtype"]).name == io.output
+    assert result.operators[0]["inputs"][0] == io.input
+    assert result.io == io and result.to_json()["io"]["output"] == io.output
     assert result.parity["outputs"][0]["top1_agreement"] >= 0.85  # dequantized before compare
+
+
+def test_io_options_name_file_and_refuse_mixing() -> None:
+    assert default_name(Path("m.pb"), "int8", IoTypes.parse("uint8")) == "m.int8-uint8io.tflite"
+    assert default_name(Path("m.pb"), "int8", IoTypes.parse(input_type="uint8")) == \
+        "m.int8-uint8in.tflite"
+    assert default_name(Path("m.pb"), "int8", IoTypes.parse(
+        input_type="uint8", output_type="int8")) == "m.int8-uint8in-int8out.tflite"
+    assert IoTypes.parse(input_type="float32", output_type="float32") is None
+    assert str(IoTypes.parse(output_type="int8")) == "float32 input, int8 output"
+    with pytest.raises(UserError, match="--io sets both"):
+        IoTypes.parse("uint8", input_type="int8")
+    with pytest.raises(UserError, match="--input-type int16: use uint8 or int8 or float32"):
+        IoTypes.parse(input_type="int16")
 
 
 def test_strict_fails_on_the_float_only_op(tmp_path: Path) -> None:

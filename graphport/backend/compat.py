@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 
 
-def mlir_quantize(model: bytes, io_type: Any, debug: bool, denylisted_ops: list[str] | None,
-                  denylisted_nodes: list[str] | None) -> bytes:
+def mlir_quantize(model: bytes, input_type: Any, output_type: Any, debug: bool,
+                  denylisted_ops: list[str] | None, denylisted_nodes: list[str] | None) -> bytes:
     """Quantize a calibrated model (TF's quantizer entry point; the public converter only runs
     it inside ``convert()``, once, with no denylists by node)."""
     from tensorflow.lite.python import convert as tf_convert
 
     return bytes(tf_convert.mlir_quantize(
-        model, input_data_type=io_type, output_data_type=io_type,
+        model, input_data_type=input_type, output_data_type=output_type,
         enable_numeric_verify=debug, denylisted_ops=denylisted_ops,
         denylisted_nodes=denylisted_nodes))
 

@@ -17,6 +17,7 @@ from graphport.cli import options as opt
 from graphport.cli.help import GraphportCommand, assign_panels, epilog
 from graphport.cli.output import err, out, print_json
 from graphport.errors import GraphportError, UserError, use_cli_terms
+from graphport.spec.io_types import IoTypes
 from graphport.spec.names import split_names
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 
@@ -117,7 +118,12 @@ def tflite(
                                  help="Same as --mode dynamic: int8 weights, float compute."),
     int8: bool = typer.Option(False, "--int8",
                               help="Same as --mode int8: full integer with calibration data."),
-    io: opt.IoType = typer.Option(None, "--io", help="With --int8: integer input/output."),
+    io: opt.IoType = typer.Option(None, "--io", help="With --int8: integer input and output "
+                                                     "(a detector's outputs stay float32)."),
+    input_type: opt.BoundaryType = typer.Option(
+        None, "--input-type", help="With --int8: the input type alone (default float32)."),
+    output_type: opt.BoundaryType = typer.Option(
+        None, "--output-type", help="With --int8: the output type alone (default float32)."),
     strict: bool = typer.Option(False, "--strict", help="With --int8: fail on any float op."),
     select_ops: bool = typer.Option(False, "--select-ops", help="Allow TF Select (Flex) ops."),
     inputs: opt.Inputs = None,
@@ -189,7 +195,8 @@ def tflite(
     from graphport.report.tflite_view import render_quant, render_tflite, side_files
 
     chosen = opt.chosen_mode(mode, fp16, dynamic, int8)
-    io_type = io.value if io else None
+    io_type = IoTypes.parse(io.value if io else None, input_type.value if input_type else None,
+                            output_type.value if output_type else None)
     no_verify = no_verify or no_parity
     spec = opt.graph_spec(inputs, outputs, set_values, input_shapes, passes, no_rewrite,
                           allow_unsafe_ops, {"nms": nms, "max_detections": max_detections,
@@ -231,7 +238,7 @@ def tflite(
         render_tflite(out(), result)
 
 
-def _sweep(model: str, levels: str, mode: str, io: str | None, select_ops: bool,
+def _sweep(model: str, levels: str, mode: str, io: IoTypes | None, select_ops: bool,
            spec: GraphSpec, calibration: CalibrationSpec, check: VerifySpec,
            json_out: bool) -> None:
     from graphport.commands.prune_sweep import parse_levels, prune_sweep

@@ -34,6 +34,14 @@ class IoType(str, Enum):
     int8 = "int8"
 
 
+class BoundaryType(str, Enum):
+    """The type of one side (input or output) of a full-int8 model."""
+
+    uint8 = "uint8"
+    int8 = "int8"
+    float32 = "float32"
+
+
 Inputs = Annotated[str | None, typer.Option(
     "--inputs", help="Signature inputs, comma-separated: placeholders, or tensors such as "
                      "batch:0 to cut the graph at. Default: all placeholders.")]

@@ -22,15 +22,17 @@ from graphport.graph import load
 from graphport.outputs import DIRECTORY, atomic_path, check_target, output_path
 from graphport.progress import Progress, or_silent
 from graphport.results import JsonResult
+from graphport.spec.io_types import IoTypes
 from graphport.spec.modes import calibrated
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.verify.latency import Latency, measure, tflite_inputs
 from graphport.verify.tflite_runner import TFLiteRunner, default_threads
 
 # name -> (converter mode, integer I/O type)
-VARIANTS: dict[str, tuple[str, str | None]] = {
+VARIANTS: dict[str, tuple[str, IoTypes | None]] = {
     "float": ("float32", None), "fp16": ("fp16", None), "dynamic": ("dynamic", None),
-    "int8": ("int8", None), "int8-io": ("int8", "uint8"), "int16x8": ("int16x8", None),
+    "int8": ("int8", None), "int8-io": ("int8", IoTypes.parse("uint8")),
+    "int16x8": ("int16x8", None),
 }
 # What compare builds unless --variants says: int16x8 (16-bit activations) on request.
 DEFAULT_VARIANTS = ("float", "fp16", "dynamic", "int8", "int8-io")

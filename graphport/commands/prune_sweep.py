@@ -18,6 +18,7 @@ from graphport.convert.source import source_model
 from graphport.errors import UserError, api_errors
 from graphport.progress import Progress, or_silent
 from graphport.quant.prune import PruneSpec, Pruning, pruned_source
+from graphport.spec.io_types import IoTypes
 from graphport.spec.modes import calibrated
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 
@@ -64,7 +65,7 @@ def parse_levels(text: str) -> list[float]:
 
 @api_errors
 def prune_sweep(model: str | os.PathLike[str], levels: list[float], mode: str = "float32",
-                io: str | None = None, select_ops: bool = False,
+                io: IoTypes | None = None, select_ops: bool = False,
                 graph: GraphSpec | None = None, calibration: CalibrationSpec | None = None,
                 verify: VerifySpec | None = None,
                 progress: Progress | None = None) -> SweepResult:

@@ -16,7 +16,7 @@ import numpy as np
 from graphport.convert.calibration import Calibration, load_calibration
 from graphport.convert.carried import carried_input_stats
 from graphport.convert.compact import compact_model
-from graphport.convert.converter import ID_OUTPUTS_NOTE, convert, id_outputs
+from graphport.convert.converter import ID_OUTPUTS_NOTE, convert, fitted_io, id_outputs
 from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summarize, zipped_size
 from graphport.convert.reference import evaluate, load_eval, quant_samples, reference_samples
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel, source_model
@@ -34,6 +34,7 @@ from graphport.progress import Progress, or_silent
 from graphport.quant.int8 import QuantOptions, quantize_int8
 from graphport.quant.prune import PruneSpec, Pruning, pruned_source, pruning_costs
 from graphport.report.numbers import kb
+from graphport.spec.io_types import FLOAT, IoTypes
 from graphport.spec.modes import MODES, calibrated
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.spec.signature import signature_key
@@ -56,14 +57,13 @@ from graphport.verify.tflite_runner import TFLiteRunner
 # of the conversion (2 s at least), so checking never dominates the default run.
 DEFAULT_PARITY_SAMPLES = 16
 PARITY_BUDGET_SHARE, PARITY_BUDGET_MIN = 0.25, 2.0
-IO_TYPES = ("uint8", "int8")
 
 
 @dataclass
 class TFLiteResult:
     path: str
     mode: str
-    io: str | None
+    io: IoTypes | None
     size_bytes: int
     zipped_bytes: int
     float_size_bytes: int | None
@@ -89,16 +89,17 @@ class TFLiteResult:
         return asdict(self)
 
 
-def default_name(model: Path, mode: str, io: str | None) -> str:
-    """``model.pb`` -> ``model.int8.tflite`` (``model.int8-uint8io.tflite`` with integer I/O)."""
-    suffix = mode + (f"-{io}io" if io else "")
+def default_name(model: Path, mode: str, io: IoTypes | None) -> str:
+    """``model.pb`` -> ``model.int8.tflite`` (``model.int8-uint8io.tflite`` with integer I/O,
+    ``model.int8-uint8in.tflite`` with an integer input alone)."""
+    suffix = mode + (f"-{io.suffix}" if io else "")
     stem = model.name if model.is_dir() else model.stem
     return f"{stem}.{suffix}.tflite"
 
 
 # ------------------------------------------------------------------ the command
 
-def check_mode(mode: str, io: str | None, strict: bool, calib: str | None,
+def check_mode(mode: str, io: IoTypes | None, strict: bool, calib: str | None,
                quant: QuantOptions | None = None, carried: bool = False) -> None:
     """Reject option combinations that mean nothing, before any slow work. ``carried``: the
     graph carries its ranges (fake-quant points), so int8 needs no calibration data."""
@@ -107,9 +108,9 @@ def check_mode(mode: str, io: str | None, strict: bool, calib: str | None,
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r}", f"use one of {', '.join(MODES)}")
     if io and mode != "int8":
-        raise UserError("--io needs --int8", "integer input/output exists only for full int8")
-    if io and io not in IO_TYPES:
-        raise UserError(f"--io {io}: use uint8 or int8")
+        option = "--io" if io.both else "--input-type/--output-type"
+        raise UserError(f"{option} needs --int8", "integer input/output exists only for full "
+                                                  "int8")
     if strict and mode != "int8":
         raise UserError("--strict needs --int8")
     if calibrated(mode) and not calib and not carried:
@@ -168,7 +169,7 @@ def _build(
     source: SourceModel,
     target: Path,
     mode: str = "float32",
-    io: str | None = None,
+    io: IoTypes | None = None,
     strict: bool = False,
     select_ops: bool = False,
     calibration: Calibration | None = None,
@@ -336,7 +337,7 @@ def convert_source(
     source: SourceModel,
     target: Path,
     mode: str = "float32",
-    io: str | None = None,
+    io: IoTypes | None = None,
     strict: bool = False,
     select_ops: bool = False,
     calibration: Calibration | None = None,
@@ -523,7 +524,7 @@ def convert_tflite(
     model: str | os.PathLike[str],
     output: str | os.PathLike[str] | None = None,
     mode: str = "float32",
-    io: str | None = None,
+    io: str | IoTypes | None = None,
     strict: bool = False,
     select_ops: bool = False,
     graph: GraphSpec | None = None,
@@ -539,9 +540,11 @@ def convert_tflite(
     """Convert ``model`` (frozen graph or SavedModel) to TFLite and report on the result.
     ``graph``: signature, pins and repairs of a frozen graph (default pipeline unless
     ``graph.passes`` says otherwise); ``calibration``: int8's representative data;
-    ``quant``: int8 with layers kept in float, per-layer errors, or tuning to a target."""
+    ``quant``: int8 with layers kept in float, per-layer errors, or tuning to a target;
+    ``io``: integer input and output types ("uint8" for both, or ``IoTypes``)."""
     step = or_silent(progress)
     model = Path(model)
+    io = IoTypes.parse(io)
     calib = calibration or CalibrationSpec()
     carried = mode == "int8" and not calib.data and carries_ranges(model)
     try:
@@ -567,7 +570,8 @@ def convert_tflite(
             source.notes.append("the graph's fake-quant points are kept (QUANTIZE/DEQUANTIZE "
                                 f"pairs): the {mode} model rounds as the QAT graph does; "
                                 "--passes +strip_fake_quant makes the true float model")
-        if io and id_outputs(source):
+        if io and io.output != FLOAT and id_outputs(source):
+            fitted_io(source, io)  # refuses --output-type before any slow work
             source.notes.append(ID_OUTPUTS_NOTE)
         if carried:
             step("reading the ranges the graph carries")

@@ -8,20 +8,45 @@ from dataclasses import replace
 from typing import Any
 
 from graphport.backend.runtime import tensorflow
+from graphport.convert.io_boundary import integer_boundary
 from graphport.convert.source import SourceModel
 from graphport.errors import ConversionError
 from graphport.graph.fake_quant import input_point
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
 from graphport.graph.schema import GraphDef
+from graphport.spec.io_types import FLOAT, IoTypes
 
 
-def carried_converter(source: SourceModel, io: str | None) -> Any:
+def carried_converter(source: SourceModel, io: IoTypes | None) -> Any:
     """A converter for the carried route, on the graph with any stated input scales."""
     converter = replace(source, graph_def=_stated_inputs(source)).converter() \
         if source.carried.input_stats else source.converter()
     _carried_ranges(converter, source, io)
+    if io and io.input != io.output:
+        return _OneSided(converter, io)
     return converter
+
+
+class _OneSided:
+    """The v1 converter with integer I/O on one side: it has one boundary type (the input's
+    decides both), so it converts with float32 I/O and the integer side's boundary op is then
+    removed. Settings pass through to the wrapped converter."""
+
+    def __init__(self, converter: Any, io: IoTypes) -> None:
+        converter.inference_input_type = tensorflow().float32
+        object.__setattr__(self, "_converter", converter)
+        object.__setattr__(self, "_io", io)
+
+    def convert(self) -> bytes:
+        return integer_boundary(bytes(self._converter.convert()), self._io.input != FLOAT,
+                                self._io.output != FLOAT)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._converter, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._converter, name, value)
 
 
 def carried_input_stats(source: SourceModel) -> dict[str, tuple[float, float] | None]:
@@ -65,7 +90,7 @@ def _stated_inputs(source: SourceModel) -> Any:
     return graph_def
 
 
-def _carried_ranges(converter: Any, source: SourceModel, io: str | None) -> None:
+def _carried_ranges(converter: Any, source: SourceModel, io: IoTypes | None) -> None:
     """The toco QUANTIZED_UINT8 route: every range from the graph's fake-quant points, the
     inputs' from their first point (or --input-stats), uint8 inside. QAT graphs of that era
     quantize weights asymmetrically, which LiteRT's int8 kernels refuse; uint8 runs them."""
@@ -74,10 +99,10 @@ def _carried_ranges(converter: Any, source: SourceModel, io: str | None) -> None
         raise ConversionError("--int8 without calibration data takes the ranges of a frozen "
                               "graph's fake-quant points; a SavedModel's are not read",
                               "pass --calib, or convert the frozen graph")
-    if io == "int8":
-        raise ConversionError("--io int8 with the graph's own ranges: they quantize weights "
+    if io and "int8" in (io.input, io.output):
+        raise ConversionError(f"{io} with the graph's own ranges: they quantize weights "
                               "asymmetrically (the uint8 scheme), which LiteRT's int8 kernels "
-                              "refuse", "use --io uint8 (or no --io), or --calib for int8")
+                              "refuse", "use uint8 (--io uint8), float32, or --calib for int8")
     stats = carried_input_stats(source)
     missing = [name for name, value in stats.items() if value is None]
     if missing:
@@ -88,8 +113,7 @@ def _carried_ranges(converter: Any, source: SourceModel, io: str | None) -> None
     converter.inference_type = tf.uint8
     converter.quantized_input_stats = {parse_input(t.tensor)[0]: stats[t.key]
                                        for t in source.inputs}
-    boundary = tf.uint8 if io == "uint8" else tf.float32
-    converter.inference_input_type = boundary
-    converter.inference_output_type = boundary
+    converter.inference_input_type = tf.as_dtype(io.input if io else "float32")
+    converter.inference_output_type = tf.as_dtype(io.output if io else "float32")
     if source.carried.default_ranges is not None:
         converter.default_ranges_stats = source.carried.default_ranges

@@ -26,6 +26,8 @@ import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
+from graphport.graph.tflite_model import pack_model
+
 WORTH = 0.01  # the least share of the file a repack must save
 
 
@@ -152,7 +154,5 @@ def compact_model(data: bytes) -> tuple[bytes, int]:
         _names(graph)
         _share_tables(graph, tables)
     _empty_buffers(tree)
-    builder = flatbuffers.Builder(len(data))
-    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
-    compacted = bytes(builder.Output())
+    compacted = pack_model(tree, len(data))
     return (compacted, len(data) - len(compacted)) if len(compacted) < len(data) else (data, 0)

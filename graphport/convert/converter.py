@@ -14,7 +14,7 @@ from graphport.convert.carried import carried_converter
 from graphport.convert.signature import add_signature
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel
 from graphport.convert.while_calibration import unalias_while_bodies
-from graphport.errors import ConversionError
+from graphport.errors import ConversionError, UserError
 from graphport.graph.edge_cuts import edge_cut
 from graphport.graph.index import NodeIndex
 from graphport.graph.loops import tensor_array_loops
@@ -22,6 +22,7 @@ from graphport.graph.schema import GraphDef
 from graphport.graph.tflite_model import parse_tflite
 from graphport.passes.pipeline import repairing_passes
 from graphport.progress import Progress
+from graphport.spec.io_types import FLOAT, IoTypes
 
 
 def _select_ops_in(message: str) -> dict[str, list[str]]:
@@ -44,12 +45,13 @@ def counted(items: list[Any], what: str, progress: Progress | None) -> Iterator[
         yield item
 
 
-def configured_converter(source: SourceModel, mode: str, io: str | None = None,
+def configured_converter(source: SourceModel, mode: str, io: IoTypes | None = None,
                          strict: bool = False, select_ops: bool = False,
                          calibration: Calibration | None = None,
                          progress: Progress | None = None) -> Any:
     """A TFLiteConverter for ``source`` set up for one mode."""
     tf = tensorflow()
+    io = fitted_io(source, io)
     if mode == "int8" and calibration is None:  # the ranges the graph carries
         return carried_converter(source, io)
     converter = source.converter()
@@ -66,9 +68,8 @@ def configured_converter(source: SourceModel, mode: str, io: str | None = None,
             calibration.samples, "calibrating on sample", progress))
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8] + ([] if strict else ops)
         if io:
-            converter.inference_input_type = tf.as_dtype(io)
-            converter.inference_output_type = tf.float32 if id_outputs(source) \
-                else tf.as_dtype(io)
+            converter.inference_input_type = tf.as_dtype(io.input)
+            converter.inference_output_type = tf.as_dtype(io.output)
     elif mode == "int16x8":
         assert calibration is not None
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -94,7 +95,21 @@ def id_outputs(source: SourceModel) -> bool:
     return "TFLite_Detection_PostProcess" in source.custom_ops
 
 
-def convert(source: SourceModel, mode: str, io: str | None = None, strict: bool = False,
+def fitted_io(source: SourceModel, io: IoTypes | None) -> IoTypes | None:
+    """``io`` as this model can take it: a detector's outputs stay float32 under --io (class
+    ids and counts are no quantized values); asked for by --output-type, that is refused."""
+    if io is None or io.output == FLOAT or not id_outputs(source):
+        return io
+    if not io.both:
+        raise UserError(f"--output-type {io.output}: this model returns class ids and a count "
+                        f"(a detection postprocess), which {io.output} would carry at 1/255 "
+                        "steps (class 3 as 1.0)",
+                        "drop --output-type (outputs stay float32); --input-type sets the "
+                        "input alone")
+    return io.float_output()
+
+
+def convert(source: SourceModel, mode: str, io: IoTypes | None = None, strict: bool = False,
             select_ops: bool = False, calibration: Calibration | None = None,
             progress: Progress | None = None) -> bytes:
     """Run the TFLite converter once with the settings of one mode."""

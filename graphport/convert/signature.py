@@ -6,9 +6,9 @@ outputs, which keep the order they were given in."""
 
 from __future__ import annotations
 
-import flatbuffers
 from ai_edge_litert import schema_py_generated as schema
 
+from graphport.graph.tflite_model import pack_model
 from graphport.spec.signature import SignatureTensor
 
 
@@ -26,6 +26,4 @@ def add_signature(model: bytes, inputs: list[SignatureTensor], outputs: list[Sig
         outputs=[schema.TensorMapT(name=t.key, tensorIndex=int(i))
                  for t, i in zip(outputs, main.outputs, strict=True)],
         signatureKey=key, subgraphIndex=0)]
-    builder = flatbuffers.Builder(len(model) + 4096)
-    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack_model(tree, len(model) + 4096)

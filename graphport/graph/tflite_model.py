@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import flatbuffers
 from ai_edge_litert import schema_py_generated as schema
 
 from graphport.errors import UserError
@@ -101,6 +102,13 @@ def op_name(code: Any) -> tuple[str, str]:
         return name, "builtin"
     custom = decode_name(code.customCode)
     return custom, "flex" if custom.startswith("Flex") else "custom"
+
+
+def pack_model(tree: Any, size_hint: int = 1 << 16) -> bytes:
+    """A model tree (``schema.ModelT``, edited) as .tflite bytes."""
+    builder = flatbuffers.Builder(size_hint)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def read_tflite(path: str | Path) -> TFLiteModel:

@@ -14,6 +14,7 @@ from graphport.quant.calibrated import CalibratedModel
 from graphport.quant.int8_weights import HYBRID_OPS
 from graphport.quant.keep_float import KeepFloat
 from graphport.quant.layer_errors import LayerError
+from graphport.spec.io_types import IoTypes
 from graphport.verify.latency import measure
 from graphport.verify.parity import OutputAgreement, agreement
 from graphport.verify.tflite_runner import TFLiteRunner
@@ -78,7 +79,7 @@ class Tuning:
 class _Measure:
     """Quantize with a keep set, run on the samples, compare with the source's outputs."""
 
-    def __init__(self, model: CalibratedModel, io: str | None, target: Target,
+    def __init__(self, model: CalibratedModel, io: IoTypes | None, target: Target,
                  samples: list[dict[str, np.ndarray]], reference: list[dict[str, np.ndarray]],
                  latency_sample: dict[str, np.ndarray]) -> None:
         self.model, self.io, self.target = model, io, target
@@ -99,7 +100,7 @@ class _Measure:
 
 
 def autotune(model: CalibratedModel, base: KeepFloat, ranking: list[LayerError],
-             io: str | None, target: Target, samples: list[dict[str, np.ndarray]],
+             io: IoTypes | None, target: Target, samples: list[dict[str, np.ndarray]],
              reference: list[dict[str, np.ndarray]], latency_sample: dict[str, np.ndarray],
              progress: Progress | None = None
              ) -> tuple[Tuning, bytes | None, KeepFloat]:

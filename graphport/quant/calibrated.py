@@ -14,11 +14,17 @@ from typing import Any, Protocol
 from graphport.backend import compat
 from graphport.backend.runtime import tensorflow
 from graphport.convert.calibration import Calibration
-from graphport.convert.converter import configured_converter, run_converter, with_signature
+from graphport.convert.converter import (
+    configured_converter,
+    fitted_io,
+    run_converter,
+    with_signature,
+)
 from graphport.convert.source import SourceModel
 from graphport.graph.tflite_model import CONTROL_FLOW_OPS, parse_tflite
 from graphport.quant.int8_weights import int8_weights
 from graphport.quant.layers import Layer, renamed_from
+from graphport.spec.io_types import FLOAT, IoTypes
 
 
 class FloatChoice(Protocol):
@@ -97,13 +103,14 @@ class CalibratedModel:
                         frontier.append(reader)
         return kept
 
-    def quantize(self, keep: FloatChoice | None = None, io: str | None = None,
+    def quantize(self, keep: FloatChoice | None = None, io: IoTypes | None = None,
                  debug: bool = False) -> bytes:
         """Full int8 with ``keep`` left in float; ``io`` makes inputs/outputs integer;
         ``debug`` adds a NumericVerify op after each quantized op (layer error measurement)."""
         tf = tensorflow()
-        io_type = tf.as_dtype(io) if io else tf.float32
-        data = compat.mlir_quantize(self.data, io_type, debug,
+        io = fitted_io(self.source, io)
+        data = compat.mlir_quantize(self.data, tf.as_dtype(io.input if io else FLOAT),
+                                    tf.as_dtype(io.output if io else FLOAT), debug,
                                     list(keep.ops) if keep else None,
                                     list(keep.nodes) if keep else None)
         # What the converter does after quantizing: shared constant buffers stored once.

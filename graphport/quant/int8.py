@@ -17,6 +17,7 @@ from graphport.quant.autotune import Target, Tuning, autotune
 from graphport.quant.calibrated import calibrate
 from graphport.quant.keep_float import KeepFloat, resolve_keep_float
 from graphport.quant.layer_errors import LayerError, layer_errors
+from graphport.spec.io_types import IoTypes
 
 
 @dataclass
@@ -81,7 +82,7 @@ class TargetNotMet(ConversionError):
 
 
 def quantize_int8(source: SourceModel, calibration: Calibration, options: QuantOptions,
-                  io: str | None, select_ops: bool, samples: list[dict[str, np.ndarray]],
+                  io: IoTypes | None, select_ops: bool, samples: list[dict[str, np.ndarray]],
                   described: str, reference: Callable[[], list[dict[str, np.ndarray]]],
                   progress: Progress | None = None) -> QuantOutcome:
     """Calibrate once; measure layer errors if asked (or needed for tuning); quantize with the

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from graphport.graph.tflite_model import decode_name, op_name
+from graphport.graph.tflite_model import decode_name, op_name, pack_model
 
 HYBRID_OPS = frozenset({"FULLY_CONNECTED", "CONV_2D"})
 
@@ -68,6 +67,4 @@ def int8_weights(model: bytes, select: Callable[[str, str], bool]) -> tuple[byte
             changed.append(output)
     if not changed:
         return model, []
-    builder = flatbuffers.Builder(len(model))
-    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output()), changed
+    return pack_model(tree, len(model)), changed

@@ -24,6 +24,7 @@ from graphport.graph.schema import GraphDef
 from graphport.graph.tensors import tensor_to_numpy
 from graphport.graph.types import GraphProto
 from graphport.progress import Progress
+from graphport.spec.io_types import IoTypes
 from graphport.verify.latency import measure, tflite_inputs
 from graphport.verify.tflite_runner import NotRunnable, TFLiteRunner
 
@@ -184,7 +185,7 @@ def _latency_ms(data: bytes) -> float:
 
 
 def pruning_costs(pruning: Pruning, pruned: SourceModel, data: bytes, mode: str,
-                  io: str | None, select_ops: bool, calibration: Calibration | None,
+                  io: IoTypes | None, select_ops: bool, calibration: Calibration | None,
                   progress: Progress) -> dict[str, Any]:
     """Side by side with the unpruned model in the same mode: sizes raw and zipped, and
     TFLite's sparse weight encoding (EXPERIMENTAL_SPARSITY) with both latencies, used when it

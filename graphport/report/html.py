@@ -22,6 +22,7 @@ from graphport.report.cells import (
     tuning_rows,
 )
 from graphport.report.numbers import kb
+from graphport.spec.io_types import IoTypes
 from graphport.spec.modes import calibrated
 
 # How each op computes, as the operator table colours it.
@@ -144,8 +145,9 @@ def tflite_page(data: dict[str, Any]) -> str:
     """A `graphport tflite` result (its ``to_json()``) as one page."""
     int8_mode = calibrated(data["mode"])
     parity = data["parity"]
+    io = f" ({_e(str(IoTypes(**data['io'])))})" if data["io"] else ""
     sections = [
-        f"<p>mode <b>{_e(data['mode'])}</b>{' (' + _e(data['io']) + ' I/O)' if data['io'] else ''}"
+        f"<p>mode <b>{_e(data['mode'])}</b>{io}"
         f", size {kb(data['size_bytes'])}, zipped {kb(data['zipped_bytes'])}"
         + (f", ratio to float32 {data['ratio_to_float']:.3f}" if data["ratio_to_float"] else "")
         + f", verdict {_verdict(parity.get('verdict'))}</p>"]

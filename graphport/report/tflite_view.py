@@ -84,7 +84,7 @@ def render_tflite(console: Console, result: Any) -> None:
 
     render_rewrites(console, result.rewrites)
     s = result.summary
-    console.print(f"mode: {result.mode}{' (' + result.io + ' I/O)' if result.io else ''}   "
+    console.print(f"mode: {result.mode}{f' ({result.io})' if result.io else ''}   "
                   f"ops: {s['operators']}  int8: {s['int8']}  float: {s['float']} "
                   f"(hybrid {s['hybrid']})  flex: {s['flex']}  custom: {s['custom']}  "
                   f"quantize/dequantize: {s['quantize']}/{s['dequantize']}", markup=False)
