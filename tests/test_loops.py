@@ -152,17 +152,23 @@ def test_keyword_spotter_converts_at_mfcc_float_and_int8(name: str, tmp_path: Pa
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
     # int8: calibration runs through the loop (convert/while_calibration.py keeps TensorFlow's
-    # calibrator from crashing on it) and the cell is quantized; the verdict says how far the
-    # numbers moved (README, TF1 loops: top-1 on these wavs is not yet kept in int8).
+    # calibrator from crashing on it) and the cell is quantized, its kernel split so the MFCC
+    # input (-250..35) and the state (-1..1) keep their own scales (split_concat_matmul; with
+    # one scale top-1 agreement was 11 and 19 of 24). Measured: 23 and 21 of 24, every
+    # disagreement a near tie (top-2 margin 0.016-0.082).
     result = convert_tflite(graph, tmp_path / "int8.tflite", mode="int8", graph=spec,
                             calibration=CalibrationSpec(str(tmp_path / "calib.npz")))
     _builtin_only(result)
+    assert next(r for r in result.rewrites if r["name"] == "split_concat_matmul")["changed"] == 1
     body = [op for op in result.operators if op["subgraph"] > 0 and op["compute"] == "int8"]
     assert len(body) >= 5, "the LSTM cell was not quantized"
     got = _litert(tmp_path / "int8.tflite", features)
-    agreement = float(np.mean(got.argmax(1) == expected.argmax(1)))
-    if agreement < 0.98:  # the report must not call it a match
-        assert result.parity["verdict"] not in ("match",), result.parity
+    agree = got.argmax(1) == expected.argmax(1)
+    ranked = np.sort(expected, 1)
+    margins = ranked[~agree, -1] - ranked[~agree, -2]
+    assert agree.mean() >= 0.85 and np.all(margins < 0.1), (agree.mean(), margins)
+    if not agree.all():  # the report must not call it a match
+        assert result.parity["verdict"] != "match", result.parity
 
 
 @pytest.mark.parametrize("name", ["rnn_state_io.pb", "map_fn_resize.pb"])
