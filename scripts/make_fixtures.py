@@ -679,6 +679,197 @@ def build_ssd_exports(out: Path) -> dict[str, float]:
     return {}
 
 
+OD_OUTPUTS = {"v3": ["detection_boxes", "detection_scores", "detection_classes",
+                     "num_detections"]}
+OD_OUTPUTS["v5"] = [*OD_OUTPUTS["v3"], "detection_multiclass_scores", "raw_detection_boxes",
+                    "raw_detection_scores"]
+
+
+def _od_api_export(rng: np.random.RandomState, vintage: str, size: int = 64,
+                   classes: int = 3, per_class: int = 10, total: int = 10) -> Any:
+    """An SSD written the way the Object Detection API's exporter writes one, with the parts
+    that decide whether a converter copes: image_tensor uint8 [?, ?, ?, 3]; Preprocessor/map, a
+    v1 map_fn (no inferred element shape, as 2017-2019 exports have) resizing to size x size
+    and returning the true image shape; convolutions with frozen batch norm; box and class
+    predictors reshaped from dynamic shapes (combined_static_and_dynamic_shape of unknown
+    dims); grid anchors computed at run time from the feature maps' shapes; decoding with
+    scales 10, 10, 5, 5 against anchors tiled over the batch; sigmoid scores, background
+    sliced off; then BatchMultiClassNonMaxSuppression: a map_fn over the batch of per-class
+    NMS (per-class limit min(limit, boxes)), concatenate, sort, clip to the window from the
+    true image shape, drop boxes with no area, keep and pad to ``total``.
+
+    ``vintage`` "v3" (TF 1.12-1.14 exports): NonMaxSuppressionV3, FusedBatchNorm, Add, four
+    outputs. "v5" (TF 1.15's exporter): NonMaxSuppressionV5 with soft_nms_sigma 0,
+    FusedBatchNormV3, AddV2, and seven outputs: the four, detection_multiclass_scores,
+    raw_detection_boxes and raw_detection_scores."""
+    graph = tf.Graph()
+    with graph.as_default():
+        image = v1.placeholder(tf.uint8, [None, None, None, 3], name="image_tensor")
+        with tf.name_scope("Preprocessor"):
+            pixels = tf.cast(image, tf.float32, name="ToFloat")
+
+            def resize(one: Any) -> Any:
+                with tf.name_scope("ResizeImage"):
+                    resized = v1.image.resize_bilinear(one[None], tf.constant([size, size]))[0]
+                return resized, tf.shape(resized)
+
+            resized, true_shapes = v1.map_fn(resize, pixels, dtype=(tf.float32, tf.int32),
+                                             infer_shape=False)
+            inputs = (2.0 / 255.0) * resized - 1.0
+
+        def conv_bn(x: Any, channels: int, stride: int, name: str) -> Any:
+            with tf.name_scope(name):
+                w = tf.constant(rng.normal(0, 0.4, (3, 3, int(x.shape[-1] or 3), channels))
+                                .astype(np.float32), name="weights")
+                y = tf.nn.conv2d(x, w, [1, stride, stride, 1], "SAME")
+                stats = [tf.constant(v.astype(np.float32)) for v in (
+                    rng.uniform(0.5, 1.5, channels), rng.normal(0, 0.1, channels),
+                    rng.normal(0, 0.1, channels), rng.uniform(0.5, 1.5, channels))]
+                if vintage == "v3":
+                    y = tf.raw_ops.FusedBatchNorm(x=y, scale=stats[0], offset=stats[1],
+                                                  mean=stats[2], variance=stats[3],
+                                                  epsilon=1e-3, is_training=False)[0]
+                else:
+                    y = v1.nn.fused_batch_norm(y, *stats, epsilon=1e-3, is_training=False)[0]
+                return tf.nn.relu6(y)
+
+        with tf.name_scope("FeatureExtractor"):
+            features = conv_bn(inputs, 8, 4, "Conv2d_0")
+            feature_maps = [conv_bn(features, 8, 2, "Conv2d_1"),
+                            conv_bn(features, 8, 4, "Conv2d_2")]
+
+        def dynamic_shape(t: Any) -> list[Any]:  # the exporter's view: static dims unknown
+            return [tf.shape(t)[k] for k in range(4)]
+
+        encodings, predictions, anchors = [], [], []
+        per_cell = 2
+        for n, fmap in enumerate(feature_maps):
+            with tf.name_scope(f"BoxPredictor_{n}"):
+                dims = dynamic_shape(fmap)
+                count = dims[1] * dims[2] * per_cell
+                box_w = tf.constant(rng.normal(0, 0.2, (1, 1, 8, per_cell * 4))
+                                    .astype(np.float32))
+                cls_w = tf.constant(rng.normal(0, 0.25, (1, 1, 8, per_cell * (classes + 1)))
+                                    .astype(np.float32))
+                box = tf.nn.conv2d(fmap, box_w, [1, 1, 1, 1], "SAME")
+                cls = tf.nn.conv2d(fmap, cls_w, [1, 1, 1, 1], "SAME") - 2.0
+                encodings.append(tf.reshape(box, tf.stack([dims[0], count, 1, 4])))
+                predictions.append(tf.reshape(cls, tf.stack([dims[0], count, classes + 1])))
+            with tf.name_scope(f"MultipleGridAnchorGenerator_{n}"):
+                h, w = tf.cast(dims[1], tf.float32), tf.cast(dims[2], tf.float32)
+                yc = (tf.range(h) + 0.5) / h
+                xc = (tf.range(w) + 0.5) / w
+                ys, xs = tf.meshgrid(yc, xc, indexing="ij")
+                centres = tf.reshape(tf.stack([ys, xs], -1), [-1, 1, 2])
+                extents = tf.constant([[0.3, 0.3], [0.6, 0.45]], np.float32)[None] * (n + 1) / 2
+                corners = tf.concat([centres - extents / 2, centres + extents / 2], -1)
+                anchors.append(tf.reshape(corners, [-1, 4]))
+        box_encodings = tf.concat(encodings, 1, name="concat")
+        class_predictions = tf.concat(predictions, 1, name="concat_1")
+        all_anchors = tf.concat(anchors, 0, name="anchors")
+
+        with tf.name_scope("Postprocessor"):
+            batch = tf.shape(box_encodings)[0]
+            tiled = tf.reshape(tf.tile(all_anchors[None], tf.stack([batch, 1, 1])), [-1, 4])
+            ty, tx, th, tw = tf.unstack(tf.transpose(tf.reshape(box_encodings, [-1, 4])))
+            ymin_a, xmin_a, ymax_a, xmax_a = tf.unstack(tf.transpose(tiled))
+            ha, wa = ymax_a - ymin_a, xmax_a - xmin_a
+            ya, xa = ymin_a + ha / 2.0, xmin_a + wa / 2.0
+            ty, tx, th, tw = ty / 10.0, tx / 10.0, th / 5.0, tw / 5.0
+            hh, ww = tf.exp(th) * ha, tf.exp(tw) * wa
+            yc, xc = ty * ha + ya, tx * wa + xa
+            decoded = tf.transpose(tf.stack([yc - hh / 2.0, xc - ww / 2.0, yc + hh / 2.0,
+                                             xc + ww / 2.0]))
+            boxes = tf.reshape(decoded, tf.stack([batch, -1, 1, 4]))
+            with_background = tf.sigmoid(class_predictions)
+            scores = tf.slice(with_background, [0, 0, 1], [-1, -1, -1])
+            window = tf.cast(true_shapes, tf.float32) / tf.constant([size, size, 3], np.float32)
+            clip_windows = tf.stack([tf.zeros([batch]), tf.zeros([batch]), window[:, 0],
+                                     window[:, 1]], 1)
+
+            def single_image_nms(args: Any) -> Any:
+                per_boxes, per_scores, clip = args
+                found: list[list[Any]] = [[], [], [], []]
+                available = tf.shape(per_scores)[0]
+                for label in range(classes):
+                    class_boxes = tf.unstack(per_boxes, axis=1)[0]
+                    class_scores = tf.reshape(tf.slice(per_scores, [0, label],
+                                                       tf.stack([available, 1])), [-1])
+                    limit = tf.minimum(per_class, available)
+                    if vintage == "v3":
+                        chosen = tf.raw_ops.NonMaxSuppressionV3(
+                            boxes=class_boxes, scores=class_scores, max_output_size=limit,
+                            iou_threshold=0.6, score_threshold=1e-8)
+                        kept_scores = tf.gather(class_scores, chosen)
+                    else:
+                        chosen, kept_scores = tf.raw_ops.NonMaxSuppressionV5(
+                            boxes=class_boxes, scores=class_scores, max_output_size=limit,
+                            iou_threshold=0.6, score_threshold=1e-8, soft_nms_sigma=0.0,
+                            pad_to_max_output_size=False)[:2]
+                    found[0].append(tf.gather(class_boxes, chosen))
+                    found[1].append(kept_scores)
+                    found[2].append(tf.zeros_like(kept_scores) + float(label))
+                    found[3].append(tf.gather(per_scores, chosen))
+                found_boxes, found_scores, found_classes, multiclass = (
+                    tf.concat(f, 0) for f in found)
+                order = tf.nn.top_k(found_scores, tf.shape(found_scores)[0]).indices
+                found_boxes, found_scores, found_classes, multiclass = (
+                    tf.gather(f, order) for f in (found_boxes, found_scores, found_classes,
+                                                  multiclass))
+                ymin, xmin, ymax, xmax = tf.unstack(found_boxes, axis=1)
+                ymin = tf.maximum(tf.minimum(ymin, clip[2]), clip[0])
+                ymax = tf.maximum(tf.minimum(ymax, clip[2]), clip[0])
+                xmin = tf.maximum(tf.minimum(xmin, clip[3]), clip[1])
+                xmax = tf.maximum(tf.minimum(xmax, clip[3]), clip[1])
+                clipped = tf.stack([ymin, xmin, ymax, xmax], 1)
+                alive = tf.reshape(tf.where((ymax - ymin) * (xmax - xmin) > 0.0), [-1])
+                clipped, found_scores, found_classes, multiclass = (
+                    tf.gather(f, alive) for f in (clipped, found_scores, found_classes,
+                                                  multiclass))
+                count = tf.minimum(tf.shape(found_scores)[0], total)
+                pad = total - count
+                kept = (tf.reshape(tf.pad(clipped[:count], [[0, pad], [0, 0]]), [total, 4]),
+                        tf.reshape(tf.pad(found_scores[:count], [[0, pad]]), [total]),
+                        tf.reshape(tf.pad(found_classes[:count], [[0, pad]]), [total]), count)
+                if vintage == "v3":  # no multiclass scores field before TF 1.15's exporter
+                    return kept
+                return (*kept, tf.reshape(tf.pad(multiclass[:count], [[0, pad], [0, 0]]),
+                                          [total, classes]))
+
+            with tf.name_scope("BatchMultiClassNonMaxSuppression"):
+                results = v1.map_fn(
+                    single_image_nms, (boxes, scores, clip_windows),
+                    dtype=(tf.float32, tf.float32, tf.float32, tf.int32,
+                           *([tf.float32] if vintage == "v5" else [])))
+        tf.identity(results[0], name="detection_boxes")
+        tf.identity(results[1], name="detection_scores")
+        tf.identity(results[2] + 1.0, name="detection_classes")
+        tf.identity(tf.cast(results[3], tf.float32), name="num_detections")
+        if vintage == "v5":
+            tf.identity(results[4], name="detection_multiclass_scores")
+            tf.identity(tf.squeeze(boxes, 2), name="raw_detection_boxes")
+            tf.identity(with_background, name="raw_detection_scores")
+    # the exporter's freeze keeps what the outputs need (extract_sub_graph)
+    graph_def = v1.graph_util.extract_sub_graph(graph.as_graph_def(), OD_OUTPUTS[vintage])
+    if vintage == "v3":  # as TF 1.12-1.14 wrote the same code
+        for node in graph_def.node:
+            if node.op == "AddV2":
+                node.op = "Add"
+    return graph_def
+
+
+def build_od_api_exports(out: Path) -> dict[str, float]:
+    """Object Detection API SSD exports of two exporter vintages with dynamic inputs (see
+    _od_api_export): what users bring, which the ssd_* fixtures above do not reproduce (their
+    shapes stay static through the preprocessing loop)."""
+    for offset, vintage in enumerate(("v3", "v5")):
+        graph_def = _od_api_export(np.random.RandomState(SEED + 60 + offset), vintage)
+        _write(out, f"od_ssd_{vintage}_dynamic", graph_def, _sidecar(
+            graph_def, ["image_tensor"], OD_OUTPUTS[vintage],
+            description=f"Object Detection API SSD export, NMS {vintage}, dynamic input"))
+    return {}
+
+
 # ---------------------------------------------------------------- an unrolled LSTM
 
 def lstm_graph(steps: int, hidden: int, features: int = 16) -> Any:
@@ -1137,6 +1328,7 @@ BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "cond_conv": build_cond_conv,
     "foreign_patterns": build_foreign_patterns,
     "ssd_exports": build_ssd_exports,
+    "od_api_exports": build_od_api_exports,
     "checkpoints": build_checkpoints,
     "lstm_unrolled": build_lstm_unrolled,
     "loops": build_loops,

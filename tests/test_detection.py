@@ -61,7 +61,8 @@ def test_float_model_finds_the_reference_detections(ssd: Path, tmp_path: Path) -
 
 
 def test_int8_with_uint8_io_finds_the_same_detections(ssd: Path, tmp_path: Path) -> None:
-    """300 detections in all (100 per class): the cats (class 2) come after the persons."""
+    """300 detections in all (100 per class): the cats and dogs (classes 2, 3) come after
+    the persons."""
     calib = tmp_path / "calib"
     calib.mkdir()
     shutil.copy(FACES, calib / "faces.png")
@@ -94,7 +95,7 @@ def test_int8_with_uint8_io_finds_the_same_detections(ssd: Path, tmp_path: Path)
     [found] = match_detections([expected], [out], KEYS, (0.3,))
     assert found.matched == 8  # IoU >= 0.5, same class
     ids = out["detection_classes"][0][:int(out["num_detections"][0])]
-    assert sorted(set(ids.tolist())) == [1.0, 2.0]  # persons and cats, ids intact
+    assert sorted(set(ids.tolist())) == [1.0, 2.0, 3.0]  # persons, cats, dogs: ids intact
 
 
 def test_output_type_is_refused_on_a_detector(ssd: Path, tmp_path: Path) -> None:
@@ -172,3 +173,78 @@ def test_detection_options_on_the_command_line(ssd: Path, tmp_path: Path) -> Non
                       "--nms", "fast", "--no-verify", "--no-size-ratio", "--json")
     assert ignored.returncode == 0, ignored.stderr
     assert any("had no effect" in w for w in json.loads(ignored.stdout)["warnings"])
+
+
+# ------------------------------------------------ Object Detection API exports of other vintages
+
+OD_VINTAGES = {"od_ssd_v3_dynamic": [], "od_ssd_v5_dynamic": ["raw_detection_boxes",
+                                                              "raw_detection_scores"]}
+
+
+@pytest.mark.parametrize("name", sorted(OD_VINTAGES))
+def test_dynamic_input_exports_convert_with_no_options(name: str, tmp_path: Path) -> None:
+    """image_tensor uint8 [?, ?, ?, 3] resized in a Preprocessor map_fn that erases every
+    static shape after it (issue 25): the shapes come from a run, the loop is cut, NMS V3 /
+    V5 become the detection op, and the float model finds the graph's detections. The TF 1.15
+    exporter's raw boxes and scores stay; its multiclass scores are left out and said."""
+    from conftest import FIXTURES
+
+    result = run_cli("tflite", FIXTURES / f"{name}.pb", "-o", tmp_path / "m.tflite", "--json",
+                     "--no-size-ratio")
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(result.stdout)
+    assert data["summary"]["flex"] == 0
+    assert data["summary"]["custom_ops"] == ["TFLite_Detection_PostProcess"]
+    assert data["parity"]["verdict"] == "match"
+    for at in data["parity"]["detections"]:
+        assert at["reference"] >= 100 and at["matched"] == at["reference"] and at["extra"] == 0
+        assert at["worst_box"] < 1e-4
+    keys = sorted(o["key"] for o in data["parity"]["outputs"])
+    assert keys == sorted(["detection_boxes", "detection_classes", "detection_scores",
+                           "num_detections", *OD_VINTAGES[name]])
+    note = next(r for r in data["rewrites"] if r["name"] == "detection_postprocess")["notes"][0]
+    assert "160 anchors, 3 classes" in note and "10 per class" in note
+    assert "input image_tensor: float pixels [1, 64, 64, 3]" in note
+    assert ("left out: detection_multiclass_scores" in note) == (name == "od_ssd_v5_dynamic")
+    assert any("on one thread" in w for w in data["warnings"])
+
+
+def test_dynamic_export_int8_with_uint8_io_keeps_the_objects(tmp_path: Path) -> None:
+    from conftest import FIXTURES
+
+    pixels = np.random.default_rng(5).integers(0, 256, (8, 1, 64, 64, 3)).astype(np.uint8)
+    np.savez(tmp_path / "calib.npz", image_tensor=pixels)
+    result = run_cli("tflite", FIXTURES / "od_ssd_v5_dynamic.pb", "--int8", "--calib",
+                     tmp_path / "calib.npz", "--io", "uint8", "-o", tmp_path / "m.tflite",
+                     "--json", "--no-size-ratio")
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(result.stdout)
+    at_05 = data["parity"]["detections"][1]
+    assert at_05["reference"] >= 8 and at_05["matched"] >= 0.9 * at_05["reference"], at_05
+    from graphport.verify.tflite_runner import TFLiteRunner
+
+    runner = TFLiteRunner((tmp_path / "m.tflite").read_bytes())
+    assert np.dtype(runner.input_details["image_tensor"]["dtype"]) == np.uint8
+    assert np.dtype(runner.output_details["detection_classes"]["dtype"]) == np.float32
+
+
+def test_litert_regular_nms_skips_a_class_on_threads(ssd: Path, tmp_path: Path) -> None:
+    """Why graphport runs regular-NMS detection models on one thread: LiteRT's worker loop
+    skips the class numbered by the thread count. When this fails, LiteRT has fixed it and
+    REGULAR_NMS_NOTE and the one-thread rule can go."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from graphport.verify.tflite_runner import regular_nms_classes
+
+    target = tmp_path / "ssd.tflite"
+    result = run_cli("tflite", ssd, "-o", target, "--no-verify", "--no-size-ratio",
+                     "--max-detections", "300")
+    assert result.returncode == 0, result.stderr
+    assert regular_nms_classes(target.read_bytes()) == 3
+    found = {}
+    for threads in (1, 2):
+        interpreter = Interpreter(str(target), num_threads=threads)
+        runner = interpreter.get_signature_runner()
+        out = runner(image_tensor=_faces_256().astype(np.float32))
+        found[threads] = set(out["detection_classes"][0][:int(out["num_detections"][0])])
+    assert found[1] == {1.0, 2.0, 3.0} and found[2] == {1.0, 2.0}  # class index 2 lost

@@ -30,12 +30,43 @@ def to_tf(graph: GraphProto) -> TFGraphDef:
 
 def import_graph(graph_def: TFGraphDef) -> Any:
     """A TensorFlow GraphDef imported into a fresh tf.Graph (for shapes, dtypes, sessions;
-    importing runs nothing)."""
+    importing runs nothing). LiteRT's detection op, which TensorFlow does not register, is
+    stood in for by its outputs' shapes (a graph that holds it is analysed, never run)."""
     tf = tensorflow()
     graph = tf.Graph()
+    if any(node.op == DETECTION_OP for node in graph_def.node):
+        graph_def = _detection_stand_in(graph_def)
     with graph.as_default():
         tf.compat.v1.import_graph_def(graph_def, name="")
     return graph
+
+
+DETECTION_OP = "TFLite_Detection_PostProcess"
+
+
+def _detection_stand_in(graph_def: TFGraphDef) -> TFGraphDef:
+    """A copy with each detection op an IdentityN of float placeholders shaped as its four
+    outputs (boxes [1, M, 4], classes and scores [1, M], count [1])."""
+    copy = type(graph_def)()
+    copy.CopyFrom(graph_def)
+    for node in list(copy.node):
+        if node.op != DETECTION_OP:
+            continue
+        m = node.attr["max_detections"].i
+        stand_ins = []
+        for k, dims in enumerate(([1, m, 4], [1, m], [1, m], [1])):
+            placeholder = copy.node.add(name=f"{node.name}/graphport_stand_in_{k}",
+                                        op="Placeholder")
+            placeholder.attr["dtype"].type = DATA_TYPES["DT_FLOAT"]
+            for d in dims:
+                placeholder.attr["shape"].shape.dim.add(size=d)
+            stand_ins.append(placeholder.name)
+        node.op = "IdentityN"
+        del node.input[:]
+        node.input.extend(stand_ins)
+        node.ClearField("attr")
+        node.attr["T"].list.type.extend([DATA_TYPES["DT_FLOAT"]] * 4)
+    return copy
 
 
 def get_tensor(tf_graph: Any, name: str) -> Any:

@@ -51,7 +51,7 @@ from graphport.verify.parity import (
     parity_warnings,
     worst,
 )
-from graphport.verify.tflite_runner import TFLiteRunner
+from graphport.verify.tflite_runner import REGULAR_NMS_NOTE, TFLiteRunner, regular_nms_classes
 
 # Parity samples when the user names no count: up to 16, within a time budget of a quarter
 # of the conversion (2 s at least), so checking never dominates the default run.
@@ -260,6 +260,8 @@ def _build(
         warnings.append(_larger_than_float(mode, len(data), float_size, float_source, parsed))
     timings["report_s"] = report_s + time.perf_counter() - report_start
 
+    if regular_nms_classes(data) > 1:
+        warnings.append(REGULAR_NMS_NOTE)
     parity_report: dict[str, Any] = {"status": "skipped", "verdict": None}
     eval_report = None
     if summary["flex"] or set(summary["custom_ops"]) - RUNTIME_CUSTOM_OPS:

@@ -31,6 +31,7 @@ class PassResult:
     notes: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    dropped_outputs: list[str] = field(default_factory=list)  # graph outputs it removed
 
 
 @dataclass
@@ -39,9 +40,15 @@ class PassContext:
 
     params: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    dropped_outputs: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
         self.notes.append(text)
+
+    def drop_output(self, node: str) -> None:
+        """The pass removed graph output ``node`` (the export cannot compute it; say why in a
+        note): it leaves the signature."""
+        self.dropped_outputs.append(node)
 
 
 class GraphPass(ABC):

@@ -154,7 +154,7 @@ def _static(graph: GraphProto, items: list[Elements], result: ElementShapes) -> 
             return
 
 
-def _placeholders(graph: GraphProto, fetches: list[str]) -> list[Any]:
+def placeholders_of(graph: GraphProto, fetches: list[str]) -> list[Any]:
     """The placeholders the fetched tensors depend on."""
     index = NodeIndex.of(graph)
     seen: set[str] = set()
@@ -172,15 +172,17 @@ def _placeholders(graph: GraphProto, fetches: list[str]) -> list[Any]:
     return found
 
 
-class _Unmeasurable(Exception):
-    pass
+class Unmeasurable(Exception):
+    """A placeholder no sample can be made for (unknown rank, strings)."""
 
 
-def _feed(node: Any, sizes: dict[tuple[str, int], int], seed: int) -> np.ndarray:
+def sample_feed(node: Any, sizes: dict[tuple[str, int], int], seed: int) -> np.ndarray:
+    """A random value for placeholder ``node``: open dimensions from ``sizes`` (placeholder,
+    dimension) or 1."""
     dims = shape_list(node.attr["shape"].shape)
     dtype = dtype_name(node.attr["dtype"].type)
     if dims is None:
-        raise _Unmeasurable(f"input {node.name} has unknown rank")
+        raise Unmeasurable(f"input {node.name} has unknown rank")
     shape = [d if d >= 0 else sizes.get((node.name, i), 1) for i, d in enumerate(dims)]
     rng = np.random.RandomState(seed)
     if dtype in ("float", "double", "half"):
@@ -190,7 +192,7 @@ def _feed(node: Any, sizes: dict[tuple[str, int], int], seed: int) -> np.ndarray
         return rng.randint(0, 2, shape).astype(dtype)
     if dtype == "bool":
         return np.zeros(shape, bool)
-    raise _Unmeasurable(f"input {node.name} is {dtype}")
+    raise Unmeasurable(f"input {node.name} is {dtype}")
 
 
 def _measured(graph: GraphProto, items: list[Elements], result: ElementShapes) -> None:
@@ -211,14 +213,14 @@ def _measured(graph: GraphProto, items: list[Elements], result: ElementShapes) -
     if not holders:
         return
     fetches = sorted({t for tensors in holders.values() for t, _ in tensors})
-    inputs = _placeholders(graph, fetches)
+    inputs = placeholders_of(graph, fetches)
     open_dims = [(n.name, i) for n in inputs
                  for i, d in enumerate(shape_list(n.attr["shape"].shape) or []) if d < 0]
     tf_graph = import_graph(to_tf(graph))
     running = session(tf_graph)
 
     def shapes(sizes: dict[tuple[str, int], int], seed: int) -> dict[str, list[int]]:
-        feeds = {tf_graph.get_tensor_by_name(f"{n.name}:0"): _feed(n, sizes, seed)
+        feeds = {tf_graph.get_tensor_by_name(f"{n.name}:0"): sample_feed(n, sizes, seed)
                  for n in inputs}
         values = running.run({t: tf_graph.get_tensor_by_name(t if ":" in t else f"{t}:0")
                               for t in fetches}, feeds)
@@ -227,7 +229,7 @@ def _measured(graph: GraphProto, items: list[Elements], result: ElementShapes) -
     try:
         base = shapes({}, 1)
         other = shapes({}, 2)
-    except _Unmeasurable as error:
+    except Unmeasurable as error:
         for name in holders:
             result.reasons.setdefault(name, f"measuring it needs the inputs: {error}")
         return

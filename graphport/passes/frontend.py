@@ -51,6 +51,9 @@ def prepare_for_export(graph: GraphProto, spec: GraphSpec, target: str,
                                                              fetches)
             if any(r.changed and not r.error for r in prepared.rewrites):
                 prepared.unrepaired = before
+                dropped = {n for r in prepared.rewrites for n in r.dropped_outputs}
+                prepared.outputs = [t for t in prepared.outputs
+                                    if parse_input(t.tensor)[0] not in dropped]
                 _adopt_fixed_shapes(prepared)
         else:
             prepared.rewrites = [PassResult(c.name, params=c.params) for c in calls]

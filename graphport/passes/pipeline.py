@@ -166,9 +166,10 @@ def _run_checked(graph: GraphProto, call: PassCall, fetch_nodes: list[str],
                                   error=f"it crashed ({type(error).__name__}: {error})"), known
     result.notes.extend(context.notes)
     result.params = call.params
+    result.dropped_outputs = context.dropped_outputs
     if not result.changed:
         return graph, result, known
-    graph = prune(graph, fetch_nodes)
+    graph = prune(graph, [n for n in fetch_nodes if n not in result.dropped_outputs])
     after = check_graph(graph)
     had = set(known)
     new = [p for p in after if p not in had]
@@ -188,11 +189,14 @@ def run_pipeline(graph: GraphProto, calls: list[PassCall], fetch_nodes: list[str
     work, then after each pass that changed it."""
     results = []
     known: list[Problem] | None = None
+    fetch_nodes = list(fetch_nodes)
     for call in calls:
         graph, result, known = _run_checked(graph, call, fetch_nodes, known)
         if result.error:
             result.notes.append(f"rolled back: {result.error} (a graphport bug; please report "
                                 "it with the graph)")
+            result.dropped_outputs = []
+        fetch_nodes = [n for n in fetch_nodes if n not in result.dropped_outputs]
         results.append(result)
     return graph, results
 

@@ -60,8 +60,11 @@ class DetectionMatch:
 def detection_keys(outputs: dict[str, np.ndarray]) -> DetectionKeys | None:
     """The detection outputs by shape and values (classes are whole numbers), or None."""
     shapes = {k: np.asarray(v).shape for k, v in outputs.items()}
-    boxes = [k for k, s in shapes.items() if len(s) == 3 and s[0] == 1 and s[2] == 4]
     num = [k for k, s in shapes.items() if s == (1,)]
+    # boxes [1, M, 4] with scores and classes [1, M] beside them (the TF 1.15 exporter's raw
+    # boxes [1, anchors, 4] have none)
+    boxes = [k for k, s in shapes.items() if len(s) == 3 and s[0] == 1 and s[2] == 4
+             and sum(1 for other in shapes.values() if other == (1, s[1])) == 2]
     if len(boxes) != 1 or len(num) != 1:
         return None
     pairs = [k for k, s in shapes.items() if s == (1, shapes[boxes[0]][1])]

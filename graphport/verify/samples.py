@@ -109,8 +109,10 @@ def generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
 
 
 def _generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
-    """Seeded data: floats in [0, 1), integers in [0, 10), bools False. Scalars are knobs
-    (sizes, factors, counts) where a random value can send a loop far: they get 0.5 or 1."""
+    """Seeded data: floats in [0, 1), uint8 over its whole range (pixels: a detector shown
+    near-black noise scores every anchor alike, ties everywhere), other integers in [0, 10),
+    bools False. Scalars are knobs (sizes, factors, counts) where a random value can send a
+    loop far: they get 0.5 or 1."""
     known = tensor.shape if tensor.shape is not None else tensor.example_shape
     assert known is not None  # generate() refused unknown ranks
     shape = concrete_shape(known)
@@ -121,6 +123,8 @@ def _generate(tensor: SignatureTensor, rng: np.random.Generator) -> np.ndarray:
         return rng.random(shape, dtype=np_type)  # made in the input's dtype, not via float64
     if np.dtype(np_type).kind == "f":
         return rng.random(shape, dtype=np.float32).astype(np_type)
+    if np.dtype(np_type) == np.uint8:
+        return rng.integers(0, 256, shape).astype(np_type)
     if np.dtype(np_type).kind in "iu":
         return rng.integers(0, 10, shape).astype(np_type)
     return np.zeros(shape, dtype=np_type)

@@ -41,6 +41,36 @@ def default_threads() -> int:
     return os.cpu_count() or 1
 
 
+REGULAR_NMS_NOTE = (
+    "LiteRT runs TFLite_Detection_PostProcess's regular (per-class) NMS wrongly on more than "
+    "one thread: with T threads the class numbered T (0-based) is never reported (its worker "
+    "loop starts the shared next-class counter at T and pre-increments it; measured on "
+    "ai-edge-litert 2.3); graphport runs this model on one thread, and so must the app "
+    "(num_threads=1), or convert with --nms fast")
+
+
+def regular_nms_classes(model: bytes) -> int:
+    """The classes of a regular-NMS detection op in ``model`` (0 without one), read without
+    unpacking the model (cheap on large ones)."""
+    from ai_edge_litert import schema_py_generated as schema
+    from flatbuffers import flexbuffers
+
+    root = schema.Model.GetRootAs(model, 0)
+    codes = {i for i in range(root.OperatorCodesLength())
+             if root.OperatorCodes(i).CustomCode() == b"TFLite_Detection_PostProcess"}
+    if not codes:
+        return 0
+    for g in range(root.SubgraphsLength()):
+        graph = root.Subgraphs(g)
+        for k in range(graph.OperatorsLength()):
+            op = graph.Operators(k)
+            if op.OpcodeIndex() in codes:
+                options = flexbuffers.Loads(bytes(op.CustomOptionsAsNumpy()))
+                if options.get("use_regular_nms"):
+                    return int(options.get("num_classes", 0))
+    return 0
+
+
 class TFLiteRunner:
     """One interpreter for many calls; inputs and outputs keyed like the SavedModel signature."""
 
@@ -59,6 +89,8 @@ class TFLiteRunner:
         try:
             with warnings.catch_warnings(), quiet_native():  # keep_tensors warns (debugging)
                 warnings.simplefilter("ignore", UserWarning)
+                if regular_nms_classes(model) > 1:  # see REGULAR_NMS_NOTE
+                    threads = 1
                 self.interpreter = Interpreter(model_content=model,
                                                num_threads=threads or default_threads(),
                                                experimental_op_resolver_type=resolver,

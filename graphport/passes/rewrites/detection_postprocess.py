@@ -20,6 +20,7 @@ float rounding. A preprocessing loop fed from the image input is cut: the image 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,6 +33,7 @@ from graphport.graph.loops import tensor_array_loops
 from graphport.graph.nodes import parse_input
 from graphport.graph.tensors import dtype_enum, shape_list
 from graphport.passes.base import TFLITE, GraphPass, PassContext
+from graphport.passes.element_shapes import placeholders_of, sample_feed
 from graphport.passes.graph_util import const_value, unique_name
 from graphport.passes.splice import add_subgraph
 
@@ -108,8 +110,11 @@ def _score_threshold(nms: list[Any], frame: set[str], index: NodeIndex) -> float
 
 
 def _outputs(fetches: list[Any], shapes: dict[str, list[int] | None], by_name: dict[str, Any]
-             ) -> _Outputs | None:
-    """The detection outputs by shape; classes are the [1, M] output computed as x + offset."""
+             ) -> tuple[_Outputs | None, list[Any]]:
+    """The detection outputs the NMS loop gives, by shape: boxes [1, M, 4], the count [1], and
+    scores and classes [1, M] (classes computed as x + offset); and the others it gives per
+    detection [1, M, K] (the TF 1.15 exporter's multiclass scores), which the TFLite op does
+    not. (None, []) when they are not that."""
     def rank(node: Any) -> int | None:
         shape = shapes.get(node.name)
         return None if shape is None else len(shape)
@@ -117,8 +122,10 @@ def _outputs(fetches: list[Any], shapes: dict[str, list[int] | None], by_name: d
     boxes = [n for n in fetches if rank(n) == 3 and (shapes[n.name] or [0])[-1] == 4]
     num = [n for n in fetches if rank(n) == 1]
     pairs = [n for n in fetches if rank(n) == 2]
-    if len(boxes) != 1 or len(num) != 1 or len(pairs) != 2:
-        return None
+    per_detection = [n for n in fetches if rank(n) == 3 and n not in boxes]
+    if len(boxes) != 1 or len(num) != 1 or len(pairs) != 2 or \
+            len(per_detection) + 4 != len(fetches):
+        return None, []
     classes, offset = None, 0.0
     for node in pairs:
         source = node
@@ -130,9 +137,9 @@ def _outputs(fetches: list[Any], shapes: dict[str, list[int] | None], by_name: d
             if value is not None:
                 classes, offset = node, value
     if classes is None:
-        return None
+        return None, []
     scores = next(n for n in pairs if n is not classes)
-    return _Outputs(boxes[0], scores, classes, num[0], offset)
+    return _Outputs(boxes[0], scores, classes, num[0], offset), per_detection
 
 
 def _box_scales(graph: Any, index: NodeIndex) -> list[float] | None:
@@ -219,8 +226,6 @@ class DetectionPostprocess(GraphPass):
         return list(_nms_loops(index))
 
     def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
-        from graphport.backend.tf_graph import import_graph, to_tf
-
         nms_mode, classes_layout = context.params["nms"], context.params["classes"]
         if nms_mode not in ("regular", "fast") or classes_layout not in ("graph", "tflite"):
             context.note(f"{match}: not repairable (nms must be regular or fast, classes graph "
@@ -231,13 +236,14 @@ class DetectionPostprocess(GraphPass):
         in_frame = {name for name, frame in frame_of.items() if frame == match}
         nms = _nms_loops(index)[match]
         loops = {loop.frame: loop for loop in tensor_array_loops(graph)}
-        tf_graph = import_graph(to_tf(graph))
-
-        def shape(tensor: str) -> list[int] | None:
-            static = tf_graph.get_tensor_by_name(
-                tensor if ":" in tensor else f"{tensor}:0").shape
-            return None if static.rank is None else [-1 if d is None else d for d in static]
-
+        fetches = [n for n in graph.node if not index.readers(n.name)
+                   and not index.control_readers(n.name) and n.op == "Identity"]
+        size = next((found for frame in loops if frame != match
+                     if (found := _resize(frame, index, frame_of)[0])), None)
+        # A preprocessing map_fn erases every static shape after it, so the shapes come from
+        # TensorFlow's inference where it knows them and from one run on a sample otherwise.
+        shape = _shapes(graph, [*loops[match].cut, *(n.name for n in fetches),
+                                *_preprocessing_gathers(match, loops, index, frame_of)], size)
         cut = {tensor: known for tensor in loops[match].cut
                if (known := shape(tensor)) is not None}
         boxes = [t for t, s in cut.items() if s and len(s) == 4 and s[-1] == 4]
@@ -251,10 +257,9 @@ class DetectionPostprocess(GraphPass):
             why = "batch size other than 1 (fix it with --input-shapes)"
         elif any(d < 0 for d in cut[scores[0]][1:]):
             why = "the number of anchors or classes is not static (fix the image size)"
-        fetches = [n for n in graph.node if not index.readers(n.name)
-                   and not index.control_readers(n.name) and n.op == "Identity"]
-        outputs = None if why else _outputs(
-            fetches, {n.name: _output_shape(n, shape, index) for n in fetches}, index.nodes)
+        from_nms = [n for n in fetches if _reads_frame(n.name, match, index, frame_of)]
+        outputs, extra = (None, []) if why else _outputs(
+            from_nms, {n.name: shape(n.name) for n in from_nms}, index.nodes)
         if not why and outputs is None:
             why = "the outputs are not detection boxes [1, M, 4], scores and classes [1, M] " \
                   "and a count [1]"
@@ -271,7 +276,7 @@ class DetectionPostprocess(GraphPass):
         assert outputs is not None
         anchors, classes = cut[scores[0]][1], cut[scores[0]][2]
         max_detections = context.params["max_detections"] or \
-            (_output_shape(outputs.boxes, shape, index) or [0, 0])[1]
+            (shape(outputs.boxes.name) or [0, 0])[1]
         if max_detections <= 0:
             context.note(f"{match}: not repairable (the number of detections is not static: "
                          "give it with --passes 'detection_postprocess(max_detections=N)')")
@@ -280,7 +285,9 @@ class DetectionPostprocess(GraphPass):
         iou = float(next(v for v in ious if v is not None))
         threshold = _score_threshold(nms, in_frame, index)
 
-        encoded = self._clip_and_encode(graph, boxes[0], scores[0], anchors, classes)
+        clip_first = _clips_before_nms(nms, index)
+        encoded = self._clip_and_encode(graph, boxes[0], scores[0], anchors, classes,
+                                        clip_first)
         unit = graph.node.add(name=unique_name(graph, "graphport/detection/anchors"))
         make_const(unit, np.tile(np.array([[0.0, 0.0, 1.0, 1.0]], np.float32), (anchors, 1)))
         op = add_node(graph, unique_name(graph, "graphport/detection/postprocess"), OP,
@@ -296,19 +303,26 @@ class DetectionPostprocess(GraphPass):
         op.attr["nms_iou_threshold"].f = iou
         for key in ("y_scale", "x_scale", "h_scale", "w_scale"):
             op.attr[key].f = 1.0
-        self._rewire(graph, op.name, outputs, classes_layout)
-        image = self._cut_preprocessing(graph, match, loops, shape)
+        self._rewire(graph, op.name, outputs, classes_layout, clip_first)
+        for node in extra:  # per-detection outputs the op does not give
+            graph.node.remove(node)
+            context.drop_output(node.name)
+        image = self._cut_preprocessing(graph, match, loops, shape, size) or _pin_batch(graph)
         context.note(
             f"SSD postprocessing: {anchors} anchors, {classes} classes, {nms_mode} NMS "
             f"(IoU > {iou:g} suppressed, score >= {threshold:g} kept, {per_class} per class, "
-            f"{max_detections} in all), boxes clipped to [0, 1] and re-encoded before {OP}; "
-            f"classes {'as the graph numbers them' if classes_layout == 'graph' else '0-based'}"
-            + (f"; input {image}" if image else ""))
+            f"{max_detections} in all), boxes clipped to [0, 1] "
+            + (f"and re-encoded before {OP}; " if clip_first else
+               f"after {OP} (the graph clips what NMS kept); ")
+            + f"classes {'as the graph numbers them' if classes_layout == 'graph' else '0-based'}"
+            + (f"; input {image}" if image else "")
+            + (f"; left out: {', '.join(n.name for n in extra)} ({OP} gives no per-detection "
+               "values beyond boxes, scores and classes)" if extra else ""))
         return True
 
     @staticmethod
-    def _clip_and_encode(graph: Any, boxes: str, scores: str, anchors: int, classes: int
-                         ) -> list[str]:
+    def _clip_and_encode(graph: Any, boxes: str, scores: str, anchors: int, classes: int,
+                         clip: bool) -> list[str]:
         """The graph's decoded boxes clipped to the window and encoded against unit anchors
         ([ycenter, xcenter, log h, log w]), and the scores with boxes of no area zeroed."""
         from graphport.backend.runtime import tensorflow
@@ -316,7 +330,9 @@ class DetectionPostprocess(GraphPass):
         tf = tensorflow()
 
         def build(decoded: Any, probabilities: Any) -> list[Any]:
-            corners = tf.clip_by_value(tf.reshape(decoded, [anchors, 4]), 0.0, 1.0)
+            corners = tf.reshape(decoded, [anchors, 4])
+            if clip:
+                corners = tf.clip_by_value(corners, 0.0, 1.0)
             ymin, xmin, ymax, xmax = (corners[:, k] for k in range(4))
             height, width = ymax - ymin, xmax - xmin
             alive = tf.cast(tf.logical_and(height > 0.0, width > 0.0), tf.float32)
@@ -333,9 +349,21 @@ class DetectionPostprocess(GraphPass):
         return [f"{scope}/out_0", f"{scope}/out_1"]
 
     @staticmethod
-    def _rewire(graph: Any, op: str, outputs: _Outputs, layout: str) -> None:
-        """The graph's output nodes read the op: the same names and meaning by default."""
+    def _rewire(graph: Any, op: str, outputs: _Outputs, layout: str, clipped: bool) -> None:
+        """The graph's output nodes read the op: the same names and meaning by default; boxes
+        clipped to the window here when the graph clips after NMS."""
         outputs.boxes.input[0] = f"{op}:0"
+        if not clipped:
+            bounds = []
+            for value in (1.0, 0.0):
+                bound = graph.node.add(name=unique_name(graph, f"{op}/window_{value:g}"))
+                make_const(bound, np.float32(value))
+                bounds.append(bound.name)
+            below = add_node(graph, unique_name(graph, f"{op}/clip_max"), "Minimum",
+                             [f"{op}:0", bounds[0]], types={"T": "float"})
+            outputs.boxes.input[0] = add_node(graph, unique_name(graph, f"{op}/clip"),
+                                              "Maximum", [below.name, bounds[1]],
+                                              types={"T": "float"}).name
         outputs.scores.input[0] = f"{op}:2"
         outputs.num.input[0] = f"{op}:3"
         if layout == "tflite" or not outputs.label_offset:
@@ -349,7 +377,7 @@ class DetectionPostprocess(GraphPass):
 
     @staticmethod
     def _cut_preprocessing(graph: Any, nms_frame: str, loops: dict[str, Any],
-                           shape: Any) -> str | None:
+                           shape: Any, size: list[int] | None) -> str | None:
         """A preprocessing loop between the image input and the network: the network reads
         the image input directly instead, as float pixels of the loop's output shape."""
         index = NodeIndex.of(graph)
@@ -366,11 +394,13 @@ class DetectionPostprocess(GraphPass):
                     node = index.nodes.get(parse_input(node.input[0])[0])
                 if node is not None and node.name in placeholders:
                     sources.add(node.name)
-            gathers = [g for g in all_gathers if _exits_frame(g, frame, index, frame_of)]
+            # the images (rank 4); an export's map also returns each true image shape
+            gathers = [g for g in all_gathers if _exits_frame(g, frame, index, frame_of)
+                       and len(shape(g.name) or [0] * 4) == 4]
             if len(sources) != 1 or len(gathers) != 1:
                 continue
             image = placeholders[sources.pop()]
-            size, method = _resize(frame, index, frame_of)
+            method = _resize(frame, index, frame_of)[1]
             resized = shape(gathers[0].name) or [-1, -1, -1, -1]
             if len(resized) == 4 and any(d < 0 for d in resized[1:3]):
                 given = shape_list(image.attr["shape"].shape) or [-1] * 4
@@ -393,24 +423,83 @@ class DetectionPostprocess(GraphPass):
         return None
 
 
-def _output_shape(node: Any, shape: Any, index: NodeIndex) -> list[int] | None:
-    """An output's static shape; for one stacked by a map_fn whose TensorArray did not record
-    it, [batch 1] + the shape of what the loop writes into that TensorArray."""
-    known = shape(node.name)
-    if known is not None:
-        return known
-    source = node
-    while source is not None and source.op in ("Identity", "Add", "AddV2", "Cast") and \
-            source.input:
-        source = index.nodes.get(parse_input(source.input[0])[0])
-    if source is None or source.op != "TensorArrayGatherV3":
-        return None
-    handle = parse_input(source.input[0])[0]
-    for reader in index.readers(handle):  # the handle enters the loop, where it is written
-        for write in index.readers(reader.node.name):
-            if write.node.op == "TensorArrayWriteV3" and write.position == 0:
-                element = shape(write.node.input[2])
-                return None if element is None else [1, *element]
+def _shapes(graph: Any, tensors: list[str], size: list[int] | None
+            ) -> Callable[[str], list[int] | None]:
+    """Each tensor's shape ([-1] for an unknown dimension): TensorFlow's static inference, and
+    where that leaves a dimension open, one run of the graph on a sample (batch 1, images at
+    the preprocessing loop's ``size``). Without a run (an input it cannot sample), static."""
+    from graphport.backend.tf_graph import import_graph, session, to_tf
+
+    tf_graph = import_graph(to_tf(graph))
+
+    def static(tensor: str) -> list[int] | None:
+        found = tf_graph.get_tensor_by_name(tensor if ":" in tensor else f"{tensor}:0").shape
+        return None if found.rank is None else [-1 if d is None else d for d in found]
+
+    known = {t: static(t) for t in tensors}
+    open_tensors = [t for t, s in known.items() if s is None or -1 in s]
+    inputs = placeholders_of(graph, open_tensors)
+    sizes = {(n.name, k): size[k - 1] for n in inputs if size is not None
+             and len(shape_list(n.attr["shape"].shape) or []) == 4 for k in (1, 2)}
+    try:
+        with session(tf_graph) as running:
+            feeds = {tf_graph.get_tensor_by_name(f"{n.name}:0"): sample_feed(n, sizes, 0)
+                     for n in inputs}
+            values = running.run([tf_graph.get_tensor_by_name(t if ":" in t else f"{t}:0")
+                                  for t in open_tensors], feeds) if open_tensors else []
+        known.update({t: list(np.shape(v)) for t, v in zip(open_tensors, values, strict=True)})
+    except Exception:  # an input it cannot sample, a run the graph refuses: static only
+        pass
+    return lambda tensor: known[tensor] if tensor in known else static(tensor)
+
+
+def _clips_before_nms(nms: list[Any], index: NodeIndex) -> bool:
+    """Do the boxes reach NMS clipped (Minimum/Maximum on the way, as 2017-2018 exports clip
+    each class's boxes to the window first)? Later exports clip what NMS kept."""
+    for op in nms:
+        stack, seen = [parse_input(op.input[0])[0]], set()
+        while stack:
+            name = stack.pop()
+            node = index.nodes.get(name)
+            if node is None or name in seen or node.op in ("Enter", "TensorArrayReadV3"):
+                continue
+            seen.add(name)
+            if node.op in ("Minimum", "Maximum", "ClipByValue"):
+                return True
+            stack.extend(parse_input(i)[0] for i in node.input if not i.startswith("^"))
+    return False
+
+
+def _reads_frame(name: str, frame: str, index: NodeIndex, frame_of: dict[str, str]) -> bool:
+    """Does node ``name`` compute from what the while frame ``frame`` returns?"""
+    stack, seen = [name], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if frame_of.get(current) == frame:
+            return True
+        node = index.nodes.get(current)
+        if node is not None:
+            stack.extend(parse_input(i)[0] for i in node.input if not i.startswith("^"))
+    return False
+
+
+def _preprocessing_gathers(nms_frame: str, loops: dict[str, Any], index: NodeIndex,
+                           frame_of: dict[str, str]) -> list[str]:
+    """The TensorArray gathers that leave every other loop (a preprocessing map_fn's images)."""
+    return [n.name for n in index.graph.node if n.op == "TensorArrayGatherV3" and any(
+        _exits_frame(n, frame, index, frame_of) for frame in loops if frame != nms_frame)]
+
+
+def _pin_batch(graph: Any) -> str | None:
+    """An image input with an open batch takes one image (the TFLite op's batch is 1)."""
+    for node in graph.node:
+        dims = shape_list(node.attr["shape"].shape) if node.op == "Placeholder" else None
+        if dims is not None and len(dims) == 4 and dims[0] < 0:
+            node.attr["shape"].shape.dim[0].size = 1
+            return f"{node.name}: batch 1 (the detection op takes one image)"
     return None
 
 
