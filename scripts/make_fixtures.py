@@ -870,6 +870,96 @@ def build_od_api_exports(out: Path) -> dict[str, float]:
     return {}
 
 
+def _tflite_ssd_graph(rng: np.random.RandomState, qat: bool, size: int = 64,
+                      classes: int = 3) -> Any:
+    """What the Object Detection API's export_tflite_ssd_graph.py writes: the network from
+    ``normalized_input_image_tensor`` (float [1, size, size, 3], pixels already in [-1, 1]) to
+    ``raw_outputs/box_encodings`` [1, N, 4] and ``raw_outputs/class_predictions`` [1, N, C+1]
+    (sigmoid applied), the anchors as a constant (ycenter, xcenter, h, w), and one
+    TFLite_Detection_PostProcess node appended by hand with the exporter's attributes (the
+    exporter needs the TF1 Object Detection API, so its node is copied here attribute by
+    attribute). ``qat``: quantization-aware trained, as tf.contrib.quantize left it frozen:
+    FakeQuantWithMinMaxVars on the input, every weight and every activation."""
+    graph = tf.Graph()
+    with graph.as_default():
+        image = v1.placeholder(tf.float32, [1, size, size, 3],
+                               name="normalized_input_image_tensor")
+
+        def fake_quant(x: Any, low: float, high: float, name: str) -> Any:
+            if not qat:
+                return x
+            return tf.quantization.fake_quant_with_min_max_vars(
+                x, tf.constant(low), tf.constant(high), name=name)
+
+        def conv(x: Any, channels: int, stride: int, name: str, act: bool = True,
+                 shift: float = 0.0) -> Any:
+            w = rng.normal(0, 0.3, (3, 3, int(x.shape[-1]), channels)).astype(np.float32)
+            weights = fake_quant(tf.constant(w), float(w.min()), float(w.max()),
+                                 f"{name}/weights_quant")
+            y = tf.nn.conv2d(x, weights, [1, stride, stride, 1], "SAME", name=name)
+            y = tf.nn.bias_add(y, tf.constant(
+                (rng.normal(0, 0.1, channels) + shift).astype(np.float32)))
+            if act:
+                return fake_quant(tf.nn.relu6(y), 0.0, 6.0, f"{name}/act_quant")
+            return fake_quant(y, -12.0, 12.0, f"{name}/act_quant")  # as contrib.quantize
+
+        x = fake_quant(image, -1.0, 1.0, "input_quant")
+        features = conv(x, 8, 4, "FeatureExtractor/Conv2d_0")
+        maps = [conv(features, 8, 2, "FeatureExtractor/Conv2d_1"),
+                conv(features, 8, 4, "FeatureExtractor/Conv2d_2")]
+        per_cell, encodings, predictions, anchors = 2, [], [], []
+        for n, fmap in enumerate(maps):
+            cells = int(fmap.shape[1])
+            box = conv(fmap, per_cell * 4, 1, f"BoxPredictor_{n}/BoxEncodingPredictor", False)
+            cls = conv(fmap, per_cell * (classes + 1), 1,
+                       f"BoxPredictor_{n}/ClassPredictor", False, shift=-2.0)
+            encodings.append(tf.reshape(box, [1, -1, 4]))
+            predictions.append(tf.reshape(cls, [1, -1, classes + 1]))
+            centres = (np.arange(cells) + 0.5) / cells
+            for y in centres:
+                for x_ in centres:
+                    for extent in ((0.3, 0.3), (0.6, 0.45)):
+                        anchors.append([y, x_, extent[0] * (n + 1) / 2, extent[1] * (n + 1) / 2])
+        boxes = fake_quant(tf.concat(encodings, 1), -8.0, 8.0, "box_quant")
+        tf.identity(boxes, name="raw_outputs/box_encodings")
+        scores = fake_quant(tf.sigmoid(tf.concat(predictions, 1)), 0.0, 1.0, "score_quant")
+        tf.identity(scores, name="raw_outputs/class_predictions")
+        tf.constant(np.array(anchors, np.float32), name="anchors")
+    graph_def = v1.graph_util.extract_sub_graph(graph.as_graph_def(), [
+        "raw_outputs/box_encodings", "raw_outputs/class_predictions", "anchors"])
+    op = graph_def.node.add(name="TFLite_Detection_PostProcess", op="TFLite_Detection_PostProcess",
+                            input=["raw_outputs/box_encodings", "raw_outputs/class_predictions",
+                                   "anchors"])
+    op.attr["_output_quantized"].b = True
+    op.attr["_output_types"].list.type.extend([tf.float32.as_datatype_enum] * 4)
+    op.attr["_support_output_type_float_in_quantized_op"].b = True
+    for key, value in (("max_detections", 10), ("max_classes_per_detection", 1),
+                       ("num_classes", classes), ("detections_per_class", 100)):
+        op.attr[key].i = value
+    for key, value in (("nms_score_threshold", 1e-8), ("nms_iou_threshold", 0.6),
+                       ("y_scale", 10.0), ("x_scale", 10.0), ("h_scale", 5.0),
+                       ("w_scale", 5.0)):
+        op.attr[key].f = value
+    op.attr["use_regular_nms"].b = False
+    return graph_def
+
+
+def build_tflite_ssd_graphs(out: Path) -> dict[str, float]:
+    """tflite_graph.pb as export_tflite_ssd_graph.py writes it, float and QAT (the route the
+    2019 notes converted with toco --inference_type=QUANTIZED_UINT8 --mean_values=128
+    --std_values=128 --allow_custom_ops)."""
+    outputs = ["TFLite_Detection_PostProcess", "TFLite_Detection_PostProcess:1",
+               "TFLite_Detection_PostProcess:2", "TFLite_Detection_PostProcess:3"]
+    for offset, qat in enumerate((False, True)):
+        graph_def = _tflite_ssd_graph(np.random.RandomState(SEED + 70 + offset), qat)
+        name = "tflite_graph_qat" if qat else "tflite_graph"
+        sidecar = {"inputs": [{"name": "normalized_input_image_tensor", "dtype": "float32",
+                               "shape": [1, 64, 64, 3]}], "outputs": outputs,
+                   "description": f"export_tflite_ssd_graph.py output{', QAT' if qat else ''}"}
+        _write(out, name, graph_def, sidecar)
+    return {}
+
+
 # ---------------------------------------------------------------- an unrolled LSTM
 
 def lstm_graph(steps: int, hidden: int, features: int = 16) -> Any:
@@ -1329,6 +1419,7 @@ BUILDERS: dict[str, Callable[[Path], dict[str, float]]] = {
     "foreign_patterns": build_foreign_patterns,
     "ssd_exports": build_ssd_exports,
     "od_api_exports": build_od_api_exports,
+    "tflite_ssd_graphs": build_tflite_ssd_graphs,
     "checkpoints": build_checkpoints,
     "lstm_unrolled": build_lstm_unrolled,
     "loops": build_loops,

@@ -251,10 +251,26 @@ def test_object_detection_exports_are_recognised_by_pattern(ssd: Path) -> None:
         "family": "Object Detection API SSD export", "image": "image_tensor",
         "image_size": "256x256", "nms": ["NonMaxSuppressionV2"], "classes": 3,
         "iou_threshold": 0.6, "score_threshold": 1e-08, "per_class": 100,
-        "score_conversion": "sigmoid", "box_scales": [10.0, 10.0, 5.0, 5.0]}
+        "score_conversion": "sigmoid", "box_scales": [10.0, 10.0, 5.0, 5.0], "anchors": 1278}
     assert data["next_command"] == f"graphport tflite {ssd}"
     resized = inspect_model(FIXTURES / "ssd_resize_inside.pb")["object_detection"]
     assert resized["image_size"] == "dynamic, resized to 32x32 inside"
     assert inspect_model(FIXTURES / "ssd_softmax.pb")["object_detection"][
         "score_conversion"] == "softmax"
     assert inspect_model(FIXTURES / "map_fn_nms.pb")["object_detection"] is None  # NMS alone
+
+
+@pytest.mark.parametrize("name, nms, anchors", [
+    ("od_ssd_v3_dynamic", ["NonMaxSuppressionV3"], 160),
+    ("od_ssd_v5_dynamic", ["NonMaxSuppressionV5"], 160),
+    ("tflite_graph_qat", ["fast"], 160)])
+def test_every_detector_vintage_gives_its_anchor_count(name: str, nms: list[str],
+                                                       anchors: int) -> None:
+    """Without TensorFlow and without running: the dynamic exports' sizes are carried from
+    the resize inside their preprocessing loop through the convolutions (graph/spatial.py);
+    a tflite_graph.pb holds its anchors as a constant (the conversions measure the same 160)."""
+    data = inspect_model(FIXTURES / f"{name}.pb")
+    found = data["object_detection"]
+    assert found["anchors"] == anchors and found["nms"] == nms and found["classes"] == 3
+    assert data["next_command"] == f"graphport tflite {FIXTURES / f'{name}.pb'}"
+    assert any("160 anchors" in w["message"] for w in data["warnings"])

@@ -13,6 +13,7 @@ import numpy as np
 
 from graphport.backend.runtime import tensorflow
 from graphport.graph.nodes import canonical_tensor
+from graphport.graph.oplists import RUNTIME_CUSTOM_OPS
 from graphport.graph.schema import DATA_TYPES
 from graphport.graph.types import GraphProto, TFGraphDef
 
@@ -34,14 +35,11 @@ def import_graph(graph_def: TFGraphDef) -> Any:
     stood in for by its outputs' shapes (a graph that holds it is analysed, never run)."""
     tf = tensorflow()
     graph = tf.Graph()
-    if any(node.op == DETECTION_OP for node in graph_def.node):
+    if any(node.op in RUNTIME_CUSTOM_OPS for node in graph_def.node):
         graph_def = _detection_stand_in(graph_def)
     with graph.as_default():
         tf.compat.v1.import_graph_def(graph_def, name="")
     return graph
-
-
-DETECTION_OP = "TFLite_Detection_PostProcess"
 
 
 def _detection_stand_in(graph_def: TFGraphDef) -> TFGraphDef:
@@ -50,7 +48,7 @@ def _detection_stand_in(graph_def: TFGraphDef) -> TFGraphDef:
     copy = type(graph_def)()
     copy.CopyFrom(graph_def)
     for node in list(copy.node):
-        if node.op != DETECTION_OP:
+        if node.op not in RUNTIME_CUSTOM_OPS:
             continue
         m = node.attr["max_detections"].i
         stand_ins = []

@@ -188,6 +188,7 @@ def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
         data["warnings"].append({
             "level": "info", "code": "object_detection",
             "message": f"{detector['family']}: image {detector['image_size'] or '?'}, "
+                       f"{detector['anchors'] or '?'} anchors, "
                        f"{detector['classes']} classes, {', '.join(detector['nms'])} "
                        f"(IoU {detector['iou_threshold']}, score threshold "
                        f"{detector['score_threshold']:g}, {detector['per_class']} per class), "

@@ -23,7 +23,9 @@ from graphport.errors import UserError
 from graphport.graph import load, oplists
 from graphport.graph.fake_quant import FAKE_QUANT_OPS
 from graphport.graph.nodes import parse_input
+from graphport.graph.oplists import RUNTIME_CUSTOM_OPS
 from graphport.graph.safety import ensure_safe
+from graphport.graph.schema import GraphDef
 from graphport.graph.tensors import dtype_name, shape_list
 from graphport.graph.types import GraphProto, TFGraphDef
 from graphport.passes.base import TFLITE, PassResult
@@ -34,8 +36,6 @@ from graphport.spec.signature import SignatureTensor
 from graphport.spec.values import numpy_dtype
 
 SIGNATURE = "serving_default"
-# Custom ops the LiteRT runtime ships (its builtin op resolver registers them).
-RUNTIME_CUSTOM_OPS = frozenset({"TFLite_Detection_PostProcess"})
 
 
 @dataclass
@@ -76,8 +76,9 @@ class SourceModel:
             # A graph holding a runtime custom op cannot be imported into TensorFlow; the
             # converter's name-based path takes it, with the placeholders' shapes.
             converter = tf.compat.v1.lite.TFLiteConverter(
-                self.graph_def, None, None, output_arrays=[
-                    parse_input(t.tensor)[0] for t in self.outputs],
+                self.graph_def, None, None, output_arrays=[  # node, or node:k past the first
+                    name if k == 0 else f"{name}:{k}"
+                    for name, k, _ in (parse_input(t.tensor) for t in self.outputs)],
                 input_arrays_with_shape=[(parse_input(t.tensor)[0], shape)
                                          for t, (_, shape) in zip(self.inputs, self._feeds,
                                                                   strict=True)])
@@ -127,9 +128,13 @@ class SourceModel:
             return lambda s: {k: v.numpy() for k, v in signature(
                 **{k: tf.constant(v) for k, v in s.items()}).items()}
         from graphport.backend.tf_graph import import_graph, session, to_tf
+        from graphport.passes.detection_reference import with_detection_reference
 
-        graph = import_graph(self.graph_def if self.unrepaired is None
-                             else to_tf(self.unrepaired))
+        source = self.graph_def if self.unrepaired is None else to_tf(self.unrepaired)
+        if {n.op for n in source.node} & RUNTIME_CUSTOM_OPS:  # a graph written for TFLite
+            source = to_tf(with_detection_reference(GraphDef.FromString(
+                source.SerializeToString())))
+        graph = import_graph(source)
         fetches = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.outputs}
         feeds = {t.key: graph.get_tensor_by_name(t.tensor) for t in self.inputs}
         running = session(graph)

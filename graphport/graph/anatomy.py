@@ -235,11 +235,17 @@ def _is_output_candidate(node: Any) -> bool:
 
 
 def find_outputs(graph: Any, index: NodeIndex | None = None) -> list[OutputInfo]:
-    """Nodes nothing consumes, less constants, no-ops, asserts, save/restore and training ops."""
+    """Nodes nothing consumes, less constants, no-ops, asserts, save/restore and training ops;
+    each output of a runtime custom op (a tflite_graph.pb's detection op has four)."""
     index = index or NodeIndex.of(graph)
-    outputs = []
+    outputs: list[OutputInfo] = []
     for node in graph.node:
         if index.is_read(node.name) or not _is_output_candidate(node):
+            continue
+        if node.op in oplists.RUNTIME_CUSTOM_OPS:
+            types = node.attr["_output_types"].list.type
+            outputs.extend(OutputInfo(tensor_name(node.name, k), node.op, dtype_name(t), None)
+                           for k, t in enumerate(types))
             continue
         dtype = attr_dtype(node)
         outputs.append(OutputInfo(node.name, node.op,
@@ -348,7 +354,8 @@ def analyze_graph(graph: Any, index: NodeIndex | None = None) -> GraphAnatomy:
     variables = [n.name for n in nodes if n.op in oplists.VARIABLE_OPS]
     function_names = {f.signature.name for f in graph.library.function}
     known = registered_ops()
-    unregistered = sorted({n.op for n in nodes} - known - function_names)
+    unregistered = sorted({n.op for n in nodes} - known - function_names
+                          - oplists.RUNTIME_CUSTOM_OPS)
     cut_points = find_cut_points(graph) if not inputs else []
 
     findings: list[Finding] = []

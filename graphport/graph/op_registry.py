@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from graphport.graph.oplists import RUNTIME_CUSTOM_OPS
+
 
 @dataclass(frozen=True)
 class OpInfo:
@@ -42,4 +44,6 @@ def is_stateful(op: str) -> bool:
     """Whether TensorFlow's OpDef marks ``op`` stateful (random, I/O, variables); an op it
     does not know counts as stateful."""
     info = op_list().get(op)
-    return info is None or info.stateful
+    if info is None:
+        return op not in RUNTIME_CUSTOM_OPS
+    return info.stateful

@@ -77,6 +77,11 @@ ELEMENTWISE_OPS = frozenset({
     "LogicalAnd", "LogicalOr", "LogicalNot", "Select", "SelectV2",
 })
 # Ops that pass a tensor on unchanged (a value entering a loop, a copy).
+# Custom ops LiteRT's runtime ships (its builtin op resolver registers them): graphs written
+# for TFLite hold them (export_tflite_ssd_graph.py's tflite_graph.pb) and a repair may add them.
+# TensorFlow does not know them; they compute, touch nothing outside.
+RUNTIME_CUSTOM_OPS = frozenset({"TFLite_Detection_PostProcess"})
+
 PASS_THROUGH_OPS = frozenset({"Identity", "Enter", "RefEnter", "Switch", "Merge"})
 
 # Input names that are usually training switches, to be pinned when exporting.

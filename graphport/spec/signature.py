@@ -123,7 +123,8 @@ def _check_runnable(graph: Any) -> None:
                         "freeze it with its checkpoint: "
                         "graphport freeze CKPT --graph GRAPH -o frozen.pb")
     functions = {f.signature.name for f in graph.library.function}
-    unknown = sorted({n.op for n in graph.node} - registered_ops() - functions)
+    unknown = sorted({n.op for n in graph.node} - registered_ops() - functions
+                     - oplists.RUNTIME_CUSTOM_OPS)
     if unknown:
         raise UserError(f"the graph uses ops this TensorFlow does not know: {', '.join(unknown)}",
                         "load the library that defines them, or cut them away with --outputs")

@@ -31,6 +31,7 @@ from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import ROOT_FRAME, frames
 from graphport.graph.loops import tensor_array_loops
 from graphport.graph.nodes import parse_input
+from graphport.graph.spatial import placeholder_sizes, spatial_size
 from graphport.graph.tensors import dtype_enum, shape_list
 from graphport.passes.base import TFLITE, GraphPass, PassContext
 from graphport.passes.element_shapes import placeholders_of, sample_feed
@@ -162,9 +163,12 @@ def _box_scales(graph: Any, index: NodeIndex) -> list[float] | None:
 def describe(graph: Any, index: NodeIndex | None = None) -> dict[str, Any] | None:
     """The anatomy of an Object Detection API SSD export, without TensorFlow (for inspect):
     None when the graph is not one."""
+    index = index or NodeIndex.of(graph)
+    written_for_tflite = next((n for n in graph.node if n.op == OP), None)
+    if written_for_tflite is not None:
+        return _describe_tflite_graph(written_for_tflite, index)
     if not any(n.op in _NMS for n in graph.node):
         return None
-    index = index or NodeIndex.of(graph)
     found = list(_nms_loops(index).items())
     if len(found) != 1:
         return None
@@ -172,7 +176,7 @@ def describe(graph: Any, index: NodeIndex | None = None) -> dict[str, Any] | Non
     loops = {loop.frame: loop for loop in tensor_array_loops(graph, index)}
     frame_of, _ = frames(index)
     in_frame = {name for name, f in frame_of.items() if f == frame}
-    conversion = None
+    conversion, converted = None, None
     for tensor in loops[frame].cut:
         node = index.nodes.get(parse_input(tensor)[0])
         for _ in range(4):
@@ -180,7 +184,7 @@ def describe(graph: Any, index: NodeIndex | None = None) -> dict[str, Any] | Non
                 break
             node = index.nodes.get(parse_input(node.input[0])[0]) if node.input else None
         if node is not None and node.op in ("Sigmoid", "Softmax"):
-            conversion = node.op.lower()
+            conversion, converted = node.op.lower(), node
     scales = _box_scales(graph, index)
     if conversion is None or scales is None:
         return None  # NMS in a loop, but no SSD box decoding and score conversion before it
@@ -192,6 +196,11 @@ def describe(graph: Any, index: NodeIndex | None = None) -> dict[str, Any] | Non
     image = shape_list(images[0].attr["shape"].shape) if len(images) == 1 else None
     limits = [_constant(n.input[2], index.nodes) for n in nms if len(n.input) > 2]
     iou = _constant(nms[0].input[3], index.nodes) if len(nms[0].input) > 3 else None
+    known = placeholder_sizes(index)
+    mapped = size or (image[1:3] if image and len(image) == 4 and min(image[1:3]) > 0 else None)
+    if mapped:  # the preprocessing map's images: at the resize size, else the input's
+        known.update({n.name: (mapped[0], mapped[1]) for n in graph.node
+                      if n.op == "TensorArrayGatherV3" and frame_of.get(n.name) == ROOT_FRAME})
     return {
         "family": "Object Detection API SSD export",
         "image": images[0].name if len(images) == 1 else None,
@@ -206,6 +215,74 @@ def describe(graph: Any, index: NodeIndex | None = None) -> dict[str, Any] | Non
             v is not None for v in limits) else None,
         "score_conversion": conversion,
         "box_scales": scales,
+        "anchors": _anchor_count(converted, len(nms), index, known),
+    }
+
+
+def _anchor_count(converted: Any, classes: int, index: NodeIndex,
+                  known: dict[str, tuple[int, int]]) -> int | None:
+    """Anchors = the class predictors' height x width x predictions per cell, their sizes
+    carried from the image (graph/spatial.py): found without running the graph."""
+    convs, seen = [], set()
+    stack = [parse_input(i)[0] for i in converted.input]
+    while stack:  # from the score conversion back to the class predictor convolutions
+        node = index.nodes.get(stack.pop())
+        if node is None or node.name in seen:
+            continue
+        seen.add(node.name)
+        if node.op == "Conv2D":
+            convs.append(node)
+        elif node.op in _TO_PREDICTOR:
+            stack.extend(parse_input(i)[0] for i in node.input if not i.startswith("^"))
+    total = 0
+    for conv in convs:
+        weights = index.nodes.get(parse_input(conv.input[1])[0])
+        while weights is not None and weights.op in ("Identity", "FakeQuantWithMinMaxVars",
+                                                     "FakeQuantWithMinMaxArgs"):
+            weights = index.nodes.get(parse_input(weights.input[0])[0])
+        depth = shape_list(weights.attr["value"].tensor.tensor_shape) if weights is not None \
+            and weights.op == "Const" else None
+        found = spatial_size(conv.name, index, known)
+        if not depth or found is None:
+            return None
+        per_anchor = classes + 1 if depth[-1] % (classes + 1) == 0 else classes
+        total += found[0] * found[1] * depth[-1] // per_anchor
+    return total or None
+
+
+# Ops between the class predictor convolutions and the score conversion of an SSD.
+_TO_PREDICTOR = ("Reshape", "ConcatV2", "Identity", "BiasAdd", "Add", "AddV2", "Sub", "Mul",
+                 "RealDiv",
+                 "Slice", "StridedSlice", "Squeeze", "ExpandDims", "FakeQuantWithMinMaxVars",
+                 "FakeQuantWithMinMaxArgs", "Transpose")
+
+
+def _describe_tflite_graph(op: Any, index: NodeIndex) -> dict[str, Any]:
+    """A graph export_tflite_ssd_graph.py wrote: the detection op's own settings."""
+    attr = op.attr
+    anchors = index.nodes.get(parse_input(op.input[2])[0]) if len(op.input) > 2 else None
+    count = shape_list(anchors.attr["value"].tensor.tensor_shape) if anchors is not None and \
+        anchors.op == "Const" else None
+    images = [n for n in index.graph.node if n.op == "Placeholder"]
+    image = shape_list(images[0].attr["shape"].shape) if len(images) == 1 else None
+    source = index.nodes.get(parse_input(op.input[1])[0]) if len(op.input) > 1 else None
+    for _ in range(4):  # through the fake-quant and Identity after the score conversion
+        if source is None or source.op in ("Sigmoid", "Softmax") or not source.input:
+            break
+        source = index.nodes.get(parse_input(source.input[0])[0])
+    return {
+        "family": f"SSD graph written for TFLite (export_tflite_ssd_graph.py, {OP})",
+        "image": images[0].name if len(images) == 1 else None,
+        "image_size": f"{image[1]}x{image[2]}" if image and len(image) == 4 else None,
+        "nms": ["regular" if attr["use_regular_nms"].b else "fast"],
+        "classes": attr["num_classes"].i,
+        "iou_threshold": float(f"{attr['nms_iou_threshold'].f:.6g}"),
+        "score_threshold": float(f"{attr['nms_score_threshold'].f:.6g}"),
+        "per_class": attr["detections_per_class"].i,
+        "score_conversion": source.op.lower() if source is not None and source.op in (
+            "Sigmoid", "Softmax") else None,
+        "box_scales": [attr[k].f for k in ("y_scale", "x_scale", "h_scale", "w_scale")],
+        "anchors": count[0] if count else None,
     }
 
 
