@@ -409,6 +409,9 @@ def migrate(
     config: str = typer.Option(None, "--config", help="Per-model options (TOML; default: "
                                                       "graphport.toml in DIR)."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Models migrated at once."),
+    dask: str = typer.Option(None, "--dask", metavar="SCHEDULER_ADDRESS",
+                             help="Run the models on a Dask cluster (graphport[cluster]); "
+                                  "the output folder must be a path every worker can write."),
     timeout: float = typer.Option(1800, "--timeout", min=1, help="Seconds per model."),
     memory_gb: float = typer.Option(None, "--memory-limit", min=0.5,
                                     help="GiB of address space per model (default: none)."),
@@ -426,10 +429,13 @@ def migrate(
     from graphport.report.progress_view import batch_progress
 
     limits = Limits(timeout, int(memory_gb * 2**30) if memory_gb else None)
+    if dask and jobs != 1:
+        raise UserError("--jobs with --dask: the cluster's workers set how many models run at "
+                        "once", "drop --jobs (start more workers, or more threads each)")
     with batch_progress(err(), quiet=json_out) as on_event:
         result = migrate_models(Path(directory), Path(output), split_names(modes), config,
                                 calib, jobs, limits, allow_unsafe_ops, on_event=on_event,
-                                retry_failed=retry_failed)
+                                retry_failed=retry_failed, cluster=dask)
     _outputs_in_place()
     if json_out:
         print_json(result.to_json())

@@ -25,7 +25,7 @@ PANELS = {
     "Pruning": ["--prune", "--prune-sweep"],
     "Object detection": ["--nms", "--max-detections", "--detection-classes"],
     "Timing": ["--threads", "--runs", "--warmup"],
-    "Batch": ["--config", "--jobs", "--timeout", "--memory-limit", "--retry-failed"],
+    "Batch": ["--config", "--jobs", "--dask", "--timeout", "--memory-limit", "--retry-failed"],
     "Output": ["-o", "--output", "--overwrite", "--json", "--report", "--markdown", "--html",
                "--no-size-ratio", "--exact-size-ratio", "--list", "--check-tflite"],
 }

@@ -12,6 +12,7 @@ from a TOML file (``graphport.toml`` in the folder, or ``--config``; see migrate
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import json
 import os
@@ -170,14 +171,20 @@ def fingerprint(path: Path, kind: str, options: dict[str, Any], job: dict[str, A
 
 # --------------------------------------------------------------------------- one model
 
-def _limit_memory(limit: int | None) -> Callable[[], None] | None:
-    if limit is None:
-        return None
-
+def _child_setup(limit: int | None) -> Callable[[], None]:
+    """In the worker process before it starts: the memory limit, and death with its parent
+    (Linux's PR_SET_PDEATHSIG): a worker whose batch or cluster worker died is not left
+    running and writing."""
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     return apply
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _entry_from(result: dict[str, Any], entry: ModelEntry) -> None:
@@ -220,7 +227,7 @@ def migrate_model(job: dict[str, Any], entry: ModelEntry, limits: Limits, log: P
         process = subprocess.Popen(
             [sys.executable, "-m", "graphport.commands.migrate_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True,
-            preexec_fn=_limit_memory(limits.memory), start_new_session=True)
+            preexec_fn=_child_setup(limits.memory), start_new_session=True)
         assert process.stdin is not None and process.stdout is not None
         if live is not None:
             live.add(process)
@@ -337,13 +344,16 @@ def migrate(
     allow_unsafe_ops: bool = False,
     on_event: Callable[[str, ModelEntry, str], None] | None = None,
     retry_failed: bool = False,
+    cluster: str | None = None,
 ) -> MigrateResult:
     """Migrate every model under ``directory`` into ``out`` and write the summary there.
 
     ``on_event(kind, entry, detail)``: "queued" (each model to run), "start", "stage"
     (detail = the stage), "done" (detail = its status); for progress displays. Models whose
     inputs and options are unchanged since an earlier run into the same ``out`` are
-    skipped, failures too unless ``retry_failed``."""
+    skipped, failures too unless ``retry_failed``. ``cluster``: a Dask scheduler's address;
+    its workers run the models (each still in a process of its own), ``out`` must be a path
+    they can all write."""
     root, target = Path(directory), Path(out)
     if not root.is_dir():
         raise UserError(f"{root}: not a folder", "pass the folder that holds the models")
@@ -364,14 +374,14 @@ def migrate(
     with locked(target):
         return _migrate_locked(root, target, found, settings, previous, modes, calib, jobs,
                                limits, allow_unsafe_ops, on_event or (lambda *_: None),
-                               retry_failed)
+                               retry_failed, cluster)
 
 
 def _migrate_locked(root: Path, target: Path, found: list[tuple[Path, str]], settings: Config,
                     previous: dict[str, Any], modes: list[str], calib: str | None, jobs: int,
                     limits: Limits, allow_unsafe_ops: bool,
-                    event: Callable[[str, ModelEntry, str], None], retry_failed: bool
-                    ) -> MigrateResult:
+                    event: Callable[[str, ModelEntry, str], None], retry_failed: bool,
+                    cluster: str | None) -> MigrateResult:
     (target / ".logs").mkdir(exist_ok=True)
     done_before = {m["model"]: m for m in previous.get("models", [])}
     entries: list[ModelEntry] = []
@@ -405,34 +415,44 @@ def _migrate_locked(root: Path, target: Path, found: list[tuple[Path, str]], set
     finished: set[str] = set()
     result = MigrateResult(str(root), str(target), entries)
 
+    def finish(entry: ModelEntry, temp: Path | None) -> None:
+        """Install what the model's run built (``temp``) and write the summary."""
+        slot = target / entry.model
+        had = done_before.get(entry.model, {}).get("status") in (MIGRATED, PARTIAL)
+        if temp is not None and temp.is_dir() and any(temp.iterdir()) and (
+                entry.status == MIGRATED or not slot.exists()):
+            entry.kept_files = install(temp, slot)
+        elif slot.exists() and had:
+            entry.kept_previous = True  # the earlier outputs stay: this run did worse
+        with lock:
+            finished.add(entry.model)
+            write_summary(result, target)
+
     def run(item: tuple[ModelEntry, dict[str, Any]]) -> None:
         entry, job = item
-        slot = target / entry.model
-        slot.parent.mkdir(parents=True, exist_ok=True)
-        temp = slot.with_name(f".{slot.name}.tmp-{os.getpid()}")
-        shutil.rmtree(temp, ignore_errors=True)
-        temp.mkdir()
+        temp = scratch_slot(target, entry.model, str(os.getpid()))
         event("start", entry, "")
-        log = target / ".logs" / f"{entry.model.replace(os.sep, '__')}.log"
         try:
-            migrate_model({**job, "out": str(temp)}, entry, limits, log,
+            migrate_model({**job, "out": str(temp)}, entry, limits, log_path(target, entry),
                           lambda stage: event("stage", entry, stage), live)
             if stopping.is_set():
                 return  # killed by Ctrl-C: not finished, its earlier outputs untouched
-            had = done_before.get(entry.model, {}).get("status") in (MIGRATED, PARTIAL)
-            if any(temp.iterdir()) and (entry.status == MIGRATED or not slot.exists()):
-                entry.kept_files = install(temp, slot)
-            elif slot.exists() and had:
-                entry.kept_previous = True  # the earlier outputs stay: this run did worse
-            with lock:
-                finished.add(entry.model)
-                write_summary(result, target)
+            finish(entry, temp)
         finally:
             shutil.rmtree(temp, ignore_errors=True)
             event("done", entry, entry.status)
 
     for entry, _ in work:
         event("queued", entry, "")
+    if cluster is not None:
+        from graphport.commands.migrate_cluster import run_on_cluster
+
+        try:
+            run_on_cluster(cluster, work, target, limits, event, finish)
+        except KeyboardInterrupt:
+            _interrupted(result, work, finished, target)
+        write_summary(result, target)
+        return result
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         list(pool.map(run, work))
@@ -443,19 +463,39 @@ def _migrate_locked(root: Path, target: Path, found: list[tuple[Path, str]], set
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
         pool.shutdown(wait=True)
-        for entry, _ in work:
-            if entry.model not in finished:
-                entry.status, entry.crashed = FAILED, True
-                entry.error, entry.hint = "interrupted before it finished", "rerun to resume"
-        write_summary(result, target)
-        raise Interrupted(
-            f"interrupted: {len(finished)} of {len(work)} models finished and are in "
-            f"{target} (summary.json); the other {len(work) - len(finished)} did not run "
-            "to the end", "rerun the same command to resume: finished models are kept"
-        ) from None
+        _interrupted(result, work, finished, target)
     pool.shutdown(wait=True)
     write_summary(result, target)
     return result
+
+
+def _interrupted(result: MigrateResult, work: list[tuple[ModelEntry, dict[str, Any]]],
+                 finished: set[str], target: Path) -> None:
+    """Ctrl-C: the unfinished models are said so in the summary, which is written."""
+    for entry, _ in work:
+        if entry.model not in finished:
+            entry.status, entry.crashed = FAILED, True
+            entry.error, entry.hint = "interrupted before it finished", "rerun to resume"
+    write_summary(result, target)
+    raise Interrupted(
+        f"interrupted: {len(finished)} of {len(work)} models finished and are in "
+        f"{target} (summary.json); the other {len(work) - len(finished)} did not run "
+        "to the end", "rerun the same command to resume: finished models are kept"
+    ) from None
+
+
+def scratch_slot(target: Path, model: str, tag: str) -> Path:
+    """A fresh folder beside the model's slot in ``target`` for one run to build in."""
+    slot = target / model
+    slot.parent.mkdir(parents=True, exist_ok=True)
+    temp = slot.with_name(f".{slot.name}.tmp-{tag}")
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir()
+    return temp
+
+
+def log_path(target: Path, entry: ModelEntry) -> Path:
+    return target / ".logs" / f"{entry.model.replace(os.sep, '__')}.log"
 
 def write_summary(result: MigrateResult, out: Path) -> None:
     """summary.json, summary.md and summary.html, each written whole then renamed."""
