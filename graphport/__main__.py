@@ -1,3 +1,3 @@
-from graphport.cli.app import main
+from graphport.cli.entry import main
 
 main()

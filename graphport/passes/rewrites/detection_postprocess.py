@@ -2,20 +2,24 @@
 
 An Object Detection API export (`frozen_inference_graph.pb`) ends in
 `BatchMultiClassNonMaxSuppression`: a TF1 while loop over the batch (a `tf.map_fn`, TensorArray
-scatter/read/gather) running per-class NonMaxSuppression on decoded boxes clipped to the window,
-and usually starts with a preprocessing loop of the same form. Both need TF Select ops. This pass
-recognises the pattern by its ops and shapes, not by names: the while frame holding
-NonMaxSuppression ops, the boxes `[1, N, 1, 4]` and scores `[1, N, C]` scattered into it, the
-NMS thresholds and limits inside it, and the graph's four outputs (boxes `[1, M, 4]`, scores and
-classes `[1, M]`, the count `[1]`). It replaces the loop by LiteRT's builtin-resolved custom op
-with the graph's own IoU and score thresholds and limits, regular (per-class) NMS by default.
+scatter/read/gather) running per-class NonMaxSuppression (V2 to V5) on decoded boxes, and usually
+starts with a preprocessing loop of the same form. Both need TF Select ops. This pass recognises
+the pattern by its ops and data flow, not by names: the while frame holding NonMaxSuppression
+ops, the boxes `[1, N, 1, 4]` and scores `[1, N, C]` scattered into it, the NMS thresholds and
+limits inside it, and the outputs it computes (boxes `[1, M, 4]`, scores and classes `[1, M]`,
+the count `[1]`; per-detection extras such as TF 1.15's multiclass scores are left out and
+said). Shapes come from TensorFlow's inference, and where a preprocessing `map_fn` erased them
+(dynamic-input exports), from one run of the graph on a sample at the resize size. It replaces
+the loop by LiteRT's builtin-resolved custom op with the graph's own IoU and score thresholds
+and limits, regular (per-class) NMS by default.
 
-The op decodes boxes from anchors itself and does not clip; the graph clips boxes to [0, 1]
-before NMS and drops those left with no area. So the pass feeds the op the graph's own decoded
-boxes, clipped and re-encoded against unit anchors with unit scales (the op's decoding is then
-exact), and zeroes the scores of boxes clipped to nothing: the detections match the graph's to
-float rounding. A preprocessing loop fed from the image input is cut: the image input takes the
-(already resized) pixels directly, so the arithmetic after it stays in the model.
+The op decodes boxes from anchors itself and does not clip. So the pass feeds it the graph's own
+decoded boxes re-encoded against unit anchors with unit scales (the op's decoding is then
+exact); where the graph clips to the window before NMS (2017-2018 exports) they are clipped
+first and the scores of boxes clipped to nothing zeroed, where it clips what NMS kept (later
+exports) the op's boxes are clipped: the detections match the graph's to float rounding. A
+preprocessing loop fed from the image input is cut: the image input takes the (already resized)
+pixels directly, batch 1, so the arithmetic after it stays in the model.
 """
 
 from __future__ import annotations
@@ -252,9 +256,8 @@ def _anchor_count(converted: Any, classes: int, index: NodeIndex,
 
 # Ops between the class predictor convolutions and the score conversion of an SSD.
 _TO_PREDICTOR = ("Reshape", "ConcatV2", "Identity", "BiasAdd", "Add", "AddV2", "Sub", "Mul",
-                 "RealDiv",
-                 "Slice", "StridedSlice", "Squeeze", "ExpandDims", "FakeQuantWithMinMaxVars",
-                 "FakeQuantWithMinMaxArgs", "Transpose")
+                 "RealDiv", "Slice", "StridedSlice", "Squeeze", "ExpandDims", "Transpose",
+                 "FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxArgs")
 
 
 def _describe_tflite_graph(op: Any, index: NodeIndex) -> dict[str, Any]:
@@ -400,8 +403,9 @@ class DetectionPostprocess(GraphPass):
     @staticmethod
     def _clip_and_encode(graph: Any, boxes: str, scores: str, anchors: int, classes: int,
                          clip: bool) -> list[str]:
-        """The graph's decoded boxes clipped to the window and encoded against unit anchors
-        ([ycenter, xcenter, log h, log w]), and the scores with boxes of no area zeroed."""
+        """The graph's decoded boxes (clipped to the window first when ``clip``) encoded
+        against unit anchors ([ycenter, xcenter, log h, log w]), and the scores with boxes of
+        no area zeroed."""
         from graphport.backend.runtime import tensorflow
 
         tf = tensorflow()
