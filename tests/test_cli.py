@@ -48,6 +48,24 @@ def test_help_and_inspect_do_not_import_tensorflow() -> None:
                                      str(FIXTURES / "cond_training.pb")])
 
 
+def test_inspect_json_skips_the_cli_framework_and_says_the_same() -> None:
+    """`inspect --json MODEL` (what a zoo scan runs) goes straight to the command: no typer or
+    rich imported, the same report; a failure there is reported by the full CLI, its way."""
+    model = str(FIXTURES / "digits_cnn.pb")
+    fast = subprocess.run([sys.executable, "-X", "importtime", "-m", "graphport", "inspect",
+                           "--json", model], capture_output=True, text=True, timeout=120)
+    assert fast.returncode == 0, fast.stderr[-1000:]
+    imported = {line.split("|")[-1].strip() for line in fast.stderr.splitlines()}
+    assert "typer" not in imported and "rich" not in imported
+    full = subprocess.run([sys.executable, "-c", "import sys; from graphport.cli.app import main; "
+                           f"sys.argv = ['graphport', 'inspect', {model!r}, '--json']; main()"],
+                          capture_output=True, text=True, timeout=120)
+    assert full.returncode == 0 and full.stdout == fast.stdout
+    missing = run_cli("inspect", "--json", str(FIXTURES / "nothing-here.pb"))
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ")
+    assert json.loads(missing.stdout)["exit_code"] == 2
+
+
 def test_usage_error_exits_2() -> None:
     result = run_cli("inspect")
     assert result.returncode == 2
