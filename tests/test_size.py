@@ -52,7 +52,9 @@ def test_unrolled_lstm_int8_is_not_larger_than_float(tmp_path: Path) -> None:
         raw_float = convert(source, "float32")
         calibration = load_calibration(CalibrationSpec("random", 4), source.inputs)
         raw_int8 = convert(source, "int8", calibration=calibration)
-    assert len(raw_int8) > 1.4 * len(raw_float)  # what the converter gives: the bug
+    # what the converter gives, the bug: 1.32x measured (1.58x before split_concat_matmul
+    # gave each step's input and state kernels apart)
+    assert len(raw_int8) > 1.2 * len(raw_float)
     int8, saved = compact_model(raw_int8)
     float32, _ = compact_model(raw_float)
     assert saved > 0 and len(int8) <= len(float32)
