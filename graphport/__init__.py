@@ -22,6 +22,7 @@ _API = {
     "GraphSpec": "graphport.spec.options",
     "CalibrationSpec": "graphport.spec.options",
     "VerifySpec": "graphport.spec.options",
+    "IoTypes": "graphport.spec.io_types",
     "inspect_model": "graphport.commands.inspect",
     "InspectReport": "graphport.commands.inspect",
     "CompareReport": "graphport.commands.compare",

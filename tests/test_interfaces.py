@@ -112,7 +112,7 @@ def test_inspect_returns_a_typed_report_that_reads_like_its_json() -> None:
 def test_the_package_says_what_it_offers() -> None:
     for name in ("inspect_model", "to_savedmodel", "convert_tflite", "compare_variants",
                  "rewrite_graph", "run_model", "freeze", "migrate", "prune_sweep",
-                 "InspectReport", "CompareReport", "RewriteResult", "GraphSpec"):
+                 "InspectReport", "CompareReport", "RewriteResult", "GraphSpec", "IoTypes"):
         assert name in graphport.__all__ and name in dir(graphport), name
     assert (Path(graphport.__file__).parent / "py.typed").is_file()
 
