@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, run_cli
 
-from graphport.commands.migrate import MIGRATED, ModelEntry, migrate
+from graphport.commands.migrate import migrate
+from graphport.commands.migrate_model import MIGRATED, ModelEntry
 
 pytestmark = pytest.mark.tf
 

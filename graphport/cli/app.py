@@ -423,8 +423,8 @@ def migrate(
     json_out: opt.Json = False,
 ) -> None:
     """Migrate every model under a folder (SavedModel + TFLite, verified) with one summary."""
-    from graphport.commands.migrate import Limits
     from graphport.commands.migrate import migrate as migrate_models
+    from graphport.commands.migrate_model import Limits
     from graphport.report.migrate_view import render_migrate
     from graphport.report.progress_view import batch_progress
 

@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from graphport.commands.migrate import (
+from graphport.commands.migrate_model import (
     FAILED,
     Limits,
     ModelEntry,
