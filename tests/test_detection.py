@@ -315,3 +315,29 @@ def test_qat_tflite_graph_takes_the_toco_uint8_route(tmp_path: Path) -> None:
     [at_03] = match_detections(runs[1], runs[0], keys, (0.3,))
     assert at_03.reference >= 40 and at_03.matched >= 0.95 * at_03.reference, at_03
     assert at_03.worst_box is not None and at_03.worst_box < 0.02
+
+
+def test_an_image_of_open_size_with_no_resize_inside_asks_for_one(tmp_path: Path) -> None:
+    """No resize inside and an open image size: a sample run would fix anchors the model
+    will not see at other sizes, so the pass stops and says to pin the size; pinned, it
+    converts."""
+    from conftest import FIXTURES
+
+    from graphport.graph.load import read_graph_def
+
+    graph = read_graph_def(FIXTURES / "ssd_nms_v3.pb")
+    image = next(n for n in graph.node if n.name == "image_tensor")
+    for k in (1, 2):
+        image.attr["shape"].shape.dim[k].size = -1
+    path = tmp_path / "open.pb"
+    path.write_bytes(graph.SerializeToString())
+    refused = run_cli("tflite", path, "-o", tmp_path / "m.tflite", "--no-verify")
+    assert refused.returncode != 0 and not (tmp_path / "m.tflite").exists()
+    repaired = run_cli("rewrite", path, "-o", tmp_path / "r.pb", "--json")
+    notes = next(r for r in json.loads(repaired.stdout)["rewrites"]
+                 if r["name"] == "detection_postprocess")["notes"]
+    assert any("image size is open" in n and "--input-shapes" in n for n in notes), notes
+    pinned = run_cli("tflite", path, "-o", tmp_path / "m.tflite", "--no-size-ratio", "--json",
+                     "--input-shapes", "image_tensor:1,32,32,3")
+    assert pinned.returncode == 0, pinned.stderr[-1500:]
+    assert json.loads(pinned.stdout)["parity"]["verdict"] == "match"

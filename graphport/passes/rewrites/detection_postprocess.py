@@ -329,7 +329,12 @@ class DetectionPostprocess(GraphPass):
         boxes = [t for t, s in cut.items() if s and len(s) == 4 and s[-1] == 4]
         scores = [t for t, s in cut.items() if s and len(s) == 3]
         why = None
-        if len(boxes) != 1 or len(scores) != 1:
+        if size is None and any(len(d) == 4 and min(d[1:3]) < 0 for d in (
+                shape_list(n.attr["shape"].shape) or [] for n in graph.node
+                if n.op == "Placeholder")):
+            why = "the image size is open and nothing inside resizes it: the anchors depend " \
+                  "on it (fix it with --input-shapes)"
+        elif len(boxes) != 1 or len(scores) != 1:
             why = "no boxes [B, N, 1, 4] and scores [B, N, C] enter the NMS loop"
         elif cut[boxes[0]][2] != 1:
             why = "class-specific boxes (q > 1): not an SSD box predictor"
@@ -520,8 +525,13 @@ def _shapes(graph: Any, tensors: list[str], size: list[int] | None
     known = {t: static(t) for t in tensors}
     open_tensors = [t for t, s in known.items() if s is None or -1 in s]
     inputs = placeholders_of(graph, open_tensors)
-    sizes = {(n.name, k): size[k - 1] for n in inputs if size is not None
-             and len(shape_list(n.attr["shape"].shape) or []) == 4 for k in (1, 2)}
+    dims = {n.name: shape_list(n.attr["shape"].shape) or [] for n in inputs}
+    images = [n for n in inputs if len(dims[n.name]) == 4]
+    if size is None and any(min(dims[n.name][1:3]) < 0 for n in images):
+        # an image of open size and no resize inside: a sample would say nothing about the
+        # sizes the model will see (the pass then asks for a fixed image size)
+        return lambda tensor: known[tensor] if tensor in known else static(tensor)
+    sizes = {(n.name, k): size[k - 1] for n in images if size is not None for k in (1, 2)}
     try:
         with session(tf_graph) as running:
             feeds = {tf_graph.get_tensor_by_name(f"{n.name}:0"): sample_feed(n, sizes, 0)
