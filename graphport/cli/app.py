@@ -410,7 +410,7 @@ def migrate(
                                                       "graphport.toml in DIR)."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Models migrated at once."),
     dask: str = typer.Option(None, "--dask", metavar="SCHEDULER_ADDRESS",
-                             help="Run the models on a Dask cluster (graphport[cluster]); "
+                             help="Run the models on a Dask cluster (the cluster extra); "
                                   "the output folder must be a path every worker can write."),
     timeout: float = typer.Option(1800, "--timeout", min=1, help="Seconds per model."),
     memory_gb: float = typer.Option(None, "--memory-limit", min=0.5,
