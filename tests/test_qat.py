@@ -59,6 +59,11 @@ def test_int8_from_the_graphs_ranges_without_calibration(tmp_path: Path) -> None
     assert "input mean 0 std 255" in result.calibration["description"]
     assert result.summary["int8"] >= 4 and result.summary["float"] == 0, result.summary
     assert result.parity["verdict"] in ("match", "within tolerance")
+    # against TensorFlow running the fake-quant graph: in steps of the uint8 output (0.6
+    # measured), and top-1
+    [probs] = result.parity["outputs"]
+    assert probs["max_lsb"] is not None and probs["max_lsb"] <= 1.0, probs
+    assert probs["top1_agreement"] >= 0.99
     x, _ = _test_images()
     (expected,) = run_graph(to_tf(read_graph_def(QAT)), {"input:0": x}, ["probs:0"])
     got = _run(tmp_path / "q.tflite", x)

@@ -51,7 +51,12 @@ from graphport.verify.parity import (
     parity_warnings,
     worst,
 )
-from graphport.verify.tflite_runner import REGULAR_NMS_NOTE, TFLiteRunner, regular_nms_classes
+from graphport.verify.tflite_runner import (
+    REGULAR_NMS_NOTE,
+    TFLiteRunner,
+    output_steps,
+    regular_nms_classes,
+)
 
 # Parity samples when the user names no count: up to 16, within a time budget of a quarter
 # of the conversion (2 s at least), so checking never dominates the default run.
@@ -297,6 +302,11 @@ def _build(
                 described = (f"{len(expected)} of {described} (the rest skipped: the time "
                              f"budget of a default run; --parity-samples N checks N)")
             outputs = agreement(expected, converted, tolerance, _unordered(source))
+            if calibrated(mode):  # errors in steps of the int8 output (LSB)
+                steps = output_steps(data)
+                for row in outputs:
+                    if row.key in steps and row.max_abs is not None:
+                        row.max_lsb = row.max_abs / steps[row.key]
             detections = judge_detections(expected, converted, outputs)
             verdict = worst([o.verdict for o in outputs])
             parity_report = {"status": "checked", "verdict": verdict, "samples": described,

@@ -83,6 +83,10 @@ def comparison_notes(parity: dict[str, Any]) -> list[str]:
         notes.append(f"{', '.join(r['key'] for r in sets)}: rows chosen by NMS/top-k, "
                      "compared as sets (rows matched one to one, then measured)"
                      + (f"; {', '.join(moved)} came in another order" if moved else ""))
+    steps = [f"{r['key']} {r['max_lsb']:.1f}" for r in parity["outputs"]
+             if r.get("max_lsb") is not None]
+    if steps:
+        notes.append(f"largest error in steps of the quantized output (LSB): {', '.join(steps)}")
     for row in parity["outputs"]:
         if row.get("near_ties"):
             notes.append(f"{row['key']}: {row['near_ties']} near-tie rows (the source's own "

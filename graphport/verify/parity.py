@@ -158,6 +158,7 @@ class OutputAgreement:
     compared_as_set: bool = False  # rows chosen by NMS/top-k: matched before measuring
     reordered: bool = False  # ... and they came in another order in some sample
     reason: str | None = None  # why it is unverified
+    max_lsb: float | None = None  # max_abs in steps of the output's quantization (int8 modes)
 
 
 def _is_distribution(array: np.ndarray) -> bool:

@@ -49,6 +49,42 @@ REGULAR_NMS_NOTE = (
     "(num_threads=1), or convert with --nms fast")
 
 
+def output_steps(model: bytes) -> dict[str, float]:
+    """Each signature output's quantization step (one LSB): its own scale when it is integer,
+    else the scale of what its final DEQUANTIZE reads; outputs computed in float have none.
+    Read without unpacking the model."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    root = schema.Model.GetRootAs(model, 0)
+    if not root.SignatureDefsLength() or not root.SubgraphsLength():
+        return {}
+    graph = root.Subgraphs(0)
+    dequantize = {i for i in range(root.OperatorCodesLength()) if max(
+        root.OperatorCodes(i).BuiltinCode(), root.OperatorCodes(i).DeprecatedBuiltinCode())
+        == schema.BuiltinOperator.DEQUANTIZE}
+    producers = {}
+    for k in range(graph.OperatorsLength()):
+        op = graph.Operators(k)
+        if op.OpcodeIndex() in dequantize:
+            producers[int(op.Outputs(0))] = int(op.Inputs(0))
+
+    def scale(index: int) -> float | None:
+        quantization = graph.Tensors(index).Quantization()
+        scales = quantization.ScaleAsNumpy() if quantization is not None and \
+            quantization.ScaleLength() == 1 else None
+        return float(scales[0]) if scales is not None and scales[0] > 0 else None
+
+    steps = {}
+    signature = root.SignatureDefs(0)
+    for j in range(signature.OutputsLength()):
+        item = signature.Outputs(j)
+        index = int(item.TensorIndex())
+        step = scale(index) or (scale(producers[index]) if index in producers else None)
+        if step:
+            steps[item.Name().decode()] = step
+    return steps
+
+
 def regular_nms_classes(model: bytes) -> int:
     """The classes of a regular-NMS detection op in ``model`` (0 without one), read without
     unpacking the model (cheap on large ones)."""
