@@ -16,7 +16,7 @@ import numpy as np
 from graphport.convert.calibration import Calibration, load_calibration
 from graphport.convert.carried import carried_input_stats
 from graphport.convert.compact import compact_model
-from graphport.convert.converter import ID_OUTPUTS_NOTE, convert, fitted_io, id_outputs
+from graphport.convert.converter import ID_OUTPUTS_NOTE, convert, fitted_io
 from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summarize, zipped_size
 from graphport.convert.reference import evaluate, load_eval, quant_samples, reference_samples
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel, source_model
@@ -34,7 +34,7 @@ from graphport.progress import Progress, or_silent
 from graphport.quant.int8 import QuantOptions, quantize_int8
 from graphport.quant.prune import PruneSpec, Pruning, pruned_source, pruning_costs
 from graphport.report.numbers import kb
-from graphport.spec.io_types import FLOAT, IoTypes
+from graphport.spec.io_types import IoTypes
 from graphport.spec.modes import MODES, calibrated
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 from graphport.spec.signature import signature_key
@@ -582,8 +582,7 @@ def convert_tflite(
             source.notes.append("the graph's fake-quant points are kept (QUANTIZE/DEQUANTIZE "
                                 f"pairs): the {mode} model rounds as the QAT graph does; "
                                 "--passes +strip_fake_quant makes the true float model")
-        if io and io.output != FLOAT and id_outputs(source):
-            fitted_io(source, io)  # refuses --output-type before any slow work
+        if fitted_io(source, io) != io:  # refuses --output-type before any slow work
             source.notes.append(ID_OUTPUTS_NOTE)
         if carried:
             step("reading the ranges the graph carries")

@@ -113,7 +113,7 @@ def _carried_ranges(converter: Any, source: SourceModel, io: IoTypes | None) -> 
     converter.inference_type = tf.uint8
     converter.quantized_input_stats = {parse_input(t.tensor)[0]: stats[t.key]
                                        for t in source.inputs}
-    converter.inference_input_type = tf.as_dtype(io.input if io else "float32")
-    converter.inference_output_type = tf.as_dtype(io.output if io else "float32")
+    converter.inference_input_type = tf.as_dtype(io.input if io else FLOAT)
+    converter.inference_output_type = tf.as_dtype(io.output if io else FLOAT)
     if source.carried.default_ranges is not None:
         converter.default_ranges_stats = source.carried.default_ranges

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ai_edge_litert import schema_py_generated as schema
 
-from graphport.graph.tflite_model import pack_model
+from graphport.graph.tflite_model import builtin_code, pack_model
 
 
 def integer_boundary(model: bytes, inputs: bool, outputs: bool) -> bytes:
@@ -18,7 +18,7 @@ def integer_boundary(model: bytes, inputs: bool, outputs: bool) -> bytes:
     where a float boundary only converts them; other boundaries stay as they are."""
     tree = schema.ModelT.InitFromPackedBuf(model, 0)
     main = tree.subgraphs[0]
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in tree.operatorCodes]
+    codes = [builtin_code(c) for c in tree.operatorCodes]
     readers: dict[int, int] = {}
     for op in main.operators:
         for tensor in op.inputs:

@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from graphport.backend import compat
+from graphport.graph.tflite_model import builtin_code
 
 
 def _opcode(model: Any, schema: Any, builtin: int) -> int:
     for index, code in enumerate(model.operatorCodes):
-        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+        if builtin_code(code) == builtin:
             return index
     code = schema.OperatorCodeT()
     code.builtinCode = builtin
@@ -45,7 +46,7 @@ def unalias_while_bodies(data: bytes) -> tuple[bytes, int]:
     model = compat.tflite_object(data)
     ops = schema.BuiltinOperator
     while_code = [i for i, c in enumerate(model.operatorCodes)
-                  if max(c.builtinCode, c.deprecatedBuiltinCode) == ops.WHILE]
+                  if builtin_code(c) == ops.WHILE]
     if not while_code:
         return data, 0
     bodies = {op.builtinOptions.bodySubgraphIndex for subgraph in model.subgraphs

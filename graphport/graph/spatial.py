@@ -10,22 +10,15 @@ from typing import Any
 
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
-from graphport.graph.tensors import shape_list, tensor_to_numpy
+from graphport.graph.tensors import constant_value, shape_list
 
 Size = tuple[int, int]
 _WINDOWED = ("Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool")
-_SAME_SIZE = ("Relu", "Relu6", "Identity", "BiasAdd", "Add", "AddV2", "Sub", "Mul", "RealDiv",
-              "Maximum", "Minimum", "Sigmoid", "Tanh", "Cast", "FusedBatchNorm",
+# elementwise with a map on either side (the other operand may be a constant of no size)
+_BINARY = ("Add", "AddV2", "Sub", "Mul", "RealDiv", "Maximum", "Minimum")
+_SAME_SIZE = ("Relu", "Relu6", "Identity", "BiasAdd", "Sigmoid", "Tanh", "Cast", "FusedBatchNorm",
               "FusedBatchNormV3", "FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxArgs",
               "ConcatV2", "Elu", "LeakyRelu", "Square", "Rsqrt")
-
-
-def _constant(name: str, index: NodeIndex) -> Any:
-    node = index.nodes.get(parse_input(name)[0])
-    while node is not None and node.op in ("Identity", "Enter") and node.input:
-        node = index.nodes.get(parse_input(node.input[0])[0])
-    return tensor_to_numpy(node.attr["value"].tensor) if node is not None and \
-        node.op == "Const" else None
 
 
 def _window(node: Any, index: NodeIndex, size: Size) -> Size | None:
@@ -33,7 +26,7 @@ def _window(node: Any, index: NodeIndex, size: Size) -> Size | None:
     if node.op in ("MaxPool", "AvgPool"):
         kernel = list(node.attr["ksize"].list.i)[1:3]
     else:
-        weights = _constant(node.input[1], index)
+        weights = constant_value(node.input[1], index.nodes)
         if weights is None:
             return None
         dilations = list(node.attr["dilations"].list.i) or [1, 1, 1, 1]
@@ -60,9 +53,7 @@ def spatial_size(tensor: str, index: NodeIndex, known: dict[str, Size]) -> Size 
             stack.pop()
             continue
         source = parse_input(node.input[0])[0]
-        if node.op in _SAME_SIZE and node.op in ("Add", "AddV2", "Sub", "Mul", "Maximum",
-                                                  "Minimum", "RealDiv"):
-            # the operand with a map (the other may be a constant of no size)
+        if node.op in _BINARY:
             operands = [parse_input(i)[0] for i in node.input[:2]]
             pending = [o for o in operands if o not in memo]
             if pending:
@@ -82,11 +73,11 @@ def spatial_size(tensor: str, index: NodeIndex, known: dict[str, Size]) -> Size 
         elif node.op in _WINDOWED:
             memo[name] = _window(node, index, below)
         elif node.op in ("Pad", "MirrorPad", "PadV2"):
-            pads = _constant(node.input[1], index)
+            pads = constant_value(node.input[1], index.nodes)
             memo[name] = None if pads is None else (below[0] + int(pads[1].sum()),
                                                     below[1] + int(pads[2].sum()))
         elif node.op.startswith("Resize"):
-            target = _constant(node.input[1], index)
+            target = constant_value(node.input[1], index.nodes)
             memo[name] = None if target is None else (int(target[0]), int(target[1]))
         else:
             memo[name] = None

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from graphport.graph.nodes import parse_input
 from graphport.graph.schema import DATA_TYPES, DTYPE_NAMES
 
 _NUMPY: dict[str, Any] = {
@@ -94,3 +95,19 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
     filled[: array.size] = array
     filled[array.size:] = array[-1] if array.size else 0
     return filled.reshape(shape)
+
+
+def behind_identities(name: str, nodes: dict[str, Any]) -> Any:
+    """The node that computes tensor ``name``, looking through Identity and a TF1 while loop's
+    Enter (the same value, loop-invariant); None if the graph lacks it."""
+    node = nodes.get(parse_input(name)[0])
+    while node is not None and node.op in ("Identity", "Enter") and node.input:
+        node = nodes.get(parse_input(node.input[0])[0])
+    return node
+
+
+def constant_value(name: str, nodes: dict[str, Any]) -> np.ndarray | None:
+    """The value of tensor ``name`` when a Const gives it (through Identity and Enter)."""
+    node = behind_identities(name, nodes)
+    return tensor_to_numpy(node.attr["value"].tensor) if node is not None and \
+        node.op == "Const" else None

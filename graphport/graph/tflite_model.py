@@ -94,9 +94,15 @@ def _tensor_info(subgraph: Any, index: int, buffers: list[Any] | None = None) ->
                       [int(d) for d in (shape if shape is not None else [])], quantized, constant)
 
 
+def builtin_code(code: Any) -> int:
+    """An operator code's builtin operator (``OperatorCodeT``): schema 3a models keep it in
+    ``builtinCode``, older ones in ``deprecatedBuiltinCode`` only."""
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
 def op_name(code: Any) -> tuple[str, str]:
     """An operator code as (name, kind): BUILTIN name or custom code; builtin/flex/custom."""
-    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    builtin = builtin_code(code)
     name = _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
     if name != "CUSTOM":
         return name, "builtin"

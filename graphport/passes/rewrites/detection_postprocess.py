@@ -36,10 +36,16 @@ from graphport.graph.integrity import ROOT_FRAME, frames
 from graphport.graph.loops import tensor_array_loops
 from graphport.graph.nodes import parse_input
 from graphport.graph.spatial import placeholder_sizes, spatial_size
-from graphport.graph.tensors import dtype_enum, shape_list
+from graphport.graph.tensors import (
+    behind_identities,
+    constant_value,
+    dtype_enum,
+    shape_list,
+    tensor_to_numpy,
+)
 from graphport.passes.base import TFLITE, GraphPass, PassContext
 from graphport.passes.element_shapes import placeholders_of, sample_feed
-from graphport.passes.graph_util import const_value, unique_name
+from graphport.passes.graph_util import unique_name
 from graphport.passes.splice import add_subgraph
 
 OP = "TFLite_Detection_PostProcess"
@@ -77,15 +83,13 @@ def _nms_loops(index: NodeIndex) -> dict[str, list[Any]]:
 def _constant(name: str, by_name: dict[str, Any]) -> float | None:
     """A scalar constant behind ``name``, through Identity and Enter; for ``Minimum`` (the
     per-class limit capped by the box count), its constant operand."""
-    node = by_name.get(parse_input(name)[0])
-    while node is not None and node.op in ("Identity", "Enter") and node.input:
-        node = by_name.get(parse_input(node.input[0])[0])
+    node = behind_identities(name, by_name)
     if node is None:
         return None
     if node.op == "Minimum":
         values = [_constant(i, by_name) for i in node.input[:2]]
         return next((v for v in values if v is not None), None)
-    value = const_value(node, by_name)
+    value = tensor_to_numpy(node.attr["value"].tensor) if node.op == "Const" else None
     return float(value.ravel()[0]) if value is not None and value.size == 1 else None
 
 
@@ -607,10 +611,7 @@ def _resize(frame: str, index: NodeIndex, frame_of: dict[str, str]
         if not node.op.startswith("Resize") or frame_of.get(node.name) != frame:
             continue
         method = method or _RESIZE_METHODS.get(node.op, node.op)
-        source = index.nodes.get(parse_input(node.input[1])[0]) if len(node.input) > 1 else None
-        if source is not None and source.op == "Enter":
-            source = index.nodes.get(parse_input(source.input[0])[0])
-        size = const_value(source, index.nodes)
+        size = constant_value(node.input[1], index.nodes) if len(node.input) > 1 else None
         if size is not None and size.size == 2:
             return [int(d) for d in size], method
     return None, method

@@ -6,7 +6,7 @@ scale for all its operands, so an MFCC input spanning -250..35 puts the state, w
 -1..1, on a grid of about 1.1: the state is rounded to -1, 0 or 1 every step and the
 keyword spotters' top-1 fell to 42-79% (measured). Split, the product is the same sum in float
 (to rounding) and each operand is quantized on its own range. Matched by structure: a MatMul
-(or BatchMatMul of rank 2) of a ConcatV2 along the last axis by a loop-invariant constant,
+of a ConcatV2 along the last axis by a constant (loop-invariant through a while's Enter),
 inside or outside a while loop; operand widths come from TensorFlow's shape inference on the
 graph as the loop passes left it (one unknown width is what the kernel's rows leave).
 """
@@ -21,26 +21,15 @@ import numpy as np
 from graphport.graph.edit import add_node
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
+from graphport.graph.tensors import constant_value
 from graphport.graph.types import GraphProto
 from graphport.passes.base import TFLITE, GraphPass, PassContext, PassResult
-from graphport.passes.graph_util import anchored_const, const_value, unique_name
-
-
-def invariant_value(name: str, by_name: dict[str, Any]) -> np.ndarray | None:
-    """The value of a constant read directly, through Identity, or through a while loop's
-    Enter (a loop-invariant kernel); None otherwise."""
-    node = by_name.get(parse_input(name)[0])
-    for _ in range(4):
-        if node is None or node.op != "Enter":
-            break
-        node = by_name.get(parse_input(node.input[0])[0])
-    return const_value(node, by_name)
+from graphport.passes.graph_util import anchored_const, unique_name
 
 
 @dataclass
 class _Product:
     matmul: Any
-    concat: Any
     pieces: list[str]
     kernel: np.ndarray  # [rows, columns] as the MatMul multiplies (transpose_b applied)
 
@@ -61,14 +50,14 @@ class SplitConcatMatmul(GraphPass):
             if concat is None or concat.op != "ConcatV2" or parse_input(node.input[0])[1]:
                 continue
             data = [i for i in concat.input if not i.startswith("^")]
-            axis = invariant_value(data[-1], by_name)
-            kernel = invariant_value(node.input[1], by_name)
+            axis = constant_value(data[-1], by_name)  # through a loop's Enter: invariant
+            kernel = constant_value(node.input[1], by_name)
             if axis is None or int(axis) not in (1, -1) or kernel is None or kernel.ndim != 2 \
                     or len(data) < 3:
                 continue
             if node.attr["transpose_b"].b:
                 kernel = kernel.T
-            found.append(_Product(node, concat, data[:-1], kernel))
+            found.append(_Product(node, data[:-1], kernel))
         return found
 
     def run(self, graph: GraphProto, matches: list[Any], context: PassContext) -> PassResult:
