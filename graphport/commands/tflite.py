@@ -53,7 +53,9 @@ from graphport.verify.parity import (
 )
 from graphport.verify.tflite_runner import (
     REGULAR_NMS_NOTE,
+    STATE_NOTE,
     TFLiteRunner,
+    has_variable_tensors,
     output_steps,
     regular_nms_classes,
 )
@@ -267,6 +269,8 @@ def _build(
 
     if regular_nms_classes(data) > 1:
         warnings.append(REGULAR_NMS_NOTE)
+    if has_variable_tensors(data):
+        warnings.append(STATE_NOTE)
     parity_report: dict[str, Any] = {"status": "skipped", "verdict": None}
     eval_report = None
     if summary["flex"] or set(summary["custom_ops"]) - RUNTIME_CUSTOM_OPS:

@@ -11,6 +11,7 @@ from graphport.backend import compat
 from graphport.backend.runtime import quiet_native, tensorflow
 from graphport.convert.calibration import Calibration
 from graphport.convert.carried import carried_converter
+from graphport.convert.lstm_cell_scale import fix_cell_scales
 from graphport.convert.signature import add_signature
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel
 from graphport.convert.while_calibration import unalias_while_bodies
@@ -144,7 +145,7 @@ def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops:
                               "rerun with --debug for the converter's full output") from None
     if source.custom_ops:
         _only_runtime_custom_ops(data, source, select_ops)
-    return data
+    return fix_cell_scales(data)[0]
 
 
 def _only_runtime_custom_ops(data: bytes, source: SourceModel, select_ops: bool) -> None:

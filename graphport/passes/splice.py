@@ -65,6 +65,10 @@ def add_subgraph(graph: Any, inputs: list[str], input_specs: list[tuple[int, Any
         mine.input.extend(c for c in control if c not in mine.input)
         mine.ClearField("device")
     graph.node.extend(new_nodes)
+    known = {f.signature.name for f in graph.library.function}
+    for function in sub.as_graph_def().library.function:  # what a tf.function call needs
+        if function.signature.name not in known:
+            graph.library.function.add().MergeFromString(function.SerializeToString())
     return list(outputs)
 
 

@@ -49,6 +49,26 @@ REGULAR_NMS_NOTE = (
     "(num_threads=1), or convert with --nms fast")
 
 
+STATE_NOTE = (
+    "this model keeps recurrent state between calls (variable tensors of a fused sequence "
+    "LSTM: LiteRT starts each call from the last call's final state): reset it before each "
+    "new sequence (Python interpreter.reset_all_variables(), C++ "
+    "Interpreter::ResetVariableTensors()); graphport's verification does")
+
+
+def has_variable_tensors(model: bytes) -> bool:
+    """Whether ``model`` holds variable tensors (state that outlives a call), read without
+    unpacking it."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    root = schema.Model.GetRootAs(model, 0)
+    for g in range(root.SubgraphsLength()):
+        graph = root.Subgraphs(g)
+        if any(graph.Tensors(k).IsVariable() for k in range(graph.TensorsLength())):
+            return True
+    return False
+
+
 def output_steps(model: bytes) -> dict[str, float]:
     """Each signature output's quantization step (one LSB): its own scale when it is integer,
     else the scale of what its final DEQUANTIZE reads; outputs computed in float have none.
@@ -139,6 +159,7 @@ class TFLiteRunner:
         if key is None:
             raise NotRunnable("the model has no signature to call")
         self.runner = self.interpreter.get_signature_runner(key)
+        self._stateful = has_variable_tensors(model)  # see STATE_NOTE
         self._announced = False  # LiteRT logs its XNNPACK delegate at the first call
         self.input_details = self.runner.get_input_details()
         self.output_details = self.runner.get_output_details()
@@ -160,6 +181,8 @@ class TFLiteRunner:
             lines = [line for line in str(error).splitlines() if line.strip()]
             raise ConversionError(f"the TFLite model failed to run: "
                                   f"{lines[-1] if lines else 'unknown error'}") from None
+        if self._stateful:  # the next call is a sequence of its own, as in TensorFlow
+            self.interpreter.reset_all_variables()
         return {k: _dequantize(v, self.output_details[k]) for k, v in out.items()}
 
     def _outputs_with_empty(self) -> dict[str, np.ndarray]:
