@@ -34,6 +34,8 @@ print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024}))
 
 _TENSORFLOW_WAY = """
 import sys
+if sys.argv[2] == "no-sklearn":  # Keras 3 imports scikit-learn when it is installed (~1 s)
+    sys.modules["sklearn"] = None
 import tensorflow as tf
 graph = tf.compat.v1.GraphDef.FromString(open(sys.argv[1], "rb").read())
 print([n.name for n in graph.node if n.op == "Placeholder"])
@@ -54,8 +56,9 @@ def main() -> int:
     args = parser.parse_args()
     model = build(args.model)
     graphport = [sys.executable, "-m", "graphport", "inspect", "--json", str(model)]
-    tensorflow = [sys.executable, "-c", _TENSORFLOW_WAY, str(model)]
-    commands = {"graphport": graphport, "tensorflow": tensorflow,
+    tensorflow = [sys.executable, "-c", _TENSORFLOW_WAY, str(model), "as-installed"]
+    lean = [sys.executable, "-c", _TENSORFLOW_WAY, str(model), "no-sklearn"]
+    commands = {"graphport": graphport, "tensorflow": tensorflow, "lean": lean,
                 "help": [sys.executable, "-m", "graphport", "--help"],
                 "import": [sys.executable, "-c", "import tensorflow"]}
     results: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
@@ -64,10 +67,14 @@ def main() -> int:
             results[name].append(measure(command))
     summary = {name: {key: statistics.median(r[key] for r in runs)
                       for key in ("seconds", "peak_mb")} for name, runs in results.items()}
-    g, t = summary["graphport"], summary["tensorflow"]
+    g, t, lean_tf = summary["graphport"], summary["tensorflow"], summary["lean"]
     print(f"model: {model} ({model.stat().st_size / 1e6:.1f} MB), median of {args.runs} runs")
     print(f"graphport inspect --json : {g['seconds']:6.2f} s  peak {g['peak_mb']:7.0f} MB")
     print(f"tensorflow parse + list  : {t['seconds']:6.2f} s  peak {t['peak_mb']:7.0f} MB")
+    print(f"  the same, no sklearn   : {lean_tf['seconds']:6.2f} s  (what Keras 3 imports when "
+          "scikit-learn is installed, as in the test extra)")
+    print(f"speed-up against TensorFlow as installed: {t['seconds'] / g['seconds']:.1f}x")
+    t = min(t, lean_tf, key=lambda r: r["seconds"])  # the target holds against the faster
     speedup = t["seconds"] / g["seconds"]
     memory = g["peak_mb"] / t["peak_mb"]
     print(f"speed-up: {speedup:.1f}x (target >= 10x)   memory ratio: {memory:.2f}x "

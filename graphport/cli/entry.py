@@ -6,12 +6,16 @@ that path, goes to the full CLI, which then reports it the one way the CLI repor
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 
 def main() -> None:
     if _inspect_json(sys.argv[1:]):
-        sys.exit(0)
+        sys.stdout.flush()
+        # Nothing is left to clean up: skip tearing down the parsed graph and every module
+        # object (30-50 ms of a 0.35 s run on a 179 MB graph).
+        os._exit(0)
     from graphport.cli.app import main as full_cli
 
     full_cli()

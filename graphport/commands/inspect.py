@@ -29,7 +29,6 @@ from graphport.graph.integrity import check_graph
 from graphport.graph.side_effects import BLOCKING, find_unsafe_ops
 from graphport.graph.tensors import dtype_name, shape_list
 from graphport.graph.vendor_ops import translate_vendor_ops
-from graphport.passes.rewrites.detection_postprocess import describe as describe_detector
 from graphport.results import JsonResult
 
 # Graphs TensorFlow cannot load as they are get no suggested command: it would fail.
@@ -182,7 +181,7 @@ def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
             "message": f"quantization-aware trained: {len(points)} fake-quant points ({kinds})"
                        f"{unranged}; graphport tflite --int8 takes the ranges from the graph "
                        "(no calibration data; --io uint8 for uint8 input and output)"})
-    detector = describe_detector(graph, index)
+    detector = _detector(graph, index)
     data["object_detection"] = detector
     if detector is not None:
         data["warnings"].append({
@@ -198,6 +197,17 @@ def _inspect_graph_def(path: Path, kind: str) -> dict[str, Any]:
         if data["next_command"] is not None and not data["next_needs"]:
             data["next_command"] = f"graphport tflite {shell_quote(str(path))}"
     return data
+
+
+def _detector(graph: Any, index: NodeIndex) -> dict[str, Any] | None:
+    """The detector's anatomy when the graph holds NMS or a runtime detection op; the pass
+    that knows it (and what it imports) is loaded only then, inspect's fast path stays light."""
+    if not any(n.op in oplists.NMS_OPS or n.op in oplists.RUNTIME_CUSTOM_OPS
+               for n in graph.node):
+        return None
+    from graphport.passes.rewrites.detection_postprocess import describe
+
+    return describe(graph, index)
 
 
 def _tensor_info_json(key: str, info: Any) -> dict[str, Any]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from graphport.graph import oplists
 from graphport.graph.index import NodeIndex
@@ -27,6 +25,9 @@ from graphport.graph.tensors import (
     tensor_to_numpy,
 )
 from graphport.graph.training_knobs import dropout_inference_value
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _DEFAULT_SHOWN_ELEMENTS = 16
 _DEFAULT_DECODED_ELEMENTS = 1 << 20  # larger defaults are described, not decoded

@@ -5,13 +5,15 @@ needs, so such a graph converts to int8 without calibration data. No TensorFlow 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
 from graphport.graph.tensors import tensor_to_numpy
 from graphport.graph.types import GraphProto, NodeProto
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FAKE_QUANT_OPS = frozenset({"FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxArgs",
                             "FakeQuantWithMinMaxVarsPerChannel"})
@@ -53,7 +55,7 @@ def point(node: NodeProto, index: NodeIndex) -> FakeQuantPoint:
     low, high = (_constant(node.input[i], index) for i in (1, 2))
     if low is None or high is None:
         return FakeQuantPoint(node.name, None, None, bits, narrow)
-    return FakeQuantPoint(node.name, float(np.min(low)), float(np.max(high)), bits, narrow)
+    return FakeQuantPoint(node.name, float(low.min()), float(high.max()), bits, narrow)
 
 
 def fake_quant_points(graph: GraphProto, index: NodeIndex | None = None) -> list[FakeQuantPoint]:

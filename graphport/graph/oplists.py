@@ -81,6 +81,10 @@ ELEMENTWISE_OPS = frozenset({
 # for TFLite hold them (export_tflite_ssd_graph.py's tflite_graph.pb) and a repair may add them.
 # TensorFlow does not know them; they compute, touch nothing outside.
 RUNTIME_CUSTOM_OPS = frozenset({"TFLite_Detection_PostProcess"})
+# Non-max suppression, every version: a detector's postprocessing (inspect describes a graph
+# holding one of these or a runtime detection op as a detector).
+NMS_OPS = frozenset({"NonMaxSuppression", "NonMaxSuppressionV2", "NonMaxSuppressionV3",
+                     "NonMaxSuppressionV4", "NonMaxSuppressionV5"})
 
 PASS_THROUGH_OPS = frozenset({"Identity", "Enter", "RefEnter", "Switch", "Merge"})
 

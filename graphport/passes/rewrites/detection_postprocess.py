@@ -35,6 +35,7 @@ from graphport.graph.index import NodeIndex
 from graphport.graph.integrity import ROOT_FRAME, frames
 from graphport.graph.loops import tensor_array_loops
 from graphport.graph.nodes import parse_input
+from graphport.graph.oplists import NMS_OPS
 from graphport.graph.spatial import placeholder_sizes, spatial_size
 from graphport.graph.tensors import (
     behind_identities,
@@ -49,8 +50,7 @@ from graphport.passes.graph_util import unique_name
 from graphport.passes.splice import add_subgraph
 
 OP = "TFLite_Detection_PostProcess"
-_NMS = ("NonMaxSuppression", "NonMaxSuppressionV2", "NonMaxSuppressionV3",
-        "NonMaxSuppressionV4", "NonMaxSuppressionV5")
+_NMS = NMS_OPS
 # Ops a score threshold's comparison reaches the scores through (no arithmetic on the way).
 _SCORE_PATH = ("Identity", "Reshape", "Squeeze", "StridedSlice", "Slice", "Unpack", "Gather",
                "GatherV2", "TensorArrayReadV3")
