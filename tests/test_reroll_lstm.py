@@ -106,7 +106,7 @@ def test_unrolled_fixture_converts_to_two_fused_ops_float_and_int8(tmp_path: Pat
     """fixtures/lstm_unrolled.pb: 64 steps x 2 layers of BasicLSTMCell(48)."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from graphport.convert.lstm_cell_scale import FINEST
+    from graphport.convert.lstm_state import FINEST
     from graphport.verify.tflite_runner import STATE_NOTE
 
     floats = _convert(FIXTURES / "lstm_unrolled.pb", tmp_path / "f.tflite")
@@ -122,6 +122,17 @@ def test_unrolled_fixture_converts_to_two_fused_ops_float_and_int8(tmp_path: Pat
     cells = [tree.subgraphs[0].tensors[op.inputs[19]] for op in tree.subgraphs[0].operators
              if len(op.inputs) > 19]
     assert len(cells) == 2 and all(c.quantization.scale[0] >= FINEST for c in cells)
+
+
+def test_int16x8_converts_the_graph_unrolled_and_says_so(tmp_path: Path) -> None:
+    """TensorFlow's 16x8 quantizer leaves a fused LSTM float with an int8-typed output that
+    LiteRT refuses to prepare; int16x8 converts the graph without the LSTM passes."""
+    data = _convert(FIXTURES / "lstm_unrolled.pb", tmp_path / "q.tflite", "--mode", "int16x8",
+                    "--calib", "random", "--parity-samples", "4")
+    ops = [op["op"] for op in data["operators"]]
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in ops and len(ops) > 100
+    assert data["parity"]["verdict"] in ("match", "within tolerance"), data["parity"]
+    assert any("int16x8 converts the graph without" in n for n in data["notes"])
 
 
 def test_litert_keeps_lstm_state_between_calls_and_the_runner_resets_it(tmp_path: Path
@@ -159,7 +170,7 @@ def test_cell_state_scales_below_what_the_kernel_computes_are_raised(tmp_path: P
     from ai_edge_litert import schema_py_generated as schema
 
     from graphport.commands.tflite import convert_tflite
-    from graphport.convert.lstm_cell_scale import FINEST, fix_cell_scales
+    from graphport.convert.lstm_state import FINEST, fix_lstm_states
     from graphport.graph.tflite_model import pack_model
     from graphport.spec.options import CalibrationSpec, VerifySpec
     from graphport.verify.tflite_runner import TFLiteRunner
@@ -177,8 +188,11 @@ def test_cell_state_scales_below_what_the_kernel_computes_are_raised(tmp_path: P
     for cell in cells:
         cell.quantization.scale = [FINEST / 2]
     broken = pack_model(tree)
-    repaired, raised = fix_cell_scales(broken)
-    assert raised == 2 and fix_cell_scales(repaired)[1] == 0
+    repaired = fix_lstm_states(broken)
+    assert fix_lstm_states(repaired) is repaired  # nothing left to raise
+    tree = schema.ModelT.InitFromPackedBuf(repaired, 0)
+    assert [tree.subgraphs[0].tensors[op.inputs[19]].quantization.scale[0]
+            for op in tree.subgraphs[0].operators if len(op.inputs) > 19] == [FINEST] * 2
     rng = np.random.default_rng(2)
     for _ in range(3):
         x = rng.random((1, STEPS, FEATURES), dtype=np.float32)

@@ -11,7 +11,7 @@ from graphport.backend import compat
 from graphport.backend.runtime import quiet_native, tensorflow
 from graphport.convert.calibration import Calibration
 from graphport.convert.carried import carried_converter
-from graphport.convert.lstm_cell_scale import fix_cell_scales
+from graphport.convert.lstm_state import fix_lstm_states
 from graphport.convert.signature import add_signature
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel
 from graphport.convert.while_calibration import unalias_while_bodies
@@ -38,6 +38,12 @@ def _select_ops_in(message: str) -> dict[str, list[str]]:
     return found
 
 
+# TensorFlow's int16x8 quantizer leaves a fused LSTM float and types its output int8, which
+# LiteRT refuses to run; unfused, it cannot quantize the WHILE it becomes (its condition's
+# inputs get no ranges): int16x8 converts the graph without these passes (measured on both).
+FUSED_LSTM_PASSES = frozenset({"reroll_lstm", "fuse_lstm_loop"})
+
+
 def counted(items: list[Any], what: str, progress: Progress | None) -> Iterator[Any]:
     """``items`` one by one, saying ``what n/N`` as each starts."""
     for n, item in enumerate(items, 1):
@@ -55,6 +61,8 @@ def configured_converter(source: SourceModel, mode: str, io: IoTypes | None = No
     io = fitted_io(source, io)
     if mode == "int8" and calibration is None:  # the ranges the graph carries
         return carried_converter(source, io)
+    if mode == "int16x8":  # see FUSED_LSTM_PASSES
+        source = source.without(FUSED_LSTM_PASSES)
     converter = source.converter()
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if mode == "fp16":
@@ -145,7 +153,7 @@ def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops:
                               "rerun with --debug for the converter's full output") from None
     if source.custom_ops:
         _only_runtime_custom_ops(data, source, select_ops)
-    return fix_cell_scales(data)[0]
+    return fix_lstm_states(data)
 
 
 def _only_runtime_custom_ops(data: bytes, source: SourceModel, select_ops: bool) -> None:

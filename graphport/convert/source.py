@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -54,12 +54,32 @@ class SourceModel:
     signature: str = SIGNATURE  # the SavedModel signature converted and run
     tags: list[str] = field(default_factory=list)  # ... of the meta graph with these tags
     carried: CalibrationSpec = field(default_factory=CalibrationSpec)  # int8 from the graph
+    _without: dict[frozenset[str], SourceModel] = field(default_factory=dict, repr=False)
 
     @property
     def carries_ranges(self) -> bool:
         """Does the (frozen) graph carry fake-quant points, the ranges int8 needs?"""
         return self.graph_def is not None and any(
             n.op in FAKE_QUANT_OPS for n in self.graph_def.node)
+
+    def without(self, passes: frozenset[str]) -> SourceModel:
+        """This source repaired again without ``passes`` (itself when none of them changed
+        anything): a mode the result of a pass does not convert in takes the graph without
+        it."""
+        if self.unrepaired is None or not any(r.name in passes and r.changed
+                                              for r in self.rewrites):
+            return self
+        from graphport.backend.tf_graph import to_tf
+        from graphport.graph.edit import copy_graph
+        from graphport.passes.pipeline import PassCall, run_pipeline
+
+        if passes not in self._without:
+            calls = [PassCall(r.name, r.params) for r in self.rewrites if r.name not in passes]
+            graph, results = run_pipeline(copy_graph(self.unrepaired), calls,
+                                          [parse_input(t.tensor)[0] for t in self.outputs])
+            self._without[passes] = replace(self, graph_def=to_tf(graph), rewrites=results,
+                                            _without={})
+        return self._without[passes]
 
     def converter(self) -> Any:
         """A fresh TFLiteConverter for this source."""

@@ -27,17 +27,18 @@ from graphport.passes.base import TARGETS, GraphPass, PassContext, PassResult
 
 # The default pipeline, in order: fold first (dropout masks need keep_prob folded), strip
 # training leftovers, turn an eightbit graph's quantized ops into float ones, replace a
-# detector's postprocessing loop whole, then the loop repairs (concat accumulators first, every
-# other TensorArray as a list, TF2 lists made static), unrolled LSTMs re-rolled into fused ones
-# (before the split, which would break their cell pattern), RNN kernels split by operand (their
-# own int8 scales) and the op repairs, fold again what they exposed (the eightbit weights too), and
-# last give cond branches their own constants. Passes not meant for a target are skipped
-# there; `--passes +NAME` runs NAME before all of these.
+# detector's postprocessing loop whole, then the loop repairs (a dynamic_rnn LSTM loop fused
+# whole first, concat accumulators, every other TensorArray as a list, TF2 lists made static),
+# unrolled LSTMs re-rolled into fused ones (both before the split, which would break their cell
+# pattern), RNN kernels split by operand (their own int8 scales) and the op repairs, fold again
+# what they exposed (the eightbit weights too), and last give cond branches their own
+# constants. Passes not meant for a target are skipped there; `--passes +NAME` runs NAME before
+# all of these.
 DEFAULT_PIPELINE = ("fold_constants", "strip_training_leftovers", "eightbit_to_float",
-                    "detection_postprocess",
-                    "tensor_array_to_concat", "tensor_array_to_list", "tensor_list_shapes",
-                    "reroll_lstm", "split_concat_matmul", "nms_v4", "crop_and_resize",
-                    "fold_constants", "branch_constants")
+                    "detection_postprocess", "fuse_lstm_loop", "tensor_array_to_concat",
+                    "tensor_array_to_list", "tensor_list_shapes", "reroll_lstm",
+                    "split_concat_matmul", "nms_v4", "crop_and_resize", "fold_constants",
+                    "branch_constants")
 _CALL = re.compile(r"^\s*(\w+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 
 

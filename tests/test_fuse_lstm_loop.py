@@ -1,0 +1,108 @@
+"""fuse_lstm_loop: the TF1 while loop TensorFlow's own dynamic_rnn writes around one LSTM cell
+becomes one fused UNIDIRECTIONAL_SEQUENCE_LSTM; its outputs (every step's h, the final h) keep
+TensorFlow's numbers, and a loop it cannot fuse stays a WHILE with the reason. ARM's keyword
+spotter with a BasicLSTMCell is tested in test_loops.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import run_cli
+
+from graphport.backend.tf_graph import run_graph, to_tf
+from graphport.graph import edit
+from graphport.graph.schema import GraphDef
+from graphport.passes.pipeline import PassCall, run_pipeline
+
+pytestmark = pytest.mark.tf
+
+STEPS, UNITS, FEATURES = 9, 8, 5
+
+
+@contextmanager
+def _tf1_control_flow() -> Iterator[Any]:
+    """Graphs with Enter/Merge/Switch/NextIteration/Exit, as TF 1.x wrote them."""
+    import tensorflow as tf
+
+    tf.compat.v1.disable_control_flow_v2()
+    try:
+        yield tf
+    finally:
+        tf.compat.v1.enable_control_flow_v2()
+
+
+def _dynamic_rnn(kind: str = "outputs") -> tuple[Any, list[str]]:
+    """dynamic_rnn over a BasicLSTMCell (two in a MultiRNNCell for ``kind`` "stacked"), open
+    batch, frozen. Fetches: every step's output and the final h; ``kind`` "final_c" also the
+    final cell state."""
+    from tensorflow.python.ops import rnn_cell_impl as rnn
+
+    with _tf1_control_flow() as tf:
+        v1 = tf.compat.v1
+        graph = tf.Graph()
+        with graph.as_default():
+            v1.set_random_seed(23)
+            x = v1.placeholder(tf.float32, [None, STEPS, FEATURES], name="x")
+            cell = rnn.MultiRNNCell([rnn.BasicLSTMCell(UNITS) for _ in range(2)]) \
+                if kind == "stacked" else rnn.BasicLSTMCell(UNITS)
+            outputs, state = v1.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+            final = state[-1] if kind == "stacked" else state
+            tf.identity(outputs, name="outputs")
+            tf.identity(final.h, name="h")
+            fetches = ["outputs", "h"]
+            if kind == "final_c":
+                tf.identity(final.c, name="c")
+                fetches.append("c")
+            with v1.Session(graph=graph) as session:
+                session.run(v1.global_variables_initializer())
+                frozen = v1.graph_util.convert_variables_to_constants(
+                    session, graph.as_graph_def(), fetches)
+    return GraphDef.FromString(frozen.SerializeToString()), fetches
+
+
+def test_fused_loop_keeps_every_output() -> None:
+    graph, fetches = _dynamic_rnn()
+    assert any(n.op == "TensorArrayScatterV3" for n in graph.node)  # the TF1 loop
+    after, results = run_pipeline(edit.copy_graph(graph), [PassCall("fold_constants"),
+                                                           PassCall("fuse_lstm_loop")], fetches)
+    result = results[-1]
+    assert (result.matched, result.changed, result.error) == (1, 1, None), result
+    assert "one fused LSTM of 8 units over 9 steps" in " ".join(result.notes)
+    assert "x: batch 1" in " ".join(result.notes)
+    assert not any(n.op in ("Enter", "Exit", "TensorArrayV3") for n in after.node)
+    x = np.random.default_rng(0).normal(size=(1, STEPS, FEATURES)).astype(np.float32)
+    tensors = [f"{f}:0" for f in fetches]
+    for name, want, got in zip(fetches, run_graph(to_tf(graph), {"x:0": x}, tensors),
+                               run_graph(to_tf(after), {"x:0": x}, tensors), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize(("kind", "reason"), [
+    ("final_c", "final cell state is read after the loop"),
+    ("stacked", "2 cells in one loop"),
+])
+def test_a_loop_it_cannot_fuse_stays_a_while_with_the_reason(kind: str, reason: str) -> None:
+    graph, fetches = _dynamic_rnn(kind)
+    after, results = run_pipeline(edit.copy_graph(graph), [PassCall("fuse_lstm_loop")], fetches)
+    result = results[-1]
+    assert result.matched >= 1 and result.changed == 0 and result.error is None, result
+    assert any(reason in note for note in result.notes), result.notes
+    assert sum(n.op == "Exit" for n in after.node) == sum(n.op == "Exit" for n in graph.node)
+
+
+def test_fused_loop_converts_to_one_op_that_matches(tmp_path: Path) -> None:
+    graph, _ = _dynamic_rnn()
+    model = tmp_path / "rnn.pb"
+    model.write_bytes(graph.SerializeToString())
+    done = run_cli("tflite", str(model), "--json", "-o", str(tmp_path / "m.tflite"))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    ops = [op["op"] for op in data["operators"]]
+    assert data["parity"]["verdict"] == "match", data["parity"]
+    assert ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1 and "WHILE" not in ops, ops
