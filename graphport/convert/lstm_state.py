@@ -1,13 +1,7 @@
 """A fused sequence LSTM's state as the graph computes it and LiteRT's kernel needs it, after
 conversion.
 
-Three defects of TensorFlow's converter and quantizer, each measured on graphport's fused LSTMs:
-
-**Variable state.** The kernel reads and writes its h and c state in variable tensors. In
-int16x8 mode the quantizer leaves the LSTM in float and feeds its h state from a DEQUANTIZE of
-an int16 zero constant, which is no variable: the model fails to prepare ("output_state !=
-nullptr"). The state input becomes a float variable tensor again (it starts at zero, as the
-constant did) and the DEQUANTIZE goes.
+Two defects of TensorFlow's converter and quantizer, each measured on graphport's fused LSTMs:
 
 **Cell clip.** TensorFlow's converter writes every LSTM it fuses from Keras' contract with
 cell_clip 10, which neither Keras' LSTM nor a TF1 cell has: the keyword spotter's cell state
@@ -33,15 +27,14 @@ from ai_edge_litert import schema_py_generated as schema
 from graphport.graph.tflite_model import builtin_code, pack_model
 
 FINEST = 2.0 ** -15
-_STATES = (18, 19)  # the op's inputs holding the h (output) and c (cell) state
-_CELL_STATE = 19
+_CELL_STATE = 19  # the op's input holding the cell state
 _SEQUENCE_LSTM = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
 
 
 def fix_lstm_states(model: bytes) -> bytes:
-    """``model`` with every sequence LSTM's state inputs variable, its cell unclipped and an
-    integer cell state at a scale of at least 2^-15 (``model`` itself, unpacked not at all,
-    when it has no LSTM or nothing to fix)."""
+    """``model`` with every sequence LSTM's cell unclipped and an integer cell state at a
+    scale of at least 2^-15 (``model`` itself, unpacked not at all, when it has no LSTM or
+    nothing to fix)."""
     root = schema.Model.GetRootAs(model, 0)
     if not any(max(root.OperatorCodes(i).BuiltinCode(),
                    root.OperatorCodes(i).DeprecatedBuiltinCode()) == _SEQUENCE_LSTM
@@ -52,39 +45,11 @@ def fix_lstm_states(model: bytes) -> bytes:
     changed = 0
     for graph in tree.subgraphs:
         for op in [o for o in graph.operators if codes[o.opcodeIndex] == _SEQUENCE_LSTM]:
-            changed += _restore_variables(graph, op, codes)
             changed += _raise_cell_scale(graph, op)
             if op.builtinOptions is not None and op.builtinOptions.cellClip:
                 op.builtinOptions.cellClip = 0.0
                 changed += 1
-        read = {int(i) for o in graph.operators for i in o.inputs} | \
-            {int(i) for i in graph.outputs}
-        graph.operators = [o for o in graph.operators
-                           if codes[o.opcodeIndex] != schema.BuiltinOperator.DEQUANTIZE or
-                           int(o.outputs[0]) in read]
     return pack_model(tree) if changed else model
-
-
-def _restore_variables(graph: Any, op: Any, codes: list[int]) -> int:
-    """Give each state input computed by an op (a DEQUANTIZE) a variable tensor of its own."""
-    produced = {int(o.outputs[0]) for o in graph.operators if len(o.outputs) == 1}
-    op.inputs = [int(i) for i in op.inputs]  # unpacked as a read-only numpy array
-    restored = 0
-    for k in _STATES:
-        if len(op.inputs) <= k or op.inputs[k] < 0:
-            continue
-        tensor = graph.tensors[op.inputs[k]]
-        if tensor.isVariable or int(op.inputs[k]) not in produced:
-            continue
-        state = schema.TensorT()
-        state.shape, state.type, state.buffer = list(tensor.shape), tensor.type, 0
-        state.name = tensor.name + b"/state" if isinstance(tensor.name, bytes) else \
-            f"{tensor.name}/state"
-        state.isVariable = True
-        graph.tensors.append(state)
-        op.inputs[k] = len(graph.tensors) - 1
-        restored += 1
-    return restored
 
 
 def _raise_cell_scale(graph: Any, op: Any) -> int:
