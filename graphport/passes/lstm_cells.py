@@ -23,6 +23,7 @@ import numpy as np
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
 from graphport.graph.tensors import behind_identities, constant_value, shape_list
+from graphport.passes.base import PassContext
 from graphport.passes.graph_util import anchored_const, unique_name
 
 _ADD = ("Add", "AddV2")
@@ -177,7 +178,7 @@ def keras_weights(cell: Cell, h_position: int) -> tuple[np.ndarray, np.ndarray, 
             np.ascontiguousarray(recurrent[:, order], np.float32), bias)
 
 
-def static_batch(graph: Any, sequence: str) -> int | None:
+def _static_batch(graph: Any, sequence: str) -> int | None:
     """The sequence's static batch size from TensorFlow's shape inference, if it has one."""
     from graphport.backend.tf_graph import get_tensor, import_graph, to_tf
 
@@ -185,7 +186,7 @@ def static_batch(graph: Any, sequence: str) -> int | None:
     return int(shape[0]) if shape.rank == 3 and shape[0] is not None else None
 
 
-def pin_batch(graph: Any, tensor: str, index: NodeIndex) -> list[str]:
+def _pin_batch(graph: Any, tensor: str, index: NodeIndex) -> list[str]:
     """Give the graph inputs ``tensor`` is computed from an open batch of 1; their names."""
     pinned, seen, queue = [], set(), [parse_input(tensor)[0]]
     while queue:
@@ -203,8 +204,27 @@ def pin_batch(graph: Any, tensor: str, index: NodeIndex) -> list[str]:
     return pinned
 
 
+def fixed_batch(graph: Any, sequence: str, pin: bool, context: PassContext) -> int | None:
+    """The static batch of ``sequence`` (the fused op needs one); an open one is pinned to 1 on
+    the graph inputs it comes from when ``pin`` (a note says so), and left open (None) when
+    that does not fix it."""
+    batch = _static_batch(graph, sequence)
+    if batch is not None or not pin:
+        return batch
+    index = NodeIndex.of(graph)
+    pinned = _pin_batch(graph, sequence, index)
+    batch = _static_batch(graph, sequence)
+    if batch is None:
+        for name in pinned:
+            index.nodes[name].attr["shape"].shape.dim[0].size = -1
+    elif pinned:
+        context.note(f"{', '.join(pinned)}: batch 1 (the fused LSTM needs a fixed batch; "
+                     "--input-shapes fixes another)")
+    return batch
+
+
 def fused_lstm(graph: Any, sequence: str, steps: int, kernel: np.ndarray, recurrent: np.ndarray,
-           bias: np.ndarray, batch: int | None, scope: str) -> str:
+               bias: np.ndarray, batch: int, scope: str) -> str:
     """Add the call of the sequence LSTM function on ``sequence``; its [batch, time, units]
     output's name."""
     from graphport.backend.runtime import tensorflow
@@ -218,8 +238,7 @@ def fused_lstm(graph: Any, sequence: str, steps: int, kernel: np.ndarray, recurr
         "time_major": False, "go_backwards": False})
 
     def build(inputs: Any) -> list[Any]:
-        rows = tf.shape(inputs)[0] if batch is None else batch
-        zeros = tf.zeros(tf.stack([rows, units]) if batch is None else [batch, units])
+        zeros = tf.zeros([batch, units])  # the start state; the converter needs it static
         results = function(inputs, zeros, zeros, tf.constant(kernel), tf.constant(recurrent),
                            tf.constant(bias))
         return [results[1]]
@@ -254,8 +273,8 @@ def _sequence_lstm(inputs: Any, init_h: Any, init_c: Any, kernel: Any, recurrent
 
 
 def slice_in_place(graph: Any, node: Any, sequence: str, step: int) -> None:
-    """Turn step ``step``'s h' node into ``sequence[:, step, :]``, so its readers are
-    untouched."""
+    """Turn ``node`` (a step's h', a loop's final h) into ``sequence[:, step, :]``, so its
+    readers are untouched."""
     base = f"{node.name}/graphport_step"
     begin = anchored_const(graph, f"{base}/begin", np.array([0, step, 0], np.int32), sequence)
     end = anchored_const(graph, f"{base}/end", np.array([0, step + 1, 0], np.int32), sequence)

@@ -15,7 +15,7 @@ state is not zero, is left as it is with a note.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,14 +29,13 @@ from graphport.passes.base import TFLITE, GraphPass, PassContext, PassResult
 from graphport.passes.graph_util import anchored_const, unique_name
 from graphport.passes.lstm_cells import (
     Cell,
+    fixed_batch,
     fused_lstm,
     int_value,
     is_zero,
     keras_weights,
     lstm_cell,
-    pin_batch,
     slice_in_place,
-    static_batch,
 )
 
 
@@ -46,7 +45,6 @@ class _Chain:
 
     cells: list[Cell]
     h_position: int
-    xs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -109,17 +107,7 @@ class RerollLstm(GraphPass):
         kernel, recurrent, bias = keras_weights(first, chain.h_position)
         units = recurrent.shape[0]
         sequence = self._sequence(graph, chain, index, kernel.shape[0])
-        batch = static_batch(graph, sequence)
-        if batch is None and context.params["pin_batch"]:
-            index = NodeIndex.of(graph)  # with the sequence's new nodes
-            pinned = pin_batch(graph, sequence, index)
-            batch = static_batch(graph, sequence)
-            if batch is None:
-                for name in pinned:
-                    index.nodes[name].attr["shape"].shape.dim[0].size = -1
-            elif pinned:
-                context.note(f"{', '.join(pinned)}: batch 1 (the fused LSTM needs a fixed "
-                             "batch; --input-shapes fixes another)")
+        batch = fixed_batch(graph, sequence, context.params["pin_batch"], context)
         if batch is None:
             context.note(f"{where}: not re-rolled: its batch size is open (the fused LSTM "
                          "needs a fixed one); left unrolled; pin it with --input-shapes")
