@@ -96,6 +96,24 @@ def test_a_loop_it_cannot_fuse_stays_a_while_with_the_reason(kind: str, reason: 
     assert sum(n.op == "Exit" for n in after.node) == sum(n.op == "Exit" for n in graph.node)
 
 
+def test_a_cell_the_fused_op_does_not_compute_is_said() -> None:
+    """fixtures/rnn_lstm_peephole.pb: dynamic_rnn over LSTMCell(use_peepholes, num_proj)."""
+    from conftest import FIXTURES
+
+    from graphport.graph.load import read_graph_def
+    from graphport.spec.signature import prepare_graph
+
+    prepared = prepare_graph(read_graph_def(FIXTURES / "rnn_lstm_peephole.pb"))
+    fetches = [t.tensor.split(":")[0] for t in prepared.outputs]
+    after, results = run_pipeline(edit.copy_graph(prepared.graph),
+                                  [PassCall("fuse_lstm_loop")], fetches)
+    result = results[-1]
+    assert (result.matched, result.changed, result.error) == (1, 0, None), result
+    assert "its cell is not one the fused op computes (peepholes" in result.notes[0]
+    assert sum(n.op == "Exit" for n in after.node) == \
+        sum(n.op == "Exit" for n in prepared.graph.node)  # the loop is as it was
+
+
 def test_fused_loop_converts_to_one_op_that_matches(tmp_path: Path) -> None:
     graph, _ = _dynamic_rnn()
     model = tmp_path / "rnn.pb"

@@ -64,8 +64,21 @@ def other_input(node: Any, known: str) -> str | None:
     return data[1] if data[0] == known else data[0]
 
 
-def lstm_cell(index: NodeIndex, split: Any) -> Cell | None:
-    """The LSTM step whose gates ``split`` cuts, or None when it is not one."""
+@dataclass
+class _Gates:
+    """``Split(4)`` of ``MatMul(Concat(x, h), W) + b``: the gate pre-activations of an LSTM step
+    (of any TF1 LSTM cell; what follows decides whether it is one the fused op computes)."""
+
+    gates: Any
+    matmul: Any
+    concat: Any
+    operands: list[str]  # the Concat's data inputs, its axis last
+    kernel: np.ndarray
+    bias: np.ndarray
+    bias_input: str
+
+
+def _gate_split(index: NodeIndex, split: Any) -> _Gates | None:
     nodes = index.nodes
     if split.attr["num_split"].i != 4 or split.attr["T"].type != _FLOAT:
         return None
@@ -103,6 +116,23 @@ def lstm_cell(index: NodeIndex, split: Any) -> Cell | None:
             kernel.shape[1] != 4 * units or bias.shape != (4 * units,) or \
             kernel.shape[0] <= units:
         return None
+    return _Gates(gates, matmul, concat, operands, kernel, bias, data[bias_at[0]])
+
+
+def has_lstm_gates(index: NodeIndex, split: Any) -> bool:
+    """Whether ``split`` cuts an LSTM step's gates, whatever the cell does with them."""
+    return _gate_split(index, split) is not None
+
+
+def lstm_cell(index: NodeIndex, split: Any) -> Cell | None:
+    """The LSTM step whose gates ``split`` cuts, or None when it is not one the fused op
+    computes."""
+    nodes = index.nodes
+    found = _gate_split(index, split)
+    if found is None:
+        return None
+    gates, matmul, concat, operands = found.gates, found.matmul, found.concat, found.operands
+    kernel, bias = found.kernel, found.bias
     if only_reader(index, concat.name) is not matmul or \
             only_reader(index, matmul.name) is not gates or \
             only_reader(index, gates.name) is not split:
@@ -140,7 +170,7 @@ def lstm_cell(index: NodeIndex, split: Any) -> Cell | None:
             only_reader(index, sig_o.name) is not new_h:
         return None
     weights = (behind_identities(matmul.input[1], nodes).name,
-               behind_identities(data[bias_at[0]], nodes).name)
+               behind_identities(found.bias_input, nodes).name)
     own = {n.name for n in (concat, matmul, gates, split, sig_i, tanh_j, f_node, sig_f,
                             sig_o, m_ij, m_fc, tanh_c[0]) if n is not None}
     return Cell(split, operands[:2], kernel, bias, weights, forget_bias, c_prev, new_c,

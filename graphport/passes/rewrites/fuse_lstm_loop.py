@@ -9,9 +9,9 @@ time-major sequence, at a counter from 0 bounded by that array's size; h and c a
 variables starting from zero whose next values are the cell's h' and c'. What the loop gives
 outside, the final h (the last output) and a TensorArray of every h' gathered whole, become a
 slice and a transpose of the fused output. A loop holding more than one cell (MultiRNNCell),
-a cell state read after the loop, or a start state that is not zero stays a WHILE, with a note;
-one masked by sequence_length (a Select between the cell and the loop variable) is not
-matched.
+a cell state read after the loop, a start state that is not zero, or a cell with peepholes,
+projection or clipping stays a WHILE, with a note; one masked by sequence_length (a Select
+between the cell and the loop variable) is not matched.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from graphport.graph.edit import add_node
 from graphport.graph.index import NodeIndex
-from graphport.graph.integrity import frames
+from graphport.graph.integrity import ROOT_FRAME, frames
 from graphport.graph.nodes import parse_input
 from graphport.graph.tensors import behind_identities, constant_value
 from graphport.passes.base import TFLITE, GraphPass, PassContext
@@ -32,6 +32,7 @@ from graphport.passes.lstm_cells import (
     Cell,
     fixed_batch,
     fused_lstm,
+    has_lstm_gates,
     int_value,
     is_zero,
     keras_weights,
@@ -62,6 +63,13 @@ class _LoopCell:
     read: Any  # TensorArrayReadV3 of the input sequence
 
 
+@dataclass
+class _Unfusable:
+    """A loop whose LSTM cell (its gates found) is not one the fused op computes."""
+
+    frame: str
+
+
 class FuseLstmLoop(GraphPass):
     summary = ("a dynamic_rnn loop around one LSTM cell -> one fused sequence LSTM "
                "(UNIDIRECTIONAL_SEQUENCE_LSTM in TFLite, 16-bit cell state in int8)")
@@ -70,11 +78,23 @@ class FuseLstmLoop(GraphPass):
     params: ClassVar[dict[str, Any]] = {"pin_batch": True}
 
     def matches(self, index: NodeIndex) -> list[Any]:
-        cells = [c for node in index.graph.node if node.op in ("Split", "SplitV")
-                 if (c := lstm_cell(index, node)) is not None]
-        return [m for cell in cells if (m := _in_loop(index, cell)) is not None]
+        splits = [n for n in index.graph.node if n.op in ("Split", "SplitV")
+                  and has_lstm_gates(index, n)]
+        cells = {n.name: c for n in splits if (c := lstm_cell(index, n)) is not None}
+        found: list[Any] = [m for c in cells.values() if (m := _in_loop(index, c)) is not None]
+        others = [n.name for n in splits if n.name not in cells]
+        if others:  # LSTM gates in a loop, computed by a cell the fused op does not
+            frame_of, _ = frames(index)
+            found += [_Unfusable(frame) for frame in dict.fromkeys(
+                frame_of.get(n, ROOT_FRAME) for n in others) if frame != ROOT_FRAME]
+        return found
 
     def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
+        if isinstance(match, _Unfusable):
+            context.note(f"LSTM loop {match.frame}: not fused: its cell is not one the fused "
+                         "op computes (peepholes, projection or clipping; TensorFlow's "
+                         "converter fuses Keras' LSTM contract only); left a WHILE")
+            return False
         m: _LoopCell = match
         index = NodeIndex.of(graph)
         frame_of, _ = frames(index)
