@@ -94,6 +94,21 @@ def readme_table(section: str, columns: int) -> list[list[float]]:
     return rows
 
 
+def freeze_v1(graph: Any, fetches: list[str]) -> Any:
+    """A TF1 graph's variables initialized and frozen into constants, as freeze_graph did,
+    as graphport's GraphDef."""
+    import tensorflow as tf
+
+    from graphport.graph.schema import GraphDef
+
+    v1 = tf.compat.v1
+    with v1.Session(graph=graph) as session:
+        session.run(v1.global_variables_initializer())
+        frozen = v1.graph_util.convert_variables_to_constants(session, graph.as_graph_def(),
+                                                              fetches)
+    return GraphDef.FromString(frozen.SerializeToString())
+
+
 def reference_faces() -> list[list[float]]:
     """MTCNN's reference table in ../shared/graphs/README.md: rows of prob, y1, x1, y2, x2."""
     return readme_table("faces.png", 6)

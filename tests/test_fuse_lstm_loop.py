@@ -13,11 +13,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import freeze_v1, run_cli
 
 from graphport.backend.tf_graph import run_graph, to_tf
 from graphport.graph import edit
-from graphport.graph.schema import GraphDef
 from graphport.passes.pipeline import PassCall, run_pipeline
 
 pytestmark = pytest.mark.tf
@@ -59,11 +58,7 @@ def _dynamic_rnn(kind: str = "outputs") -> tuple[Any, list[str]]:
             if kind == "final_c":
                 tf.identity(final.c, name="c")
                 fetches.append("c")
-            with v1.Session(graph=graph) as session:
-                session.run(v1.global_variables_initializer())
-                frozen = v1.graph_util.convert_variables_to_constants(
-                    session, graph.as_graph_def(), fetches)
-    return GraphDef.FromString(frozen.SerializeToString()), fetches
+            return freeze_v1(graph, fetches), fetches
 
 
 def test_fused_loop_keeps_every_output() -> None:

@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, freeze_v1, run_cli
 
 from graphport.backend.tf_graph import run_graph, to_tf
 from graphport.graph import edit
-from graphport.graph.schema import GraphDef
 from graphport.passes.pipeline import PassCall, run_pipeline
 
 pytestmark = pytest.mark.tf
@@ -50,11 +49,7 @@ def _static_rnn(cell: str, state_in: bool = False, state_out: bool = False) -> A
         if state_out:
             tf.identity(state[-1].c, name="c")
             fetches.append("c")
-        with v1.Session(graph=graph) as session:
-            session.run(v1.global_variables_initializer())
-            frozen = v1.graph_util.convert_variables_to_constants(
-                session, graph.as_graph_def(), fetches)
-    return GraphDef.FromString(frozen.SerializeToString()), fetches
+    return freeze_v1(graph, fetches), fetches
 
 
 @pytest.mark.parametrize("cell", ["BasicLSTMCell", "LSTMCell"])

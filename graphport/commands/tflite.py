@@ -588,8 +588,7 @@ def convert_tflite(
                                 "--passes +strip_fake_quant makes the true float model")
         if fitted_io(source, io) != io:  # refuses --output-type before any slow work
             source.notes.append(ID_OUTPUTS_NOTE)
-        if mode == "int16x8" and any(r.name in FUSED_LSTM_PASSES and r.changed
-                                     for r in source.rewrites):
+        if mode == "int16x8" and source.changed_by(FUSED_LSTM_PASSES):
             source.notes.append(f"int16x8 converts the graph without "
                                 f"{' and '.join(sorted(FUSED_LSTM_PASSES))}: TensorFlow's "
                                 "16x8 quantizer cannot quantize a fused LSTM (its model fails "

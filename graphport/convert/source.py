@@ -62,12 +62,15 @@ class SourceModel:
         return self.graph_def is not None and any(
             n.op in FAKE_QUANT_OPS for n in self.graph_def.node)
 
+    def changed_by(self, passes: frozenset[str]) -> bool:
+        """Did any of ``passes`` change the graph this source converts?"""
+        return any(r.name in passes and r.changed for r in self.rewrites)
+
     def without(self, passes: frozenset[str]) -> SourceModel:
         """This source repaired again without ``passes`` (itself when none of them changed
         anything): a mode the result of a pass does not convert in takes the graph without
         it."""
-        if self.unrepaired is None or not any(r.name in passes and r.changed
-                                              for r in self.rewrites):
+        if self.unrepaired is None or not self.changed_by(passes):
             return self
         from graphport.backend.tf_graph import to_tf
         from graphport.graph.edit import copy_graph

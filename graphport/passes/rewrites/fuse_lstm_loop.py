@@ -226,14 +226,12 @@ def _scattered_sequence(index: NodeIndex, m: _LoopCell) -> tuple[str, int] | Non
 
 def _all_steps(tensor: str, value: str, steps: int, nodes: dict[str, Any]) -> bool:
     """Whether ``tensor`` holds 0, 1, .., T-1: range(0, T, 1), or that folded to a constant."""
+    if not _from_zero(tensor, nodes):
+        return False
     folded = constant_value(tensor, nodes)
     if folded is not None:
-        return folded.ndim == 1 and folded.tolist() == list(range(steps))
-    node = behind_identities(tensor, nodes)
-    return node is not None and node.op == "Range" and \
-        int_value(constant_value(node.input[0], nodes)) == 0 and \
-        int_value(constant_value(node.input[2], nodes)) == 1 and \
-        _is_steps(node.input[1], value, steps, nodes)
+        return folded.size == steps
+    return _is_steps(behind_identities(tensor, nodes).input[1], value, steps, nodes)
 
 
 def _is_steps(tensor: str, value: str, steps: int, nodes: dict[str, Any]) -> bool:
