@@ -36,6 +36,17 @@ def test_the_checker_tells_timings_from_drift() -> None:
     assert module.drifted_numbers("ops: 12", "ops: 17") != []
     assert module.drifted_numbers("max error 0.02", "max error 0.03") != []
     assert module.normalized("verdict: match") != module.normalized("verdict: mismatch")
+    # A table re-wraps when a timing gains a digit: the cells' text is compared, not the wrap.
+    wrapped = ("┏━━━━━━━┳━━━━━━━━━━━━━━┓\n┃ vs    ┃ int8/float/f ┃\n┃ float ┃ lex          ┃\n"
+               "┡━━━━━━━╇━━━━━━━━━━━━━━┩\n│ 0.5   │ within       │\n│       │ tolerance    │\n"
+               "│ 0.7   │ 9.30 ms      │\n└───────┴──────────────┘")
+    flat = ("┏━━━━━━━━━━┳━━━━━━━━━━━━━━━━━┓\n┃ vs float ┃ int8/float/flex ┃\n"
+            "┡━━━━━━━━━━╇━━━━━━━━━━━━━━━━━┩\n│ 0.5      │ within tolerance │\n"
+            "│ 0.7      │ 10.31 ms        │\n└──────────┴─────────────────┘")
+    assert module.normalized(wrapped) == module.normalized(flat)
+    assert module.drifted_numbers(wrapped, flat) == []
+    assert module.drifted_numbers(wrapped, flat.replace("0.7 ", "0.9 ")) != []
+    assert module.normalized(wrapped) != module.normalized(flat.replace("within", "out of"))
     shown = module._elide([f"line {i}" for i in range(10)], {"head": "2", "from": "line 6",
                                                              "to": "line 7"})
     assert shown == ["line 0", "line 1", "…", "line 6", "line 7", "…"]
