@@ -404,3 +404,37 @@ def test_mtcnn_debug_table_reaches_loop_and_branch_bodies(
     # the pixel arithmetic of the main graph is among the sensitive layers
     sensitive = {r["tensor"] for r in result.quant["layers"] if r["sensitive"]}
     assert {"pnet/mul", "pnet/sub"} <= sensitive
+
+
+def test_int8_output_finer_than_its_step_is_not_retried(tmp_path: Path) -> None:
+    """A softmax over 1,000 near-equal classes (a classifier with untrained weights) spans
+    less than int8's 1/256 step: the full int8 model shows zeros and does not match, and
+    keeping the residual ADD in float cannot change that, so it is said, not tried."""
+    import tensorflow as tf
+    from conftest import freeze_v1
+
+    from graphport.verify.tflite_runner import output_producers
+
+    v1 = tf.compat.v1
+    rng = np.random.default_rng(3)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [1, 32], name="x")
+        hidden = tf.nn.relu(tf.matmul(x, rng.normal(0, 0.3, (32, 32)).astype(np.float32)))
+        residual = tf.add(hidden, x, name="residual")
+        logits = tf.matmul(residual, rng.normal(0, 1e-3, (32, 1000)).astype(np.float32))
+        tf.nn.softmax(logits, name="probs")
+    model = tmp_path / "flat.pb"
+    model.write_bytes(freeze_v1(graph, ["probs"]).SerializeToString())
+    calib = tmp_path / "calib.npy"
+    np.save(calib, rng.normal(0, 1, (8, 1, 32)).astype(np.float32))
+    said: list[str] = []
+    result = convert_tflite(model, tmp_path / "flat.tflite", mode="int8",
+                            calibration=CalibrationSpec(str(calib)), size_ratio=False,
+                            progress=said.append)
+    assert "ADD" in {r["op"] for r in result.operators}  # what a retry would keep in float
+    (row,) = result.parity["outputs"]
+    assert row["verdict"] == "mismatch" and row["finer_than_step"]
+    assert output_producers(Path(result.path).read_bytes()) == {"probs": "SOFTMAX"}
+    assert any("span less than one step of the int8 output" in n for n in result.notes)
+    assert not any("trying again" in s for s in said)

@@ -281,3 +281,25 @@ def test_cli_report_and_json(tmp_path: Path) -> None:
     assert failed.returncode == 1 and failed.stderr.startswith("error: --strict")
     both = run_cli("tflite", DIGITS, "--int8", "--fp16")
     assert both.returncode == 2 and "choose one mode" in both.stderr
+
+
+def test_parity_budget_counts_loading_the_source() -> None:
+    """A default run's check stops once loading and samples spent the budget (two samples at
+    least): on a 179 MB graph, loading alone took most of it."""
+    import time
+    from types import SimpleNamespace
+
+    from graphport.commands.tflite import _paired_runs
+
+    def slow_runner() -> object:
+        time.sleep(0.3)  # loading the source, longer than the budget below
+        return lambda sample: {"y": sample["x"] * 2}
+
+    source = SimpleNamespace(runner=slow_runner)
+    samples = [{"x": np.full(2, float(i))} for i in range(5)]
+    expected, converted = _paired_runs(source, lambda s: {"y": s["x"] * 2}, samples,  # type: ignore[arg-type]
+                                       0.2, lambda _: None)
+    assert len(expected) == len(converted) == 2
+    assert expected[1]["y"].tolist() == [2.0, 2.0]
+    assert len(_paired_runs(source, lambda s: s, samples, None,  # type: ignore[arg-type]
+                            lambda _: None)[0]) == 5

@@ -56,12 +56,14 @@ from graphport.verify.tflite_runner import (
     STATE_NOTE,
     TFLiteRunner,
     has_variable_tensors,
+    output_producers,
     output_steps,
     regular_nms_classes,
 )
 
 # Parity samples when the user names no count: up to 16, within a time budget of a quarter
-# of the conversion (2 s at least), so checking never dominates the default run.
+# of the conversion (2 s at least, loading the source into TensorFlow included), so checking
+# never dominates the default run.
 DEFAULT_PARITY_SAMPLES = 16
 PARITY_BUDGET_SHARE, PARITY_BUDGET_MIN = 0.25, 2.0
 
@@ -311,6 +313,9 @@ def _build(
                 for row in outputs:
                     if row.key in steps and row.max_abs is not None:
                         row.max_lsb = row.max_abs / steps[row.key]
+                        row.finer_than_step = all(
+                            np.ptp(np.asarray(e[row.key], np.float64)) < steps[row.key]
+                            for e in expected if np.size(e[row.key]))
             detections = judge_detections(expected, converted, outputs)
             verdict = worst([o.verdict for o in outputs])
             parity_report = {"status": "checked", "verdict": verdict, "samples": described,
@@ -376,7 +381,8 @@ def convert_source(
     A full int8 model calibrated on real data whose outputs do not match (verdict mismatch) is
     tried again with the elementwise arithmetic in float, and the better of the two is kept and
     said: the default never hands over a model that finds nothing when one that works is a
-    retry away.
+    retry away. Not when the outputs that failed vary less than one int8 step in the source
+    (no layer kept in float can show them): that is said instead.
     ``float_size``, ``size_ratio``, ``quant``, ``pruning``: as ``_build`` takes them."""
     step = or_silent(progress)
     check = verify or VerifySpec()
@@ -388,7 +394,11 @@ def convert_source(
     result, data = _build(*args, quant, progress, pruning, retry_follows=may_retry)
     verdict = result.parity.get("verdict")
     kept = sorted({row["op"] for row in result.operators if row["op"] in ARITHMETIC})
-    if may_retry and verdict == MISMATCH and kept:
+    unshowable = _finer_than_int8(result, data, kept) if may_retry and verdict == MISMATCH \
+        else None
+    if unshowable and kept:
+        result.notes = [*result.notes, unshowable]
+    elif may_retry and verdict == MISMATCH and kept:
         step(f"full int8 did not match: trying again with {', '.join(kept)} in float")
         retried, retried_data = _build(*args, QuantOptions(keep_float=kept), progress, pruning)
         again = retried.parity.get("verdict")
@@ -472,11 +482,11 @@ def _paired_runs(source: SourceModel, runner: TFLiteRunner, samples: list[dict[s
                  budget: float | None, step: Progress
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Source and TFLite outputs, sample by sample. With a ``budget`` (seconds; the user
-    asked for no count), samples stop once it is spent, two at least: 16 samples of a
-    ResNet-v2-101 cost 6.7 s, most of a default run, where two already decide a float
-    conversion element by element."""
-    call = source.runner()
+    asked for no count), samples stop once it is spent, loading the source included, two at
+    least: 16 samples of a ResNet-v2-101 cost 6.7 s, most of a default run, where two already
+    decide a float conversion element by element."""
     started = time.perf_counter()
+    call = source.runner()
     expected, converted = [], []
     for n, sample in enumerate(samples, 1):
         if budget is not None and n > 2 and time.perf_counter() - started > budget:
@@ -495,6 +505,23 @@ def _paired_runs(source: SourceModel, runner: TFLiteRunner, samples: list[dict[s
                 "--input-shapes") from None
         converted.append(runner(sample))
     return expected, converted
+
+
+def _finer_than_int8(result: TFLiteResult, data: bytes, kept: list[str]) -> str | None:
+    """Why keeping ``kept`` in float cannot make this int8 model match, when that is so: every
+    output that does not match varies less in the source than one step of the integer output
+    it is read from, and that output is not computed by one of ``kept`` (which would make it
+    float). The retry would convert the model a second time for nothing."""
+    rows = [r for r in result.parity.get("outputs", []) if r["verdict"] == MISMATCH]
+    producers = output_producers(data)
+    if not rows or not all(r["finer_than_step"] and producers.get(r["key"]) not in kept
+                           for r in rows):
+        return None
+    keys = ", ".join(r["key"] for r in rows)
+    return (f"{keys}: the source's values span less than one step of the int8 output in every "
+            f"sample, so no int8 model can show them and keeping {', '.join(kept)} in float "
+            "would not change that (not tried); take the tensor before the last op as the "
+            "output (--outputs), or convert with --dynamic")
 
 
 def _larger_than_float(mode: str, size: int, float_size: int, source: str | None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphport.graph import edit
+from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
 from graphport.graph.safety import ensure_safe
 from graphport.graph.tensors import shape_list
@@ -46,11 +47,12 @@ def prepare_for_export(graph: GraphProto, spec: GraphSpec, target: str,
         before = prepared.graph
         # Keep the unrepaired graph (parity runs it) only when some pass has work to do, so a
         # large graph that needs no repair is not copied.
-        if needs_repair(before, calls):
-            prepared.graph, prepared.rewrites = run_pipeline(edit.copy_graph(before), calls,
-                                                             fetches)
+        index = NodeIndex.of(before)
+        if needs_repair(before, calls, index):
+            untouched = edit.copy_graph(before)  # the passes edit the graph they are given
+            prepared.graph, prepared.rewrites = run_pipeline(before, calls, fetches, index)
             if any(r.changed and not r.error for r in prepared.rewrites):
-                prepared.unrepaired = before
+                prepared.unrepaired = untouched
                 dropped = {n for r in prepared.rewrites for n in r.dropped_outputs}
                 prepared.outputs = [t for t in prepared.outputs
                                     if parse_input(t.tensor)[0] not in dropped]

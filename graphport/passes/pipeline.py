@@ -135,26 +135,31 @@ def resolve(names: list[str] | None, target: str,
     return calls
 
 
-def needs_repair(graph: GraphProto, calls: list[PassCall]) -> bool:
+def needs_repair(graph: GraphProto, calls: list[PassCall], index: NodeIndex | None = None
+                 ) -> bool:
     """Cheap check (no TensorFlow) before copying a graph: does any pass match anything?"""
     passes = available()
-    index = NodeIndex.of(graph)
+    index = index or NodeIndex.of(graph)
     return any(passes[name]().matches(index) for name in dict.fromkeys(c.name for c in calls))
 
 
-Checked = tuple[GraphProto, PassResult, "list[Problem] | None"]
+# The graph a pass returns, its result, the graph check of it (when made), and an index of it
+# that is still true (None once a pass ran: it may have edited the graph).
+Checked = tuple[GraphProto, PassResult, "list[Problem] | None", "NodeIndex | None"]
 
 
 def _run_checked(graph: GraphProto, call: PassCall, fetch_nodes: list[str],
-                 known: list[Problem] | None) -> Checked:
+                 known: list[Problem] | None, index: NodeIndex | None) -> Checked:
     """One pass on ``graph``: its result, or the graph as it was when the pass broke it; and
-    the graph check of what is returned, when it was made (``known``: the input's, if made)."""
+    the graph check of what is returned, when it was made (``known``: the input's, if made).
+    ``index``: of ``graph`` as it is, if one is at hand (most passes match nothing, and one
+    index of a 179 MB graph costs 30 ms)."""
     cls = available()[call.name]
     graph_pass = cls()
-    index = NodeIndex.of(graph)
+    index = index or NodeIndex.of(graph)
     matches = graph_pass.matches(index)
     if not matches:
-        return graph, PassResult(call.name, params=call.params), known
+        return graph, PassResult(call.name, params=call.params), known, index
     context = PassContext({**cls.params, **call.params})
     if known is None:
         known = check_graph(graph, index)
@@ -165,12 +170,13 @@ def _run_checked(graph: GraphProto, call: PassCall, fetch_nodes: list[str],
         raise
     except Exception as error:  # a bug in the pass: the graph goes on without it
         return before, PassResult(call.name, len(matches), params=call.params,
-                                  error=f"it crashed ({type(error).__name__}: {error})"), known
+                                  error=f"it crashed ({type(error).__name__}: {error})"
+                                  ), known, None
     result.notes.extend(context.notes)
     result.params = call.params
     result.dropped_outputs = context.dropped_outputs
     if not result.changed:
-        return graph, result, known
+        return graph, result, known, None
     graph = prune(graph, [n for n in fetch_nodes if n not in result.dropped_outputs])
     after = check_graph(graph)
     had = set(known)
@@ -179,21 +185,22 @@ def _run_checked(graph: GraphProto, call: PassCall, fetch_nodes: list[str],
         listed = "; ".join(str(p) for p in new[:5])
         more = f" and {len(new) - 5} more" if len(new) > 5 else ""
         result.error = f"its result failed the graph check ({listed}{more})"
-        return before, result, known
-    return graph, result, after
+        return before, result, known, None
+    return graph, result, after, None
 
 
-def run_pipeline(graph: GraphProto, calls: list[PassCall], fetch_nodes: list[str]
-                 ) -> tuple[GraphProto, list[PassResult]]:
-    """Apply the passes in order; returns the repaired graph and what each pass did. A pass
-    that crashes or breaks the graph is rolled back (its ``error`` says why, a graphport bug
-    to report) and the rest go on. The graph is checked once before the first pass that has
-    work, then after each pass that changed it."""
+def run_pipeline(graph: GraphProto, calls: list[PassCall], fetch_nodes: list[str],
+                 index: NodeIndex | None = None) -> tuple[GraphProto, list[PassResult]]:
+    """Apply the passes in order (``graph`` is edited; ``index``: of it, if at hand); returns
+    the repaired graph and what each pass did. A pass that crashes or breaks the graph is
+    rolled back (its ``error`` says why, a graphport bug to report) and the rest go on. The
+    graph is checked once before the first pass that has work, then after each pass that
+    changed it."""
     results = []
     known: list[Problem] | None = None
     fetch_nodes = list(fetch_nodes)
     for call in calls:
-        graph, result, known = _run_checked(graph, call, fetch_nodes, known)
+        graph, result, known, index = _run_checked(graph, call, fetch_nodes, known, index)
         if result.error:
             result.notes.append(f"rolled back: {result.error} (a graphport bug; please report "
                                 "it with the graph)")

@@ -159,6 +159,9 @@ class OutputAgreement:
     reordered: bool = False  # ... and they came in another order in some sample
     reason: str | None = None  # why it is unverified
     max_lsb: float | None = None  # max_abs in steps of the output's quantization (int8 modes)
+    # The source's values span less than one such step in every sample: no integer output
+    # can tell them apart (a softmax over 1,000 near-equal classes against int8's 1/256).
+    finer_than_step: bool = False
 
 
 def _is_distribution(array: np.ndarray) -> bool:

@@ -105,6 +105,35 @@ def output_steps(model: bytes) -> dict[str, float]:
     return steps
 
 
+def output_producers(model: bytes) -> dict[str, str]:
+    """The builtin op that computes each signature output (for an output a final DEQUANTIZE
+    makes float, the op before it). Read without unpacking the model."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    root = schema.Model.GetRootAs(model, 0)
+    if not root.SignatureDefsLength() or not root.SubgraphsLength():
+        return {}
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    graph = root.Subgraphs(0)
+    made_by: dict[int, tuple[str, int]] = {}  # tensor -> (op, its first input)
+    for k in range(graph.OperatorsLength()):
+        op = graph.Operators(k)
+        code = root.OperatorCodes(op.OpcodeIndex())
+        name = names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM")
+        for j in range(op.OutputsLength()):
+            made_by[int(op.Outputs(j))] = (name, int(op.Inputs(0)) if op.InputsLength() else -1)
+    producers = {}
+    signature = root.SignatureDefs(0)
+    for j in range(signature.OutputsLength()):
+        item = signature.Outputs(j)
+        op, source = made_by.get(int(item.TensorIndex()), ("", -1))
+        if op == "DEQUANTIZE":
+            op = made_by.get(source, ("", -1))[0]
+        if op:
+            producers[item.Name().decode()] = op
+    return producers
+
+
 def regular_nms_classes(model: bytes) -> int:
     """The classes of a regular-NMS detection op in ``model`` (0 without one), read without
     unpacking the model (cheap on large ones)."""
