@@ -164,6 +164,7 @@ def main() -> int:
         return 0 if ok else 1
     print(f"model: {model} ({model.stat().st_size / 1e6:.1f} MB); median of {args.runs} runs "
           f"each, alternating order; int8 calibrates on {args.calib_samples} samples")
+    alone_ok = True
     print(f"{'mode':8} {'graphport s':>11} {'plain s':>8} {'time x':>7} {'graphport MB':>12} "
           f"{'plain MB':>9} {'mem x':>6} {'report s':>9} {'full run s':>11}")
     for mode in args.modes.split(","):
@@ -179,14 +180,15 @@ def main() -> int:
                         for key in ("seconds", "peak_mb", "size")} for name in ("ours", "plain"))
         time_ratio = ours["seconds"] / plain["seconds"]
         memory_ratio = ours["peak_mb"] / plain["peak_mb"]
-        ok &= time_ratio <= 1.10 and memory_ratio <= 1.10
+        alone_ok &= time_ratio <= 1.10 and memory_ratio <= 1.10
         print(f"{mode:8} {ours['seconds']:11.1f} {plain['seconds']:8.1f} {time_ratio:7.2f} "
               f"{ours['peak_mb']:12.0f} {plain['peak_mb']:9.0f} {memory_ratio:6.2f} "
               f"{report_s:9.1f} {full_s:11.1f}")
         print(f"{'':8} sizes: graphport {ours['size'] / 1e6:.1f} MB, plain "
               f"{plain['size'] / 1e6:.1f} MB")
-    print("targets (<= 1.10x time and memory):", "met" if ok else "NOT met")
-    return 0 if ok else 1
+    print("conversion-alone targets (<= 1.10x time and memory):",
+          "met" if alone_ok else "NOT met")
+    return 0 if ok and alone_ok else 1
 
 
 if __name__ == "__main__":
