@@ -42,14 +42,14 @@ def add_signature(model: bytes, inputs: list[SignatureTensor], outputs: list[Sig
         outputs=[schema.TensorMapT(name=t.key, tensorIndex=int(main.Outputs(i)))
                  for i, t in enumerate(outputs)],
         signatureKey=key, subgraphIndex=0)
-    if _fields(model) is None or any(root.Buffers(i).Offset() > 1
-                                     for i in range(root.BuffersLength())):
+    fields = _fields(model)
+    if fields is None or any(root.Buffers(i).Offset() > 1 for i in range(root.BuffersLength())):
         # Buffers stored past the flatbuffer (models over 2 GB) are addressed from the
         # file's start, which a prefix would move: rebuild.
         tree = schema.ModelT.InitFromPackedBuf(model, 0)
         tree.signatureDefs = [signature]
         return pack_model(tree, len(model) + 4096)
-    return _with_root_before(model, signature)
+    return _with_root_before(model, fields, signature)
 
 
 def _fields(model: bytes) -> list[int | None] | None:
@@ -73,11 +73,11 @@ def _fields(model: bytes) -> list[int | None] | None:
     return found
 
 
-def _with_root_before(model: bytes, signature: schema.SignatureDefT) -> bytes:
-    """``model`` behind a new header, vtable and root table whose fields point into it, and
-    a signature_defs vector holding ``signature``."""
-    fields = _fields(model)
-    assert fields is not None
+def _with_root_before(model: bytes, fields: list[int | None],
+                      signature: schema.SignatureDefT) -> bytes:
+    """``model`` behind a new header, vtable and root table whose fields (``fields``, as
+    ``_fields`` found them) point into it, and a signature_defs vector holding
+    ``signature``."""
     builder = flatbuffers.Builder(1024)
     packed = signature.Pack(builder)
     builder.StartVector(4, 1, 4)

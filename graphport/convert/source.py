@@ -114,11 +114,15 @@ class SourceModel:
 
     @property
     def _by_name(self) -> bool:
-        """Can the converter take this graph by tensor names? It then skips importing the
-        graph into TensorFlow and Grappler's function inlining, which have nothing to do
-        without functions (the same bytes on ResNet-v2-101, 1.6-2.2 s sooner); the
-        tensor route sets an open batch to 1, which names cannot say."""
+        """Can the converter take this graph by names (inputs that are placeholders of known
+        shape, no functions)? It then skips importing the graph into TensorFlow and Grappler's
+        function inlining, which have nothing to do without functions (the same bytes on
+        ResNet-v2-101, 1.6-2.2 s sooner); the tensor route sets an open batch to 1, which
+        names cannot say."""
+        placeholders = {n.name for n in self.graph_def.node if n.op == "Placeholder"}
         return not self.graph_def.library.function and all(
+            parse_input(t.tensor)[0] in placeholders and parse_input(t.tensor)[1] == 0
+            for t in self.inputs) and all(
             shape is not None and all(d is not None and d >= 0 for d in shape)
             for _, shape in self._feeds)
 
