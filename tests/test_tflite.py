@@ -303,3 +303,32 @@ def test_parity_budget_counts_loading_the_source() -> None:
     assert expected[1]["y"].tolist() == [2.0, 2.0]
     assert len(_paired_runs(source, lambda s: s, samples, None,  # type: ignore[arg-type]
                             lambda _: None)[0]) == 5
+
+
+def test_converter_by_names_writes_what_the_tensor_route_writes(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """A graph without functions, its inputs static placeholders, goes to the converter by
+    names (no TensorFlow import of the graph, no Grappler pass): the model is the same, byte
+    for byte, as the tensor route gives."""
+    from conftest import freeze_v1
+
+    from graphport.convert.converter import convert
+    from graphport.convert.source import SourceModel, source_model
+
+    tf = tensorflow()
+    v1 = tf.compat.v1
+    rng = np.random.default_rng(5)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [1, 16, 16, 3], name="image")
+        y = tf.nn.conv2d(x, rng.normal(size=(3, 3, 3, 8)).astype(np.float32), 1, "SAME")
+        y = tf.nn.relu(tf.nn.bias_add(y, rng.normal(size=8).astype(np.float32)))
+        tf.reduce_mean(y, [1, 2], name="features")
+    model = tmp_path / "static.pb"
+    model.write_bytes(freeze_v1(graph, ["features"]).SerializeToString())
+    with source_model(model, GraphSpec()) as source:
+        assert source._by_name
+        by_name = convert(source, "float32")
+        monkeypatch.setattr(SourceModel, "_by_name", property(lambda self: False))
+        assert convert(source, "float32") == by_name
