@@ -394,11 +394,11 @@ def convert_source(
     result, data = _build(*args, quant, progress, pruning, retry_follows=may_retry)
     verdict = result.parity.get("verdict")
     kept = sorted({row["op"] for row in result.operators if row["op"] in ARITHMETIC})
-    unshowable = _finer_than_int8(result, data, kept) if may_retry and verdict == MISMATCH \
-        else None
-    if unshowable and kept:
+    retry = may_retry and verdict == MISMATCH and bool(kept)
+    unshowable = _finer_than_int8(result, data, kept) if retry else None
+    if unshowable:
         result.notes = [*result.notes, unshowable]
-    elif may_retry and verdict == MISMATCH and kept:
+    elif retry:
         step(f"full int8 did not match: trying again with {', '.join(kept)} in float")
         retried, retried_data = _build(*args, QuantOptions(keep_float=kept), progress, pruning)
         again = retried.parity.get("verdict")

@@ -100,10 +100,14 @@ def builtin_code(code: Any) -> int:
     return max(code.builtinCode, code.deprecatedBuiltinCode)
 
 
+def builtin_name(builtin: int) -> str:
+    """A builtin operator's name (``CONV_2D``) from its number."""
+    return _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
+
+
 def op_name(code: Any) -> tuple[str, str]:
     """An operator code as (name, kind): BUILTIN name or custom code; builtin/flex/custom."""
-    builtin = builtin_code(code)
-    name = _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
+    name = builtin_name(builtin_code(code))
     if name != "CUSTOM":
         return name, "builtin"
     custom = decode_name(code.customCode)

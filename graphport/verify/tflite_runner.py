@@ -69,24 +69,37 @@ def has_variable_tensors(model: bytes) -> bool:
     return False
 
 
+def _signature_outputs(model: bytes) -> tuple[Any, dict[int, tuple[str, int]],
+                                              list[tuple[str, int]]]:
+    """Subgraph 0 (flatbuffer accessors), who writes each of its tensors (op name, the op's
+    first input), and each signature output's (key, tensor); nothing for a model without a
+    signature. Read without unpacking the model."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    from graphport.graph.tflite_model import builtin_name
+
+    root = schema.Model.GetRootAs(model, 0)
+    if not root.SignatureDefsLength() or not root.SubgraphsLength():
+        return None, {}, []
+    graph = root.Subgraphs(0)
+    made_by: dict[int, tuple[str, int]] = {}
+    for k in range(graph.OperatorsLength()):
+        op = graph.Operators(k)
+        code = root.OperatorCodes(op.OpcodeIndex())
+        name = builtin_name(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()))
+        for j in range(op.OutputsLength()):
+            made_by[int(op.Outputs(j))] = (name, int(op.Inputs(0)) if op.InputsLength() else -1)
+    signature = root.SignatureDefs(0)
+    outputs = [(signature.Outputs(j).Name().decode(), int(signature.Outputs(j).TensorIndex()))
+               for j in range(signature.OutputsLength())]
+    return graph, made_by, outputs
+
+
 def output_steps(model: bytes) -> dict[str, float]:
     """Each signature output's quantization step (one LSB): its own scale when it is integer,
     else the scale of what its final DEQUANTIZE reads; outputs computed in float have none.
     Read without unpacking the model."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    root = schema.Model.GetRootAs(model, 0)
-    if not root.SignatureDefsLength() or not root.SubgraphsLength():
-        return {}
-    graph = root.Subgraphs(0)
-    dequantize = {i for i in range(root.OperatorCodesLength()) if max(
-        root.OperatorCodes(i).BuiltinCode(), root.OperatorCodes(i).DeprecatedBuiltinCode())
-        == schema.BuiltinOperator.DEQUANTIZE}
-    producers = {}
-    for k in range(graph.OperatorsLength()):
-        op = graph.Operators(k)
-        if op.OpcodeIndex() in dequantize:
-            producers[int(op.Outputs(0))] = int(op.Inputs(0))
+    graph, made_by, outputs = _signature_outputs(model)
 
     def scale(index: int) -> float | None:
         quantization = graph.Tensors(index).Quantization()
@@ -95,42 +108,25 @@ def output_steps(model: bytes) -> dict[str, float]:
         return float(scales[0]) if scales is not None and scales[0] > 0 else None
 
     steps = {}
-    signature = root.SignatureDefs(0)
-    for j in range(signature.OutputsLength()):
-        item = signature.Outputs(j)
-        index = int(item.TensorIndex())
-        step = scale(index) or (scale(producers[index]) if index in producers else None)
+    for key, index in outputs:
+        op, source = made_by.get(index, ("", -1))
+        step = scale(index) or (scale(source) if op == "DEQUANTIZE" else None)
         if step:
-            steps[item.Name().decode()] = step
+            steps[key] = step
     return steps
 
 
 def output_producers(model: bytes) -> dict[str, str]:
     """The builtin op that computes each signature output (for an output a final DEQUANTIZE
     makes float, the op before it). Read without unpacking the model."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    root = schema.Model.GetRootAs(model, 0)
-    if not root.SignatureDefsLength() or not root.SubgraphsLength():
-        return {}
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    graph = root.Subgraphs(0)
-    made_by: dict[int, tuple[str, int]] = {}  # tensor -> (op, its first input)
-    for k in range(graph.OperatorsLength()):
-        op = graph.Operators(k)
-        code = root.OperatorCodes(op.OpcodeIndex())
-        name = names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM")
-        for j in range(op.OutputsLength()):
-            made_by[int(op.Outputs(j))] = (name, int(op.Inputs(0)) if op.InputsLength() else -1)
+    _, made_by, outputs = _signature_outputs(model)
     producers = {}
-    signature = root.SignatureDefs(0)
-    for j in range(signature.OutputsLength()):
-        item = signature.Outputs(j)
-        op, source = made_by.get(int(item.TensorIndex()), ("", -1))
+    for key, index in outputs:
+        op, source = made_by.get(index, ("", -1))
         if op == "DEQUANTIZE":
             op = made_by.get(source, ("", -1))[0]
         if op:
-            producers[item.Name().decode()] = op
+            producers[key] = op
     return producers
 
 
