@@ -2,15 +2,18 @@
 and graphport before re-rolling give) against re-rolled (graphport's default), side by side in
 one run.
 
-Two graphs, both written by TensorFlow's own static_rnn (scripts/make_fixtures.py):
+Graphs written by TensorFlow's own static_rnn (scripts/make_fixtures.py):
 - the HAR tutorial model of 2017 (har_graph): a dense 3->64 ReLU layer, two stacked
   BasicLSTMCells of 64 units over 200 steps, 6 classes, open batch (issue 27's real shapes);
+  re-rolled into fused LSTMs (reroll_lstm);
+- the same with GRUCells, and with LSTMCells with peepholes and a projection: re-rolled into a
+  while loop (reroll_loop), since no fused op computes them;
 - a 2-layer LSTM of 128 units over 200 steps (lstm_graph; issue 19's benchmark).
 Targets (issue 27): int8 / float32 size <= 0.3 and latency >= 3x better than the unrolled float32
 model. Latency: LiteRT, one thread, the best of 5 rounds of 20 calls, the state reset between
 calls as the app must.
 
-    python scripts/bench_size.py [--rounds 5]
+    python scripts/bench_size.py [--rounds 5] [--graphs har,har-gru,har-peephole,lstm128]
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from graphport.commands.tflite import convert_tflite
 from graphport.passes.pipeline import DEFAULT_PIPELINE
 from graphport.spec.options import CalibrationSpec, GraphSpec, VerifySpec
 
-UNROLLED = [p for p in DEFAULT_PIPELINE if p != "reroll_lstm"]  # graphport before issue 27
+# graphport before issue 27
+UNROLLED = [p for p in DEFAULT_PIPELINE if p not in ("reroll_lstm", "reroll_loop")]
 
 
 def latency_ms(model: Path, shape: tuple[int, ...], rounds: int) -> float:
@@ -84,13 +88,24 @@ def measure(name: str, graph: Any, shape: tuple[int, ...], scratch: Path, rounds
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--graphs", default=",".join(GRAPHS))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        measure("HAR LSTM, 200 steps, 2 x 64 units", har_graph(), (1, 200, 3), Path(scratch),
-                args.rounds)
-        measure("2-layer LSTM, 200 steps, 128 units", lstm_graph(200, 128), (1, 200, 16),
-                Path(scratch), args.rounds)
+        for key in args.graphs.split(","):
+            title, build, shape = GRAPHS[key]
+            measure(title, build(), shape, Path(scratch), args.rounds)
     return 0
+
+
+GRAPHS: dict[str, tuple[str, Any, tuple[int, ...]]] = {
+    "har": ("HAR LSTM, 200 steps, 2 x 64 units", har_graph, (1, 200, 3)),
+    "har-gru": ("HAR GRU, 200 steps, 2 x 64 units", lambda: har_graph(cell="GRUCell"),
+                (1, 200, 3)),
+    "har-peephole": ("HAR LSTMCell (peepholes, projection to 32), 200 steps, 2 x 64 units",
+                     lambda: har_graph(cell="LSTMCell"), (1, 200, 3)),
+    "lstm128": ("2-layer LSTM, 200 steps, 128 units", lambda: lstm_graph(200, 128),
+                (1, 200, 16)),
+}
 
 
 if __name__ == "__main__":

@@ -979,21 +979,26 @@ def lstm_graph(steps: int, hidden: int, features: int = 16) -> Any:
         return _frozen(graph, ["y"])
 
 
-def har_graph(steps: int = 200, hidden: int = 64, features: int = 3, classes: int = 6) -> Any:
+def har_graph(steps: int = 200, hidden: int = 64, features: int = 3, classes: int = 6,
+              cell: str = "BasicLSTMCell") -> Any:
     """The human-activity-recognition LSTM of 2017 tutorials as TF 1.x wrote it: an open
     batch, the input made time-major and split per step, a dense ReLU layer, two stacked
-    BasicLSTMCells by static_rnn, a dense layer on the last output."""
+    BasicLSTMCells by static_rnn, a dense layer on the last output. ``cell``: GRUCell, or
+    LSTMCell (with peepholes and a projection to hidden / 2) in place of BasicLSTMCell."""
     from tensorflow.python.ops import rnn as rnn_ops
     from tensorflow.python.ops import rnn_cell_impl as rnn
 
+    make = {"BasicLSTMCell": lambda: rnn.BasicLSTMCell(hidden, forget_bias=1.0),
+            "GRUCell": lambda: rnn.GRUCell(hidden),
+            "LSTMCell": lambda: rnn.LSTMCell(hidden, use_peepholes=True,
+                                             num_proj=hidden // 2)}[cell]
     graph = tf.Graph()
     with graph.as_default():
         v1.set_random_seed(SEED + 80)
         x = v1.placeholder(tf.float32, [None, steps, features], name="x")
         h = tf.reshape(tf.transpose(x, [1, 0, 2]), [-1, features])
         h = tf.nn.relu(_layer(h, hidden, "hidden"))
-        cells = rnn.MultiRNNCell([rnn.BasicLSTMCell(hidden, forget_bias=1.0)
-                                  for _ in range(2)])
+        cells = rnn.MultiRNNCell([make() for _ in range(2)])
         outputs, _ = rnn_ops.static_rnn(cells, tf.split(h, steps, 0), dtype=tf.float32)
         _layer(outputs[-1], classes, "logits")
         return _frozen(graph, ["logits/BiasAdd"])

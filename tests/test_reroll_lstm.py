@@ -22,10 +22,11 @@ pytestmark = pytest.mark.tf
 STEPS, UNITS, FEATURES = 12, 8, 5
 
 
-def _static_rnn(cell: str, state_in: bool = False, state_out: bool = False) -> Any:
-    """A 2-layer LSTM over STEPS steps by static_rnn, open batch, frozen: ``y`` is the last
-    output; ``state_in`` starts it from placeholders, ``state_out`` also returns the top
-    layer's cell state."""
+def _static_rnn(cell: str, state_in: bool = False, state_out: bool = False,
+                units: int = UNITS) -> Any:
+    """A 2-layer RNN of ``units`` over STEPS steps by static_rnn, open batch, frozen: ``y`` is
+    the last output; ``state_in`` starts it from placeholders, ``state_out`` also returns the
+    top layer's cell state."""
     import tensorflow as tf
     from tensorflow.python.ops import rnn as rnn_ops
     from tensorflow.python.ops import rnn_cell_impl as rnn
@@ -35,12 +36,14 @@ def _static_rnn(cell: str, state_in: bool = False, state_out: bool = False) -> A
     with graph.as_default():
         v1.set_random_seed(27)
         x = v1.placeholder(tf.float32, [None, STEPS, FEATURES], name="x")
-        make = {"BasicLSTMCell": lambda: rnn.BasicLSTMCell(UNITS, forget_bias=1.0),
-                "LSTMCell": lambda: rnn.LSTMCell(UNITS),
-                "GRUCell": lambda: rnn.GRUCell(UNITS)}[cell]
+        make = {"BasicLSTMCell": lambda: rnn.BasicLSTMCell(units, forget_bias=1.0),
+                "LSTMCell": lambda: rnn.LSTMCell(units),
+                "peephole": lambda: rnn.LSTMCell(units, use_peepholes=True, num_proj=units // 2,
+                                                 cell_clip=3.0),
+                "GRUCell": lambda: rnn.GRUCell(units)}[cell]
         cells = rnn.MultiRNNCell([make() for _ in range(2)])
-        initial = tuple(rnn.LSTMStateTuple(v1.placeholder(tf.float32, [None, UNITS]),
-                                           v1.placeholder(tf.float32, [None, UNITS]))
+        initial = tuple(rnn.LSTMStateTuple(v1.placeholder(tf.float32, [None, units]),
+                                           v1.placeholder(tf.float32, [None, units]))
                         for _ in range(2)) if state_in else None
         outputs, state = rnn_ops.static_rnn(cells, tf.unstack(x, axis=1), initial_state=initial,
                                             dtype=tf.float32)

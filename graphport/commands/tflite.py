@@ -16,7 +16,7 @@ import numpy as np
 from graphport.convert.calibration import Calibration, load_calibration
 from graphport.convert.carried import carried_input_stats
 from graphport.convert.compact import compact_model
-from graphport.convert.converter import FUSED_LSTM_PASSES, ID_OUTPUTS_NOTE, convert, fitted_io
+from graphport.convert.converter import ID_OUTPUTS_NOTE, REROLL_PASSES, convert, fitted_io
 from graphport.convert.op_report import mark_chosen, op_rows, rows_json, summarize, zipped_size
 from graphport.convert.reference import evaluate, load_eval, quant_samples, reference_samples
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel, source_model
@@ -615,11 +615,12 @@ def convert_tflite(
                                 "--passes +strip_fake_quant makes the true float model")
         if fitted_io(source, io) != io:  # refuses --output-type before any slow work
             source.notes.append(ID_OUTPUTS_NOTE)
-        if mode == "int16x8" and source.changed_by(FUSED_LSTM_PASSES):
+        if mode == "int16x8" and source.changed_by(REROLL_PASSES):
+            done = sorted(REROLL_PASSES)
             source.notes.append(f"int16x8 converts the graph without "
-                                f"{' and '.join(sorted(FUSED_LSTM_PASSES))}: TensorFlow's "
+                                f"{', '.join(done[:-1])} and {done[-1]}: TensorFlow's "
                                 "16x8 quantizer cannot quantize a fused LSTM (its model fails "
-                                "to run) nor the loop it would be")
+                                "to run) nor a while loop")
         if carried:
             step("reading the ranges the graph carries")
         elif calibrated(mode):

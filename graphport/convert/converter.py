@@ -39,9 +39,10 @@ def _select_ops_in(message: str) -> dict[str, list[str]]:
 
 
 # TensorFlow's int16x8 quantizer leaves a fused LSTM float and types its output int8, which
-# LiteRT refuses to run; unfused, it cannot quantize the WHILE it becomes (its condition's
-# inputs get no ranges): int16x8 converts the graph without these passes (measured on both).
-FUSED_LSTM_PASSES = frozenset({"reroll_lstm", "fuse_lstm_loop"})
+# LiteRT refuses to run; it cannot quantize a WHILE (its condition's inputs get no ranges),
+# whether an unfused loop or reroll_loop's: int16x8 converts the graph without these passes
+# (measured on each).
+REROLL_PASSES = frozenset({"reroll_lstm", "fuse_lstm_loop", "reroll_loop"})
 
 
 def counted(items: list[Any], what: str, progress: Progress | None) -> Iterator[Any]:
@@ -61,8 +62,8 @@ def configured_converter(source: SourceModel, mode: str, io: IoTypes | None = No
     io = fitted_io(source, io)
     if mode == "int8" and calibration is None:  # the ranges the graph carries
         return carried_converter(source, io)
-    if mode == "int16x8":  # see FUSED_LSTM_PASSES
-        source = source.without(FUSED_LSTM_PASSES)
+    if mode == "int16x8":  # see REROLL_PASSES
+        source = source.without(REROLL_PASSES)
     converter = source.converter()
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if mode == "fp16":

@@ -36,11 +36,13 @@ class PassResult:
 
 @dataclass
 class PassContext:
-    """What a pass may use beyond the graph: its parameters, and a place for notes."""
+    """What a pass may use beyond the graph: its parameters, the graph's output nodes, and a
+    place for notes."""
 
     params: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     dropped_outputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
         self.notes.append(text)

@@ -183,3 +183,25 @@ def unique_name(graph: Any, base: str) -> str:
     while name in taken:
         name, n = f"{base}_{n}", n + 1
     return name
+
+
+def topological(index: NodeIndex) -> list[Any]:
+    """Nodes with every producer before its readers (a frozen graph is usually in order)."""
+    order: list[Any] = []
+    seen: set[str] = set()
+    for root in index.graph.node:
+        stack = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+                continue
+            if node.name in seen:
+                continue
+            seen.add(node.name)
+            stack.append((node, True))
+            for item in node.input:
+                producer = index.nodes.get(parse_input(item)[0])
+                if producer is not None and producer.name not in seen:
+                    stack.append((producer, False))
+    return order

@@ -30,15 +30,16 @@ from graphport.passes.base import TARGETS, GraphPass, PassContext, PassResult
 # detector's postprocessing loop whole, then the loop repairs (a dynamic_rnn LSTM loop fused
 # whole first, concat accumulators, every other TensorArray as a list, TF2 lists made static),
 # unrolled LSTMs re-rolled into fused ones (both before the split, which would break their cell
-# pattern), RNN kernels split by operand (their own int8 scales) and the op repairs, fold again
-# what they exposed (the eightbit weights too), and last give cond branches their own
+# pattern), RNN kernels split by operand (their own int8 scales), any other unrolled RNN
+# re-rolled into a while loop (after the split, so its step keeps it), the op repairs, fold
+# again what they exposed (the eightbit weights too), and last give cond branches their own
 # constants. Passes not meant for a target are skipped there; `--passes +NAME` runs NAME before
 # all of these.
 DEFAULT_PIPELINE = ("fold_constants", "strip_training_leftovers", "eightbit_to_float",
                     "detection_postprocess", "fuse_lstm_loop", "tensor_array_to_concat",
                     "tensor_array_to_list", "tensor_list_shapes", "reroll_lstm",
-                    "split_concat_matmul", "nms_v4", "crop_and_resize", "fold_constants",
-                    "branch_constants")
+                    "split_concat_matmul", "reroll_loop", "nms_v4", "crop_and_resize",
+                    "fold_constants", "branch_constants")
 _CALL = re.compile(r"^\s*(\w+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 
 
@@ -160,7 +161,7 @@ def _run_checked(graph: GraphProto, call: PassCall, fetch_nodes: list[str],
     matches = graph_pass.matches(index)
     if not matches:
         return graph, PassResult(call.name, params=call.params), known, index
-    context = PassContext({**cls.params, **call.params})
+    context = PassContext({**cls.params, **call.params}, outputs=list(fetch_nodes))
     if known is None:
         known = check_graph(graph, index)
     before = copy_graph(graph)

@@ -24,7 +24,7 @@ from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
 from graphport.graph.tensors import dtype_enum, dtype_name
 from graphport.passes.base import TFLITE, GraphPass, PassContext, PassResult
-from graphport.passes.graph_util import unique_name
+from graphport.passes.graph_util import topological, unique_name
 
 _QUANTIZED_TYPES = {"quint8", "qint8", "qint32", "quint16", "qint16"}
 # Quantized op -> (float op, [(operand position, its min position, its max position)], other
@@ -91,7 +91,7 @@ class EightbitToFloat(GraphPass):
                 views[key] = node.name
             return views[key]
 
-        for node in _topological(graph, index):
+        for node in topological(index):
             inputs = [i for i in node.input if not i.startswith("^")]
             controls = [i for i in node.input if i.startswith("^")]
             if node.op in _TWINS:
@@ -143,26 +143,3 @@ class EightbitToFloat(GraphPass):
         node.attr["T"].type = dtype_enum("float")
         if op == "Reshape":
             node.attr["Tshape"].type = dtype_enum("int32")
-
-
-def _topological(graph: Any, index: NodeIndex) -> list[Any]:
-    """Nodes with every producer before its readers (a frozen graph is usually in order)."""
-    order: list[Any] = []
-    state: dict[str, int] = {}
-    for root in graph.node:
-        stack = [(root, False)]
-        while stack:
-            node, done = stack.pop()
-            if done:
-                state[node.name] = 2
-                order.append(node)
-                continue
-            if state.get(node.name):
-                continue
-            state[node.name] = 1
-            stack.append((node, True))
-            for item in node.input:
-                producer = index.nodes.get(parse_input(item)[0])
-                if producer is not None and not state.get(producer.name):
-                    stack.append((producer, False))
-    return order

@@ -10,7 +10,7 @@ Matched by data flow, not names (the cell: passes/lstm_cells.py): steps sharing 
 bias form a chain where each step reads the previous step's h' and c'; a chain starting from a
 zero state becomes one call of the fused sequence LSTM. Each step's h' stays readable as a
 slice of the sequence output. A chain whose cell state is read outside it, or whose start
-state is not zero, is left as it is with a note.
+state is not zero, is left as it is with a note, for reroll_loop (a while loop) to take.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class RerollLstm(GraphPass):
         if isinstance(match, _Unfusable):
             context.note(f"{match.steps} steps share kernel {match.kernel} but are not an LSTM "
                          "cell the fused op computes (GRU, peepholes, projection or clipping): "
-                         "left unrolled")
+                         "not fused (reroll_loop makes it a while loop)")
             return False
         chain: _Chain = match
         first, last = chain.cells[0], chain.cells[-1]
@@ -92,8 +92,8 @@ class RerollLstm(GraphPass):
         where = f"LSTM {first.split.name} .. {last.split.name} ({len(chain.cells)} steps)"
         start_h = first.operands[chain.h_position]
         if not (is_zero(start_h, index.nodes) and is_zero(first.c_prev, index.nodes)):
-            context.note(f"{where}: not re-rolled: its start state is not zero (a state "
-                         "input); left unrolled")
+            context.note(f"{where}: not fused: its start state is not zero (a state "
+                         "input); left to reroll_loop")
             return False
         for n, cell in enumerate(chain.cells):
             following = chain.cells[n + 1].split.name if n + 1 < len(chain.cells) else None
@@ -101,8 +101,8 @@ class RerollLstm(GraphPass):
                 if reader.node.name in cell.own or (
                         following and reader.node.name in chain.cells[n + 1].own):
                     continue
-                context.note(f"{where}: not re-rolled: its cell state {cell.new_c.name} is "
-                             "read outside the cell (a state output); left unrolled")
+                context.note(f"{where}: not fused: its cell state {cell.new_c.name} is "
+                             "read outside the cell (a state output); left to reroll_loop")
                 return False
         kernel, recurrent, bias = keras_weights(first, chain.h_position)
         units = recurrent.shape[0]
@@ -110,7 +110,7 @@ class RerollLstm(GraphPass):
         batch = fixed_batch(graph, sequence, context.params["pin_batch"], context)
         if batch is None:
             context.note(f"{where}: not re-rolled: its batch size is open (the fused LSTM "
-                         "needs a fixed one); left unrolled; pin it with --input-shapes")
+                         "needs a fixed one); left to reroll_loop; --input-shapes pins it")
             return False
         outputs = fused_lstm(graph, sequence, len(chain.cells), kernel, recurrent, bias, batch,
                          f"{first.split.name}/graphport_lstm")
