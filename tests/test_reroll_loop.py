@@ -77,9 +77,13 @@ def _every_step_graph() -> tuple[Any, list[str]]:
 
 
 def test_every_step_read_outside_is_read_from_the_loop() -> None:
+    """The steps' outputs are stacked in the loop (a TensorList): folding constants after it
+    leaves the list's handle alone."""
     graph, fetches = _every_step_graph()
-    after, results = run_pipeline(edit.copy_graph(graph), [PassCall("reroll_loop")], fetches)
-    assert results[-1].changed == 1, results[-1]
+    calls = [PassCall("reroll_loop"), PassCall("fold_constants")]
+    after, results = run_pipeline(edit.copy_graph(graph), calls, fetches)
+    assert results[0].changed == 1, results[0]
+    assert results[1].error is None, results[1]
     gathers = [n for n in after.node if n.op == "GatherV2"]
     assert len(gathers) == STEPS  # y's Pack reads step t of the stacked outputs
     _same_numbers(graph, after, fetches)
@@ -119,6 +123,34 @@ def test_a_keras_rnn_unrolled_and_frozen_becomes_one_loop(layer: str) -> None:
     got = run_graph(to_tf(after), {"x:0": x}, ["Identity:0"])[0]
     expected = run_graph(to_tf(graph), {"x:0": x}, ["Identity:0"])[0]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_bidirectional_rnn_becomes_two_loops() -> None:
+    """static_bidirectional_rnn concatenates each step's forward output with the backward
+    RNN's output for the same time, which the backward RNN computes at the mirrored step: a
+    map grown through that concatenation runs two ways; the strict map (readers join only
+    when their other inputs are known) re-rolls each direction on its own. As the default
+    pipeline runs it: after split_concat_matmul."""
+    import tensorflow as tf
+    from tensorflow.python.ops import rnn as rnn_ops
+    from tensorflow.python.ops import rnn_cell_impl as rnn
+
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.set_random_seed(29)
+        x = v1.placeholder(tf.float32, [None, STEPS, FEATURES], name="x")
+        outputs, _, _ = rnn_ops.static_bidirectional_rnn(
+            rnn.GRUCell(UNITS), rnn.GRUCell(UNITS), tf.unstack(x, axis=1), dtype=tf.float32)
+        tf.stack(outputs, axis=1, name="y")
+    frozen = freeze_v1(graph, ["y"])
+    calls = [PassCall("split_concat_matmul"), PassCall("reroll_loop")]
+    after, results = run_pipeline(edit.copy_graph(frozen), calls, ["y"])
+    result = results[-1]
+    assert (result.changed, result.error) == (2, None), result
+    assert sum(n.op in ("While", "StatelessWhile") for n in after.node) == 2
+    assert len(after.node) < len(frozen.node) / 2
+    _same_numbers(frozen, after, ["y"])
 
 
 def test_shared_weights_without_a_recurrence_are_left_alone() -> None:

@@ -15,6 +15,7 @@ from graphport.convert.lstm_state import fix_lstm_states
 from graphport.convert.signature import add_signature
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel
 from graphport.convert.while_calibration import unalias_while_bodies
+from graphport.convert.while_operands import quantize_loop_operands
 from graphport.errors import ConversionError, UserError
 from graphport.graph.edge_cuts import edge_cut
 from graphport.graph.index import NodeIndex
@@ -136,7 +137,8 @@ def with_signature(data: bytes, source: SourceModel) -> bytes:
 
 def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops: bool) -> bytes:
     """``converter.convert()``, its failures turned into one-line errors that say what to do.
-    The calibrator gets loop bodies it does not crash on (convert/while_calibration.py)."""
+    The calibrator gets loop bodies it does not crash on (convert/while_calibration.py); the
+    result has its LSTM states and int8 loop operands mended (lstm_state, while_operands)."""
     try:
         with quiet_native(), compat.calibrator_input(lambda m: unalias_while_bodies(m)[0]):
             data = bytes(converter.convert())
@@ -154,7 +156,7 @@ def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops:
                               "rerun with --debug for the converter's full output") from None
     if source.custom_ops:
         _only_runtime_custom_ops(data, source, select_ops)
-    return fix_lstm_states(data)
+    return quantize_loop_operands(fix_lstm_states(data))
 
 
 def _only_runtime_custom_ops(data: bytes, source: SourceModel, select_ops: bool) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from ai_edge_litert import schema_py_generated as schema
 
-from graphport.graph.tflite_model import builtin_code, pack_model
+from graphport.graph.tflite_model import builtin_code, pack_model, uses_builtin
 
 FINEST = 2.0 ** -15
 _CELL_STATE = 19  # the op's input holding the cell state
@@ -35,10 +35,7 @@ def fix_lstm_states(model: bytes) -> bytes:
     """``model`` with every sequence LSTM's cell unclipped and an integer cell state at a
     scale of at least 2^-15 (``model`` itself, unpacked not at all, when it has no LSTM or
     nothing to fix)."""
-    root = schema.Model.GetRootAs(model, 0)
-    if not any(max(root.OperatorCodes(i).BuiltinCode(),
-                   root.OperatorCodes(i).DeprecatedBuiltinCode()) == _SEQUENCE_LSTM
-               for i in range(root.OperatorCodesLength())):
+    if not uses_builtin(model, _SEQUENCE_LSTM):
         return model
     tree = schema.ModelT.InitFromPackedBuf(model, 0)
     codes = [builtin_code(c) for c in tree.operatorCodes]

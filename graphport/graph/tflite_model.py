@@ -100,6 +100,15 @@ def builtin_code(code: Any) -> int:
     return max(code.builtinCode, code.deprecatedBuiltinCode)
 
 
+def uses_builtin(model: bytes, builtin: int) -> bool:
+    """Does ``model`` have an operator code for ``builtin``? Read without unpacking, so a
+    fix that applies to few models costs the others nothing."""
+    root = schema.Model.GetRootAs(model, 0)
+    return any(max(root.OperatorCodes(i).BuiltinCode(),
+                   root.OperatorCodes(i).DeprecatedBuiltinCode()) == builtin
+               for i in range(root.OperatorCodesLength()))
+
+
 def builtin_name(builtin: int) -> str:
     """A builtin operator's name (``CONV_2D``) from its number."""
     return _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")

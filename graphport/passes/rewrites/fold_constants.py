@@ -30,6 +30,8 @@ STATIC_SHAPE_GRAPH_BYTES = 64 << 20
 _SHAPE_OPS = ("Shape", "Size", "Rank")
 _NOT_FOLDED = oplists.TF1_CONTROL_FLOW_OPS | oplists.FUNCTIONAL_CONTROL_FLOW_OPS | {
     "Placeholder", "PlaceholderWithDefault", "PlaceholderV2", "Const", "NoOp", "Identity"}
+# Ops whose output is a list or array handle (a variant): no constant can hold it.
+_HANDLE_OP_PREFIXES = ("TensorList", "EmptyTensorList", "TensorArray")
 _FOLDABLE_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64, np.uint8,
                                           np.int8, np.int16, np.uint16, np.bool_, np.float16)}
 
@@ -152,7 +154,8 @@ class FoldConstants(GraphPass):
         while changed:
             changed = False
             for node in graph.node:
-                if node.name in foldable or node.op in _NOT_FOLDED or not node.input:
+                if node.name in foldable or node.op in _NOT_FOLDED or not node.input or \
+                        node.op.startswith(_HANDLE_OP_PREFIXES):
                     continue
                 sources = [parse_input(i)[0] for i in node.input]
                 if all(s in pure or s in foldable for s in sources) and not is_stateful(node.op):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from graphport.graph.index import NodeIndex
 from graphport.graph.nodes import parse_input
@@ -34,6 +34,7 @@ _NOT_A_STEP = frozenset({"Const", "Placeholder", "PlaceholderWithDefault", "Ente
                          "Merge", "Switch", "NextIteration", "LoopCond", "VariableV2",
                          "VarHandleOp", "ReadVariableOp"})
 _IGNORED_ATTRS = frozenset({"_output_shapes", "_class", "_XlaCompile", "_XlaScope"})
+_MIN_STEPS = 3  # fewer is no loop worth a WHILE
 
 
 @dataclass
@@ -59,7 +60,6 @@ class RerollLoop(GraphPass):
     summary = ("an RNN unrolled over time steps that no fused op computes (GRU, peepholes, "
                "projection, a state input) -> one while loop over one step (WHILE in TFLite)")
     targets = frozenset({TFLITE})
-    params: ClassVar[dict[str, Any]] = {"min_steps": 3}
 
     def matches(self, index: NodeIndex) -> list[Any]:
         groups = _shared_products(index)
@@ -67,20 +67,29 @@ class RerollLoop(GraphPass):
             return []
         position = {node.name: k for k, node in enumerate(topological(index))}
         found: list[_Unrolled] = []
+        failed: list[tuple[_Unrolled, set[str]]] = []
         covered: set[str] = set()
         # the group multiplied last first: the map grows back through every earlier layer
         ordered_groups = [sorted(group, key=position.__getitem__) for group in groups]
         for ordered in sorted(ordered_groups, key=lambda g: position[g[-1]], reverse=True):
-            if covered.intersection(ordered) or len(ordered) < self.params["min_steps"]:
+            if covered.intersection(ordered) or len(ordered) < _MIN_STEPS:
                 continue
-            unrolled = _unrolled(index, ordered[-2], ordered[-1])
+            unrolled = _unrolled(index, ordered[-2], ordered[-1], strict=False)
+            if unrolled.reason:  # a map grown into a structure running the other way?
+                strict = _unrolled(index, ordered[-2], ordered[-1], strict=True)
+                unrolled = unrolled if strict.reason else strict
             nodes = {name for chain in unrolled.chains for name in chain}
-            if unrolled.steps < self.params["min_steps"] or covered & nodes:
+            if unrolled.steps < _MIN_STEPS or covered & nodes:
                 continue  # no recurrence along these products, or one found already
+            if unrolled.reason:  # reported unless another group's map re-rolls these steps
+                failed.append((unrolled, nodes))
+                continue
             covered |= nodes
-            if not unrolled.reason:
-                _classify(index, unrolled)
             found.append(unrolled)
+        for unrolled, nodes in failed:
+            if not covered & nodes:
+                covered |= nodes
+                found.append(unrolled)
         return found
 
     def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
@@ -90,10 +99,13 @@ class RerollLoop(GraphPass):
         if unrolled.reason:
             context.note(f"{where}: not re-rolled: {unrolled.reason}; left unrolled")
             return False
-        _reroll(graph, unrolled, context.outputs)
+        reason = _reroll(graph, unrolled, context.outputs)
+        if reason:
+            context.note(f"{where}: not re-rolled: {reason}; left unrolled")
+            return False
         context.note(f"{where}: one while loop over one step" + (
-            ", after step 0 (its product of the zero start state is a constant)"
-            if unrolled.from_step_1 else ""))
+            ", after step 0 (which differs: e.g. its product of the zero start state folded "
+            "to a constant)" if unrolled.from_step_1 else ""))
         return True
 
 
@@ -128,10 +140,11 @@ def _same_kind(index: NodeIndex, a: Any, b: Any) -> bool:
     return True
 
 
-def _unrolled(index: NodeIndex, seed: str, following: str) -> _Unrolled:
-    """Grow the step-to-next-step map from ``seed`` -> ``following`` and cut it into chains;
-    its steps are the length of the chain through ``following``, and chains of other lengths
-    are the reason it is not one loop."""
+def _unrolled(index: NodeIndex, seed: str, following: str, strict: bool) -> _Unrolled:
+    """Grow the step-to-next-step map from ``seed`` -> ``following``, cut it into chains and
+    classify the steps' inputs; its steps are the length of the chain through ``following``,
+    and chains of other lengths are the reason it is not one loop. ``strict``: a reader joins
+    the map only when its other inputs are known (see ``resolved``)."""
     forward: dict[str, str] = {}
     backward: dict[str, str] = {}
     queue: deque[tuple[str, str]] = deque()
@@ -145,7 +158,22 @@ def _unrolled(index: NodeIndex, seed: str, following: str) -> _Unrolled:
         forward[p], backward[q] = q, p
         queue.append((p, q))
 
+    def resolved(x: str, y: str) -> bool:
+        """Is input ``y`` of a node the next step's ``x``: the same tensor, a constant (its
+        value checked by _same_kind) or mapped already? A strict map takes a reader only then,
+        so it never pairs by a tensor another map runs the other way (a backward RNN's
+        outputs, concatenated with the forward ones)."""
+        (xn, xi, _), (yn, yi, _) = parse_input(x), parse_input(y)
+        if xi != yi:
+            return False
+        if xn == yn or forward.get(xn) == yn:
+            return True
+        left, right = behind_identities(x, index.nodes), behind_identities(y, index.nodes)
+        return left is not None and right is not None and left.op == right.op == "Const"
+
     pair(seed, following)
+    if following not in backward:  # the two products are not alike: no steps
+        return _Unrolled([], 0, "its products differ")
     while queue:
         p, q = queue.popleft()
         a, b = index.nodes[p], index.nodes[q]
@@ -159,7 +187,9 @@ def _unrolled(index: NodeIndex, seed: str, following: str) -> _Unrolled:
             candidates = [r.node.name for r in index.readers(q)
                           if (r.position, r.output) == (reader.position, reader.output)
                           and r.node.name not in backward and r.node.name != reader.node.name
-                          and _same_kind(index, r.node, reader.node)]
+                          and _same_kind(index, r.node, reader.node)
+                          and (not strict or all(resolved(x, y) for x, y in zip(
+                              reader.node.input, r.node.input, strict=True)))]
             if len(candidates) == 1:
                 pair(reader.node.name, candidates[0])
     chains = []
@@ -171,13 +201,17 @@ def _unrolled(index: NodeIndex, seed: str, following: str) -> _Unrolled:
     steps = next(len(chain) for chain in chains if following in chain)
     lengths = sorted({len(chain) for chain in chains})
     if len(lengths) == 2 and lengths[1] == lengths[0] + 1 and steps in lengths:
-        # ops missing at one step: step 0's product of the zero start state, folded to a
-        # constant. The loop runs from step 1, started from step 0's results, which stay.
+        # ops missing at one step, e.g. step 0's product of the zero start state folded to a
+        # constant: the loop runs from step 1, started from step 0's results, which stay
+        # (_classify finds out when the missing step is not the first)
         steps = lengths[0]
         chains = [chain[-steps:] for chain in chains]
     reason = None if {len(chain) for chain in chains} == {steps} else \
         f"its steps are not alike (ops repeat {', '.join(map(str, lengths))} times)"
-    return _Unrolled(sorted(chains), steps, reason, from_step_1=steps < lengths[-1])
+    unrolled = _Unrolled(sorted(chains), steps, reason, from_step_1=steps < lengths[-1])
+    if not reason:
+        _classify(index, unrolled)
+    return unrolled
 
 
 def _classify(index: NodeIndex, unrolled: _Unrolled) -> None:
@@ -216,23 +250,23 @@ def _slot_kind(index: NodeIndex, tensors: list[str], where: dict[str, tuple[int,
         return "carry" if len(chains) == 1 and len({o for _, o in parsed[1:]}) == 1 else None
     if any(loc is not None for loc in located):
         return None
-    if len(set(tensors)) == 1 or _equal_constants(index, [name for name, _ in parsed]):
+    if len(set(tensors)) == 1 or _equal_constants(index, tensors):
         return "invariant"
     return "sequence"
 
 
-def _equal_constants(index: NodeIndex, names: list[str]) -> bool:
-    nodes = [index.nodes.get(name) for name in names]
-    if any(node is None or node.op != "Const" for node in nodes):
-        return False
-    first = nodes[0].attr["value"].SerializeToString()  # type: ignore[union-attr]
-    return all(node.attr["value"].SerializeToString() == first  # type: ignore[union-attr]
-               for node in nodes[1:])
+def _equal_constants(index: NodeIndex, tensors: list[str]) -> bool:
+    """Do the tensors all hold one constant value (a copy per step, or reads of one)?"""
+    nodes = [behind_identities(tensor, index.nodes) for tensor in tensors]
+    values = {node.attr["value"].SerializeToString() if node is not None and node.op == "Const"
+              else None for node in nodes}
+    return len(values) == 1 and None not in values
 
 
-def _reroll(graph: GraphProto, unrolled: _Unrolled, outputs: list[str]) -> None:
+def _reroll(graph: GraphProto, unrolled: _Unrolled, outputs: list[str]) -> str | None:
     """Replace the unrolled steps by a while loop built with TensorFlow over one step's nodes,
-    and point every outside reader at the loop's results."""
+    and point every outside reader at the loop's results; or the reason it cannot, before
+    any change."""
     from graphport.backend.tf_graph import get_tensor, import_graph, to_tf
     from graphport.graph.schema import GraphDef
     from graphport.passes.splice import add_subgraph
@@ -310,6 +344,9 @@ def _reroll(graph: GraphProto, unrolled: _Unrolled, outputs: list[str]) -> None:
     results = [f"{unrolled.chains[c][typical]}:{output}" for c, output in stacked]
     result_types = [info(r)[0] for r in results]
 
+    for kind, key, _ in feeds:
+        if kind == "sequence" and len({repr(info(tensor)) for tensor in key}) > 1:
+            return f"its steps read tensors of different shapes at one input ({key[0]} ..)"
     data, specs = [], []
     for kind, key, _ in feeds:
         if kind == "sequence":
@@ -358,6 +395,7 @@ def _reroll(graph: GraphProto, unrolled: _Unrolled, outputs: list[str]) -> None:
     # TensorFlow's shape inference over the result: a step that does not fit the loop raises
     # here, and the pipeline rolls the pass back
     import_graph(to_tf(graph))
+    return None
 
 
 def _stacked(graph: GraphProto, tensors: tuple[str, ...], index: NodeIndex, dtype: int,
