@@ -35,6 +35,11 @@ def quantize_loop_operands(model: bytes) -> bytes:
         return model
     tree = schema.ModelT.InitFromPackedBuf(model, 0)
     codes = [builtin_code(c) for c in tree.operatorCodes]
+    for graph in tree.subgraphs:  # the object API leaves empty vectors None
+        graph.operators, graph.inputs, graph.outputs = (
+            list(graph.operators or []), _ints(graph.inputs), _ints(graph.outputs))
+        for op in graph.operators:
+            op.inputs, op.outputs = _ints(op.inputs), _ints(op.outputs)
     bodies = [op.builtinOptions.bodySubgraphIndex for graph in tree.subgraphs
               for op in graph.operators if codes[op.opcodeIndex] == _WHILE]
     changed = 0
@@ -46,12 +51,16 @@ def quantize_loop_operands(model: bytes) -> bytes:
     return pack_model(tree, len(model)) if changed else model
 
 
+def _ints(values: Any) -> list[int]:
+    return [int(v) for v in values] if values is not None else []
+
+
 def _readers(graph: Any, tensor: int) -> list[Any]:
-    return [op for op in graph.operators if tensor in list(op.inputs)]
+    return [op for op in graph.operators if tensor in op.inputs]
 
 
 def _producer(graph: Any, tensor: int) -> Any:
-    return next((op for op in graph.operators if tensor in list(op.outputs)), None)
+    return next((op for op in graph.operators if tensor in op.outputs), None)
 
 
 def _quantize_before(tree: Any, codes: list[int], graph: Any, loop: Any, k: int) -> int:
@@ -60,29 +69,28 @@ def _quantize_before(tree: Any, codes: list[int], graph: Any, loop: Any, k: int)
     options = loop.builtinOptions
     body, cond = tree.subgraphs[options.bodySubgraphIndex], \
         tree.subgraphs[options.condSubgraphIndex]
-    entry = int(body.inputs[k])
+    if k >= len(body.inputs) or k >= len(cond.inputs) or k >= len(loop.outputs):
+        return 0
+    entry = body.inputs[k]
     readers = _readers(body, entry)
     if len(readers) != 1 or codes[readers[0].opcodeIndex] != _QUANTIZE:
         return 0
     quantize = readers[0]
-    quantized = int(quantize.outputs[0])
-    if int(body.outputs[k]) != entry and \
-            not _passed_on(body, codes, int(body.outputs[k]), quantized):
+    quantized = quantize.outputs[0]
+    if body.outputs[k] != entry and not _passed_on(body, codes, body.outputs[k], quantized):
         return 0
-    result = int(loop.outputs[k])
-    if _readers(graph, result) or result in list(graph.outputs) or \
-            _readers(cond, int(cond.inputs[k])):
+    result = loop.outputs[k]
+    if _readers(graph, result) or result in graph.outputs or _readers(cond, cond.inputs[k]):
         return 0
     grid = body.tensors[quantized]
-    operand = _int8_operand(tree, codes, graph, loop, int(loop.inputs[k]), grid)
-    for tensor in (body.tensors[entry], cond.tensors[int(cond.inputs[k])],
-                   graph.tensors[result]):
+    operand = _int8_operand(codes, graph, loop, loop.inputs[k], grid)
+    for tensor in (body.tensors[entry], cond.tensors[cond.inputs[k]], graph.tensors[result]):
         tensor.type, tensor.quantization = grid.type, grid.quantization
-    loop.inputs = [operand if n == k else int(i) for n, i in enumerate(loop.inputs)]
+    loop.inputs = [operand if n == k else i for n, i in enumerate(loop.inputs)]
     body.operators.remove(quantize)
     for op in body.operators:
-        op.inputs = [entry if i == quantized else int(i) for i in op.inputs]
-    body.outputs = [entry if n == k else int(o) for n, o in enumerate(body.outputs)]
+        op.inputs = [entry if i == quantized else i for i in op.inputs]
+    body.outputs = [entry if n == k else o for n, o in enumerate(body.outputs)]
     _drop_dead(body)
     return 1
 
@@ -93,23 +101,22 @@ def _passed_on(body: Any, codes: list[int], output: int, quantized: int) -> bool
     op = _producer(body, output)
     if op is None or codes[op.opcodeIndex] != _DEQUANTIZE:
         return False
-    tensor = int(op.inputs[0])
+    tensor = op.inputs[0]
     while tensor != quantized:
         op = _producer(body, tensor)
         if op is None or codes[op.opcodeIndex] not in _PASS_ON or \
                 list(body.tensors[tensor].shape) != list(body.tensors[quantized].shape):
             return False
-        tensor = int(op.inputs[0])
+        tensor = op.inputs[0]
     return True
 
 
-def _int8_operand(tree: Any, codes: list[int], graph: Any, loop: Any, operand: int,
-                  grid: Any) -> int:
+def _int8_operand(codes: list[int], graph: Any, loop: Any, operand: int, grid: Any) -> int:
     """The int8 tensor on ``grid`` to feed the loop: what a DEQUANTIZE before it read, when on
     the same grid, else a QUANTIZE added just before the loop."""
     producer = _producer(graph, operand)
     if producer is not None and codes[producer.opcodeIndex] == _DEQUANTIZE:
-        source = graph.tensors[int(producer.inputs[0])]
+        source = graph.tensors[producer.inputs[0]]
         if source.type == grid.type and _same_grid(source.quantization, grid.quantization):
             return int(producer.inputs[0])
     tensor = schema.TensorT()
@@ -135,9 +142,8 @@ def _same_grid(a: Any, b: Any) -> bool:
 def _drop_dead(graph: Any) -> None:
     """Remove ops whose outputs nothing reads and the subgraph does not return."""
     while True:
-        used = {int(i) for op in graph.operators for i in op.inputs} | \
-            {int(o) for o in graph.outputs}
-        dead = [op for op in graph.operators if not any(int(o) in used for o in op.outputs)]
+        used = {i for op in graph.operators for i in op.inputs} | set(graph.outputs)
+        dead = [op for op in graph.operators if not any(o in used for o in op.outputs)]
         if not dead:
             return
         for op in dead:

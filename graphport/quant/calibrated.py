@@ -21,6 +21,7 @@ from graphport.convert.converter import (
     with_signature,
 )
 from graphport.convert.source import SourceModel
+from graphport.convert.while_operands import quantize_loop_operands
 from graphport.graph.tflite_model import CONTROL_FLOW_OPS, parse_tflite
 from graphport.quant.int8_weights import int8_weights
 from graphport.quant.layers import Layer, renamed_from
@@ -113,8 +114,11 @@ class CalibratedModel:
                                     tf.as_dtype(io.output if io else FLOAT), debug,
                                     list(keep.ops) if keep else None,
                                     list(keep.nodes) if keep else None)
-        # What the converter does after quantizing: shared constant buffers stored once.
+        # What the converter does after quantizing: shared constant buffers stored once; and
+        # what graphport's conversion does: loop operands quantized once, before the loop.
         data = compat.deduplicate_buffers(data)
+        if not debug:
+            data = quantize_loop_operands(data)
         if keep and keep.int8_weights and not debug:
             chosen = keep.int8_weights
             data, _ = int8_weights(data, lambda _op, name: any(renamed_from(name, node)
