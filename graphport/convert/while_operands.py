@@ -40,12 +40,14 @@ def quantize_loop_operands(model: bytes) -> bytes:
             list(graph.operators or []), _ints(graph.inputs), _ints(graph.outputs))
         for op in graph.operators:
             op.inputs, op.outputs = _ints(op.inputs), _ints(op.outputs)
-    bodies = [op.builtinOptions.bodySubgraphIndex for graph in tree.subgraphs
-              for op in graph.operators if codes[op.opcodeIndex] == _WHILE]
+    loops = [op.builtinOptions for graph in tree.subgraphs for op in graph.operators
+             if codes[op.opcodeIndex] == _WHILE]
+    used = [o.bodySubgraphIndex for o in loops] + [o.condSubgraphIndex for o in loops]
     changed = 0
     for graph in tree.subgraphs:
         for op in [o for o in graph.operators if codes[o.opcodeIndex] == _WHILE]:
-            if bodies.count(op.builtinOptions.bodySubgraphIndex) == 1:
+            options = op.builtinOptions  # retyping a body or condition two loops share: no
+            if used.count(options.bodySubgraphIndex) == used.count(options.condSubgraphIndex) == 1:
                 for k in range(len(op.inputs)):
                     changed += _quantize_before(tree, codes, graph, op, k)
     return pack_model(tree, len(model)) if changed else model
