@@ -58,7 +58,7 @@ def test_an_unrolled_rnn_becomes_one_loop_with_the_same_numbers(cell: str, optio
     _same_numbers(graph, after, fetches)
 
 
-def _every_step_graph() -> tuple[Any, list[str]]:
+def _every_step_graph(batch: int | None = 3) -> tuple[Any, list[str]]:
     """A GRU whose every step's output is read (stacked), as a sequence tagger's is."""
     import tensorflow as tf
     from tensorflow.python.ops import rnn as rnn_ops
@@ -68,7 +68,7 @@ def _every_step_graph() -> tuple[Any, list[str]]:
     graph = tf.Graph()
     with graph.as_default():
         v1.set_random_seed(23)
-        x = v1.placeholder(tf.float32, [None, STEPS, FEATURES], name="x")
+        x = v1.placeholder(tf.float32, [batch, STEPS, FEATURES], name="x")
         outputs, state = rnn_ops.static_rnn(rnn.GRUCell(UNITS), tf.unstack(x, axis=1),
                                             dtype=tf.float32)
         tf.stack(outputs, axis=1, name="y")
@@ -87,6 +87,27 @@ def test_every_step_read_outside_is_read_from_the_loop() -> None:
     gathers = [n for n in after.node if n.op == "GatherV2"]
     assert len(gathers) == STEPS  # y's Pack reads step t of the stacked outputs
     _same_numbers(graph, after, fetches)
+
+
+def test_every_step_read_converts_to_one_while(tmp_path: Path) -> None:
+    """The stacked outputs are a TensorList with a static element shape, which the converter
+    lowers to builtins."""
+    graph, _ = _every_step_graph(batch=1)
+    model = tmp_path / "tagger.pb"
+    model.write_bytes(graph.SerializeToString())
+    floats = _convert(model, tmp_path / "t.tflite")
+    assert floats["parity"]["verdict"] == "match", floats["parity"]
+    ops = [op["op"] for op in floats["operators"]]
+    assert "WHILE" in ops and not floats["summary"]["flex_ops"], ops
+
+
+def test_every_step_read_with_an_open_batch_stays_unrolled_with_the_reason() -> None:
+    """The converter stacks the steps' outputs only with a static shape: an open batch leaves
+    the graph as it was (it converts unrolled), and says how to pin it."""
+    graph, fetches = _every_step_graph(batch=None)
+    after, results = run_pipeline(edit.copy_graph(graph), [PassCall("reroll_loop")], fetches)
+    assert results[0].changed == 0 and "--input-shapes pins it" in results[0].notes[0]
+    assert len(after.node) == len(graph.node)
 
 
 def _keras_unrolled(layer: str) -> Any:
@@ -130,7 +151,8 @@ def test_a_bidirectional_rnn_becomes_two_loops() -> None:
     RNN's output for the same time, which the backward RNN computes at the mirrored step: a
     map grown through that concatenation runs two ways; the strict map (readers join only
     when their other inputs are known) re-rolls each direction on its own. As the default
-    pipeline runs it: after split_concat_matmul."""
+    pipeline runs it: after split_concat_matmul. Every step's outputs are read, so the batch
+    is static (test_every_step_read_with_an_open_batch_...)."""
     import tensorflow as tf
     from tensorflow.python.ops import rnn as rnn_ops
     from tensorflow.python.ops import rnn_cell_impl as rnn
@@ -139,7 +161,7 @@ def test_a_bidirectional_rnn_becomes_two_loops() -> None:
     graph = tf.Graph()
     with graph.as_default():
         v1.set_random_seed(29)
-        x = v1.placeholder(tf.float32, [None, STEPS, FEATURES], name="x")
+        x = v1.placeholder(tf.float32, [3, STEPS, FEATURES], name="x")  # static: see below
         outputs, _, _ = rnn_ops.static_bidirectional_rnn(
             rnn.GRUCell(UNITS), rnn.GRUCell(UNITS), tf.unstack(x, axis=1), dtype=tf.float32)
         tf.stack(outputs, axis=1, name="y")

@@ -343,6 +343,10 @@ def _reroll(graph: GraphProto, unrolled: _Unrolled, outputs: list[str]) -> str |
             stacked.append((c, output))
     results = [f"{unrolled.chains[c][typical]}:{output}" for c, output in stacked]
     result_types = [info(r)[0] for r in results]
+    result_shapes = [info(r)[1] for r in results]
+    if any(shape is None or None in shape for shape in result_shapes):
+        return ("its steps' outputs are read outside and their shape is open (the converter "
+                "needs a static one to stack them); --input-shapes pins it")
 
     for kind, key, _ in feeds:
         if kind == "sequence" and len({repr(info(tensor)) for tensor in key}) > 1:
@@ -378,7 +382,8 @@ def _reroll(graph: GraphProto, unrolled: _Unrolled, outputs: list[str]) -> str |
             return (t + 1, *out[:len(carried)],
                     *(a.write(t, v) for a, v in zip(arrays, out[len(carried):], strict=True)))
 
-        written = [tf.TensorArray(tf.as_dtype(d), size=steps) for d in result_types]
+        written = [tf.TensorArray(tf.as_dtype(d), size=steps, element_shape=shape)
+                   for d, shape in zip(result_types, result_shapes, strict=True)]
         ends = tf.while_loop(lambda t, *_: t < steps, step, (tf.constant(0), *starts, *written),
                              maximum_iterations=steps)
         return [*ends[1:1 + len(carried)], *(a.stack() for a in ends[1 + len(carried):])]
