@@ -438,3 +438,26 @@ def test_int8_output_finer_than_its_step_is_not_retried(tmp_path: Path) -> None:
     assert output_producers(Path(result.path).read_bytes()) == {"probs": "SOFTMAX"}
     assert any("span less than one step of the int8 output" in n for n in result.notes)
     assert not any("trying again" in s for s in said)
+
+
+def test_eval_data_as_rows_or_as_a_stack_of_inputs(tmp_path: Path) -> None:
+    """--eval takes rows along the batch axis, or whole inputs stacked as --calib takes them
+    (the same accuracy); anything else is one error naming the file, not a crash."""
+    with np.load(TEST) as data:
+        x, y = data["x"][:40], data["y"][:40]
+    np.savez(tmp_path / "rows.npz", x=x, y=y)
+    np.savez(tmp_path / "stack.npz", x=x[:, None], y=y)
+    np.savez(tmp_path / "bad.npz", x=x[..., 0], y=y)
+    accuracy = []
+    for name in ("rows", "stack"):
+        done = run_cli("tflite", DIGITS, "-o", tmp_path / f"{name}.tflite", "--eval",
+                       tmp_path / f"{name}.npz", "--json")
+        assert done.returncode == 0, done.stderr[-2000:]
+        accuracy.append(json.loads(done.stdout)["eval"])
+    assert accuracy[0] == accuracy[1] and accuracy[0]["samples"] == 40
+    failed = run_cli("tflite", DIGITS, "-o", tmp_path / "bad.tflite", "--eval",
+                     tmp_path / "bad.npz")
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "bad.npz: x has shape [40, 28, 28]" in errors[0], failed.stderr
+    assert not (tmp_path / "bad.tflite").exists()

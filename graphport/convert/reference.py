@@ -13,6 +13,7 @@ import numpy as np
 from graphport.convert.calibration import Calibration
 from graphport.convert.source import SourceModel
 from graphport.errors import UserError
+from graphport.spec import values as vals
 from graphport.verify.samples import sample_inputs
 
 
@@ -45,6 +46,21 @@ def _batches(x: np.ndarray, source: SourceModel, batch: int = 64) -> list[np.nda
     return [x[i:i + batch] for i in range(0, len(x), batch)]
 
 
+def _stacked(x: np.ndarray, source: SourceModel, eval_file: Path) -> np.ndarray:
+    """``x`` as rows along the model's batch axis: the rows themselves, or (as ``--calib``
+    takes them) a stack of whole inputs of batch 1, which are joined."""
+    shape = source.inputs[0].shape
+    if shape is None or not shape:
+        return x
+    if x.ndim == len(shape) and vals.shape_fits((1, *x.shape[1:]), shape):
+        return x
+    if x.ndim == len(shape) + 1 and x.shape[1] == 1 and vals.shape_fits(x.shape[1:], shape):
+        return x[:, 0]
+    raise UserError(f"--eval {eval_file}: x has shape {list(x.shape)}, which is not a stack "
+                    f"of inputs of shape {vals.format_shape(shape)}",
+                    "stack the samples along the first axis (N, ...)")
+
+
 @dataclass
 class EvalData:
     """The ``--eval`` data, loaded once: batches keyed by the model's input, and their labels.
@@ -73,7 +89,7 @@ def load_eval(eval_file: Path, source: SourceModel) -> EvalData:
                         ) from None
     if len(source.inputs) != 1:
         raise UserError("--eval works on single-input models")
-    batches = _batches(x.astype(np.float32), source)
+    batches = _batches(_stacked(x, source, eval_file).astype(np.float32), source)
     if not batches:
         raise UserError(f"--eval {eval_file}: fewer samples than the model's batch size")
     return EvalData([{source.inputs[0].key: b} for b in batches], y)
