@@ -6,8 +6,9 @@ Graphs written by TensorFlow's own static_rnn (scripts/make_fixtures.py):
 - the HAR tutorial model of 2017 (har_graph): a dense 3->64 ReLU layer, two stacked
   BasicLSTMCells of 64 units over 200 steps, 6 classes, open batch (issue 27's real shapes);
   re-rolled into fused LSTMs (reroll_lstm);
-- the same with GRUCells, and with LSTMCells with peepholes and a projection: re-rolled into a
-  while loop (reroll_loop), since no fused op computes them;
+- the same with GRUCells, re-rolled into a while loop (reroll_loop), since no fused op computes
+  them, and with LSTMCells with peepholes and a projection, fused (reroll_lstm, the peepholes
+  added after conversion: convert/lstm_peepholes.py);
 - a 2-layer LSTM of 128 units over 200 steps (lstm_graph; issue 19's benchmark).
 Targets (issue 27): int8 / float32 size <= 0.3 and latency >= 3x better than the unrolled float32
 model. Latency: LiteRT, one thread, the best of 5 rounds of 20 calls, the state reset between

@@ -23,7 +23,7 @@ def test_fixtures_script_reproduces_committed_files(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     made = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     committed = sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*")
-                       if p.is_file())
+                       if p.is_file() and p.name not in _MADE_ELSEWHERE)
     assert made == committed
     trained = {name for name in made if _trained(name)}
     for name in sorted(set(made) - trained - set(_TRACED)):
@@ -45,6 +45,10 @@ def test_fixtures_script_reproduces_committed_files(tmp_path: Path) -> None:
 # Fixtures). Measured: on an AVX2 machine the digits CNN scores 0.9722 against 0.975.
 _TRAINED = ("digits_cnn.pb", "digits_cnn.json", "digits_outlier.pb", "digits_outlier.json",
             "digits_qat.pb", "digits_qat.json")
+
+
+# Fixtures another script makes, with tools this test cannot count on (apt packages).
+_MADE_ELSEWHERE = {"spoken_keywords.npz": "scripts/make_spoken_keywords.py (espeak-ng, flite)"}
 
 
 # TF2 graphs frozen by convert_variables_to_constants_v2: TensorFlow itself varies, run to run,

@@ -1,7 +1,8 @@
 """TF1 loops to builtin TFLite (issue 23): every loop fixture (each written by TensorFlow's own
 producer) converts with no Flex or custom op and matches TensorFlow; the two ARM keyword
 spotters from ../shared/graphs/third-party convert at Mfcc, float and int8, and their
-labels_softmax is checked against TensorFlow running the whole graph on synthetic wavs."""
+labels_softmax is checked against TensorFlow running the whole graph on spoken keywords and
+synthetic wavs."""
 
 from __future__ import annotations
 
@@ -138,47 +139,66 @@ def _litert(model: Path, features: np.ndarray) -> np.ndarray:
     return np.concatenate(results)
 
 
+def _spoken() -> tuple[list[bytes], np.ndarray, np.ndarray]:
+    """The ten keywords spoken by two synthesizers in six voices (fixtures/spoken_keywords.npz,
+    made by scripts/make_spoken_keywords.py, 8-bit mu-law): wavs, words, voices."""
+    import tensorflow as tf
+
+    with np.load(FIXTURES / "spoken_keywords.npz") as data:
+        codes, words, voices = data["audio"], data["word"], data["voice"]
+    curved = codes.astype(np.float32) / 127  # mu-law, as the script's decode()
+    audio = np.sign(curved) * np.expm1(np.abs(curved) * np.log(256)) / 255
+    wavs = [tf.audio.encode_wav(clip[:, None].astype(np.float32), 16000).numpy()
+            for clip in audio]
+    return wavs, words, voices
+
+
+CALIBRATION_VOICES = ["espeak-ng en-us+f3 s150", "flite kal"]
+
+
+# int8 top-1 agreement with TensorFlow on the 40 clips of the other four voices, both fused
+# LSTMs with a 16-bit cell state: Basic_LSTM_S all 40, LSTM_S (peephole/projection cell) 37,
+# accuracy 0.775 against float's 0.80; as a WHILE with an 8-bit cell state it agreed on 35.
+INT8_AGREEMENT = {"kws_basic_lstm_s.pb": 1.0, "kws_lstm_s.pb": 0.925}
+
+
 @pytest.mark.parametrize("name", ["kws_lstm_s.pb", "kws_basic_lstm_s.pb"])
 def test_keyword_spotter_converts_at_mfcc_float_and_int8(name: str, tmp_path: Path) -> None:
     graph = shared_file(KWS / name)
-    features, expected = _reference(graph, _wavs(7, 24))
-    assert len({int(i) for i in expected.argmax(1)}) >= 2  # the test set is not one class
-    calibration, _ = _reference(graph, _wavs(8, 8))
-    np.savez(tmp_path / "calib.npz", Mfcc=calibration)
+    labels = np.array((KWS / "kws_labels.txt").read_text().split())
+    wavs, words, voices = _spoken()
+    spoken, expected = _reference(graph, wavs)
+    accuracy = np.mean(labels[expected.argmax(1)] == words)
+    assert accuracy >= 0.7, accuracy  # words the model knows, not noise it guesses at
+    synthetic, synthetic_expected = _reference(graph, _wavs(7, 24))  # tones, chirps, noise
     spec = GraphSpec(inputs=["Mfcc"])
 
     result = convert_tflite(graph, tmp_path / "float.tflite", graph=spec)
     _builtin_only(result)
     assert result.parity["verdict"] == "match"
-    got = _litert(tmp_path / "float.tflite", features)
-    np.testing.assert_allclose(got, expected, atol=1e-4)
+    np.testing.assert_allclose(_litert(tmp_path / "float.tflite", spoken), expected, atol=1e-4)
+    np.testing.assert_allclose(_litert(tmp_path / "float.tflite", synthetic),
+                               synthetic_expected, atol=1e-4)
 
-    # int8. LSTM_S (peephole/projection cell): calibration runs through the loop
-    # (convert/while_calibration.py keeps TensorFlow's calibrator from crashing on it) and the
-    # cell is quantized, its kernel split so the MFCC input (-250..35) and the state (-1..1)
-    # keep their own scales (split_concat_matmul; with one scale top-1 agreement was 11 and
-    # 19 of 24). Basic_LSTM_S: the loop is one fused LSTM (fuse_lstm_loop), its cell state
-    # in 16 bits. Measured: 21 and 23 of 24, every disagreement a near tie (top-2 margin
-    # 0.016-0.082); the float model fed the int8 input's rounding agrees on 21 of 24 for
-    # Basic_LSTM_S: the per-tensor input scale (1.1 for c0's -250..35) is what is left.
+    # int8, calibrated on two voices and measured on the other four. Each loop is one fused
+    # LSTM (fuse_lstm_loop; LSTM_S's peepholes added after conversion, its projection folded),
+    # its cell state in 16 bits.
+    held_out = ~np.isin(voices, CALIBRATION_VOICES)
+    np.savez(tmp_path / "calib.npz", Mfcc=spoken[~held_out])
     result = convert_tflite(graph, tmp_path / "int8.tflite", mode="int8", graph=spec,
                             calibration=CalibrationSpec(str(tmp_path / "calib.npz")))
     _builtin_only(result)
-    changed = {r["name"]: r["changed"] for r in result.rewrites}
-    if name == "kws_basic_lstm_s.pb":
-        assert changed["fuse_lstm_loop"] == 1
-        fused = [op for op in result.operators if op["op"] == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
-        assert [op["compute"] for op in fused] == ["int8"], fused
-    else:
-        assert changed["fuse_lstm_loop"] == 0 and changed["split_concat_matmul"] == 1
-        body = [op for op in result.operators if op["subgraph"] > 0 and op["compute"] == "int8"]
-        assert len(body) >= 5, "the LSTM cell was not quantized"
-    got = _litert(tmp_path / "int8.tflite", features)
-    agree = got.argmax(1) == expected.argmax(1)
-    ranked = np.sort(expected, 1)
-    margins = ranked[~agree, -1] - ranked[~agree, -2]
-    assert agree.mean() >= 0.85 and np.all(margins < 0.1), (agree.mean(), margins)
-    if not agree.all():  # the report must not call it a match
+    assert {r["name"]: r["changed"] for r in result.rewrites}["fuse_lstm_loop"] == 1
+    fused = [op for op in result.operators if op["op"] == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert [op["compute"] for op in fused] == ["int8"], fused
+    assert len(result.operators) <= 8, [op["op"] for op in result.operators]
+    got = _litert(tmp_path / "int8.tflite", spoken[held_out]).argmax(1)
+    reference = expected[held_out].argmax(1)
+    agree = np.mean(got == reference)
+    assert agree >= INT8_AGREEMENT[name], agree
+    int8_accuracy = np.mean(labels[got] == words[held_out])
+    assert int8_accuracy >= np.mean(labels[reference] == words[held_out]) - 0.05
+    if agree < 1:  # the report must not call it a match
         assert result.parity["verdict"] != "match", result.parity
 
 

@@ -23,10 +23,10 @@ STEPS, UNITS, FEATURES = 12, 8, 5
 
 
 def _static_rnn(cell: str, state_in: bool = False, state_out: bool = False,
-                units: int = UNITS) -> Any:
+                units: int = UNITS, head: bool = False) -> Any:
     """A 2-layer RNN of ``units`` over STEPS steps by static_rnn, open batch, frozen: ``y`` is
-    the last output; ``state_in`` starts it from placeholders, ``state_out`` also returns the
-    top layer's cell state."""
+    the last output (through a dense layer with ``head``); ``state_in`` starts it from
+    placeholders, ``state_out`` also returns the top layer's cell state."""
     import tensorflow as tf
     from tensorflow.python.ops import rnn as rnn_ops
     from tensorflow.python.ops import rnn_cell_impl as rnn
@@ -40,6 +40,8 @@ def _static_rnn(cell: str, state_in: bool = False, state_out: bool = False,
                 "LSTMCell": lambda: rnn.LSTMCell(units),
                 "peephole": lambda: rnn.LSTMCell(units, use_peepholes=True, num_proj=units // 2,
                                                  cell_clip=3.0),
+                "projected": lambda: rnn.LSTMCell(units, use_peepholes=True,
+                                                  num_proj=units // 2),
                 "GRUCell": lambda: rnn.GRUCell(units)}[cell]
         cells = rnn.MultiRNNCell([make() for _ in range(2)])
         initial = tuple(rnn.LSTMStateTuple(v1.placeholder(tf.float32, [None, units]),
@@ -47,7 +49,10 @@ def _static_rnn(cell: str, state_in: bool = False, state_out: bool = False,
                         for _ in range(2)) if state_in else None
         outputs, state = rnn_ops.static_rnn(cells, tf.unstack(x, axis=1), initial_state=initial,
                                             dtype=tf.float32)
-        tf.identity(outputs[-1], name="y")
+        last = outputs[-1]
+        if head:  # a dense layer alone reads the last step's h': no projection of the cell
+            last = tf.matmul(last, tf.constant(np.full((last.shape[-1], 3), 0.1, np.float32)))
+        tf.identity(last, name="y")
         fetches = ["y"]
         if state_out:
             tf.identity(state[-1].c, name="c")
@@ -55,9 +60,12 @@ def _static_rnn(cell: str, state_in: bool = False, state_out: bool = False,
     return freeze_v1(graph, fetches), fetches
 
 
-@pytest.mark.parametrize("cell", ["BasicLSTMCell", "LSTMCell"])
-def test_rerolled_lstm_keeps_the_numbers(cell: str) -> None:
-    graph, fetches = _static_rnn(cell)
+@pytest.mark.parametrize(("cell", "head"), [("BasicLSTMCell", False), ("LSTMCell", False),
+                                           ("BasicLSTMCell", True), ("projected", False)])
+def test_rerolled_lstm_keeps_the_numbers(cell: str, head: bool) -> None:
+    """LSTMCell "projected": peepholes and a projection; ``head``: a dense layer reads the
+    last step, which is not taken for a projection."""
+    graph, fetches = _static_rnn(cell, head=head)
     assert sum(n.op == "Split" for n in graph.node) == 2 * STEPS  # one cell copy per step
     after, results = run_pipeline(edit.copy_graph(graph), [PassCall("reroll_lstm")], fetches)
     result = results[-1]

@@ -11,6 +11,7 @@ from graphport.backend import compat
 from graphport.backend.runtime import quiet_native, tensorflow
 from graphport.convert.calibration import Calibration
 from graphport.convert.carried import carried_converter
+from graphport.convert.lstm_peepholes import add_peepholes, peephole_table
 from graphport.convert.lstm_state import fix_lstm_states
 from graphport.convert.signature import add_signature
 from graphport.convert.source import RUNTIME_CUSTOM_OPS, SourceModel
@@ -138,9 +139,15 @@ def with_signature(data: bytes, source: SourceModel) -> bytes:
 def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops: bool) -> bytes:
     """``converter.convert()``, its failures turned into one-line errors that say what to do.
     The calibrator gets loop bodies it does not crash on (convert/while_calibration.py); the
-    result has its LSTM states and int8 loop operands mended (lstm_state, while_operands)."""
+    result has its LSTM states and int8 loop operands mended (lstm_state, while_operands).
+    Fused LSTMs of peephole cells get their peepholes before either (lstm_peepholes)."""
+    table = peephole_table(source.graph_def)
+
+    def calibrated(model: bytes) -> bytes:
+        return unalias_while_bodies(add_peepholes(model, table))[0]
+
     try:
-        with quiet_native(), compat.calibrator_input(lambda m: unalias_while_bodies(m)[0]):
+        with quiet_native(), compat.calibrator_input(calibrated):
             data = bytes(converter.convert())
     except Exception as error:  # ConverterError, and ValueError/RuntimeError from calibration
         message = str(error)
@@ -156,7 +163,7 @@ def run_converter(converter: Any, source: SourceModel, strict: bool, select_ops:
                               "rerun with --debug for the converter's full output") from None
     if source.custom_ops:
         _only_runtime_custom_ops(data, source, select_ops)
-    return quantize_loop_operands(fix_lstm_states(data))
+    return quantize_loop_operands(fix_lstm_states(add_peepholes(data, table)))
 
 
 def _only_runtime_custom_ops(data: bytes, source: SourceModel, select_ops: bool) -> None:

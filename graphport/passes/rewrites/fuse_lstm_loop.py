@@ -9,9 +9,9 @@ time-major sequence, at a counter from 0 bounded by that array's size; h and c a
 variables starting from zero whose next values are the cell's h' and c'. What the loop gives
 outside, the final h (the last output) and a TensorArray of every h' gathered whole, become a
 slice and a transpose of the fused output. A loop holding more than one cell (MultiRNNCell),
-a cell state read after the loop, a start state that is not zero, or a cell with peepholes,
-projection or clipping stays a WHILE, with a note; one masked by sequence_length (a Select
-between the cell and the loop variable) is not matched.
+a cell state read after the loop, a start state that is not zero, or a cell with a cell clip
+stays a WHILE, with a note (peepholes and a projection are fused: passes/lstm_cells.py); one
+masked by sequence_length (a Select between the cell and the loop variable) is not matched.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ class FuseLstmLoop(GraphPass):
     def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
         if isinstance(match, _Unfusable):
             context.note(f"LSTM loop {match.frame}: not fused: its cell is not one the fused "
-                         "op computes (peepholes, projection or clipping; TensorFlow's "
-                         "converter fuses Keras' LSTM contract only); left a WHILE")
+                         "op computes (a cell clip, or peepholes on some gates only); left a "
+                         "WHILE")
             return False
         m: _LoopCell = match
         index = NodeIndex.of(graph)
@@ -147,7 +147,8 @@ class FuseLstmLoop(GraphPass):
             context.note(f"{where}: not fused: its batch size is open (the fused LSTM needs a "
                          "fixed one); left a WHILE; pin it with --input-shapes")
             return False
-        outputs = fused_lstm(graph, batch_major, steps, kernel, recurrent, bias, batch, base)
+        outputs = fused_lstm(graph, batch_major, steps, kernel, recurrent, bias, batch, base,
+                             m.cell)
         for final in _exits(index, m.h.switch):
             slice_in_place(graph, final, outputs, steps - 1)
         for gather in gathers:  # every h', time-major as the TensorArray held them

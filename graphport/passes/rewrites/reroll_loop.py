@@ -1,5 +1,5 @@
 """Any RNN unrolled over time steps -> one while loop over one copy of its step (a WHILE in
-TFLite), for the cells no fused op computes: GRU, LSTMs with peepholes, projection or a state
+TFLite), for the cells no fused op computes: GRU, LSTMs with clipping or a state
 input, stacks of them, whatever a hand-written loop in Python applied per step.
 
 An unrolled RNN is the same subgraph once per step, so its model grows with the number of steps
@@ -57,8 +57,8 @@ class _Unrolled:
 
 
 class RerollLoop(GraphPass):
-    summary = ("an RNN unrolled over time steps that no fused op computes (GRU, peepholes, "
-               "projection, a state input) -> one while loop over one step (WHILE in TFLite)")
+    summary = ("an RNN unrolled over time steps that no fused op computes (GRU, clipping, a "
+               "state input) -> one while loop over one step (WHILE in TFLite)")
     targets = frozenset({TFLITE})
 
     def matches(self, index: NodeIndex) -> list[Any]:

@@ -71,6 +71,10 @@ class RerollLstm(GraphPass):
         layers: dict[tuple[str, str], list[Cell]] = {}
         for cell in cells:
             layers.setdefault(cell.weights, []).append(cell)
+        for key, group in layers.items():  # a layer read after the last step is no projection
+            if len({cell.projection_node for cell in group}) > 1:
+                layers[key] = [c for cell in group
+                               if (c := lstm_cell(index, cell.split, project=False)) is not None]
         fused = {kernel for kernel, _ in layers}
         other = [_Unfusable(kernel, steps) for kernel, steps in _unrolled_kernels(index).items()
                  if kernel not in fused]
@@ -83,7 +87,7 @@ class RerollLstm(GraphPass):
     def rewrite(self, graph: Any, match: Any, context: PassContext) -> bool:
         if isinstance(match, _Unfusable):
             context.note(f"{match.steps} steps share kernel {match.kernel} but are not an LSTM "
-                         "cell the fused op computes (GRU, peepholes, projection or clipping): "
+                         "cell the fused op computes (GRU, a cell clip): "
                          "not fused (reroll_loop makes it a while loop)")
             return False
         chain: _Chain = match
@@ -113,7 +117,7 @@ class RerollLstm(GraphPass):
                          "needs a fixed one); left to reroll_loop; --input-shapes pins it")
             return False
         outputs = fused_lstm(graph, sequence, len(chain.cells), kernel, recurrent, bias, batch,
-                         f"{first.split.name}/graphport_lstm")
+                             f"{first.split.name}/graphport_lstm", first)
         for step, cell in enumerate(chain.cells):
             slice_in_place(graph, cell.new_h, outputs, step)
             self._relayed[cell.new_h.name] = (outputs, step)
