@@ -181,7 +181,8 @@ def test_disk_full_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert list(tmp_path.iterdir()) == []
 
 
-def _interrupt(args: list[str], cwd: Path, ready: Callable[[], bool]) -> subprocess.Popen[str]:
+def _interrupt(args: list[str], cwd: Path, ready: Callable[[], bool]) -> tuple[int, str]:
+    """Ctrl-C once ``ready``: the exit code and the end of stderr (for a failure's message)."""
     process = subprocess.Popen([sys.executable, "-m", "graphport", *map(str, args)], cwd=cwd,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -189,26 +190,57 @@ def _interrupt(args: list[str], cwd: Path, ready: Callable[[], bool]) -> subproc
         time.sleep(0.05)
     assert process.poll() is None, "the command finished before it could be interrupted"
     process.send_signal(signal.SIGINT)
-    process.communicate(timeout=300)
-    return process
+    _, stderr = process.communicate(timeout=300)
+    return process.returncode, stderr[-2000:]
+
+
+def test_ctrl_c_that_a_library_turns_into_another_error_still_exits_130(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """Measured under load: a Ctrl-C while TensorFlow loads a SavedModel came out of its C++
+    code as RuntimeError("... MISMATCH of original and normalized active exception types ...
+    REPLACED BY KeyboardInterrupt") and the CLI reported an internal error, exit code 1."""
+    from graphport.cli import app as cli
+
+    def interrupted_inside_a_library(*args: object, **kwargs: object) -> int:
+        try:
+            cli._on_ctrl_c(signal.SIGINT, None)  # what the signal does
+        except KeyboardInterrupt:
+            raise RuntimeError("MISMATCH of original and normalized active exception types: "
+                               "ORIGINAL InvalidArgumentError REPLACED BY KeyboardInterrupt"
+                               ) from None
+        return 0
+
+    monkeypatch.setattr(cli, "app", interrupted_inside_a_library)
+    monkeypatch.setattr(cli, "_INTERRUPTED", [])
+    monkeypatch.setattr(cli.native_log, "divert_native_output", lambda: None)
+    monkeypatch.setattr(sys, "argv", ["graphport", "to-savedmodel", "g.pb"])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert exited.value.code == 130
+    stderr = capfd.readouterr().err
+    assert "interrupted; nothing written" in stderr and "internal error" not in stderr
 
 
 @pytest.mark.tf
 def test_ctrl_c_during_savedmodel_export_leaves_nothing(tmp_path: Path, mtcnn: Path) -> None:
-    process = _interrupt(["to-savedmodel", mtcnn, "--inputs", "input,thresholds", "--set",
-                          "min_size=20", "--set", "factor=0.9", "-o", "sm"], tmp_path,
-                         lambda: any(p.name.startswith(".sm.tmp-") for p in tmp_path.iterdir()))
-    assert process.returncode == 130
-    assert list(tmp_path.iterdir()) == []
+    code, stderr = _interrupt(["to-savedmodel", mtcnn, "--inputs", "input,thresholds", "--set",
+                               "min_size=20", "--set", "factor=0.9", "-o", "sm"], tmp_path,
+                              lambda: any(p.name.startswith(".sm.tmp-")
+                                          for p in tmp_path.iterdir()))
+    assert code == 130, stderr
+    assert list(tmp_path.iterdir()) == [], stderr
 
 
 @pytest.mark.tf
 def test_ctrl_c_during_tflite_conversion_leaves_nothing(tmp_path: Path) -> None:
-    process = _interrupt(["tflite", FIXTURES / "resnet_v2_small.pb", "--int8", "--calib",
-                          "random", "--calib-samples", "400", "-o", "r.tflite"], tmp_path,
-                         lambda: time.sleep(4) or True)
-    assert process.returncode == 130
-    assert list(tmp_path.iterdir()) == []
+    code, stderr = _interrupt(["tflite", FIXTURES / "resnet_v2_small.pb", "--int8", "--calib",
+                               "random", "--calib-samples", "400", "-o", "r.tflite"], tmp_path,
+                              lambda: time.sleep(4) or True)
+    assert code == 130, stderr
+    assert list(tmp_path.iterdir()) == [], stderr
 
 
 @pytest.mark.tf

@@ -513,6 +513,18 @@ def _one_line(text: str) -> str:
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+_INTERRUPTED: list[bool] = []  # Ctrl-C was pressed while the command ran
+
+
+def _on_ctrl_c(signum: int, frame: Any) -> None:
+    """Python's own SIGINT handler, remembering that it fired: TensorFlow's C++ code can turn
+    the KeyboardInterrupt it raises into another error (measured: a RuntimeError "MISMATCH of
+    original and normalized active exception types" while a SavedModel loads), and a Ctrl-C
+    must still end as one, exit code 130, not as an internal error."""
+    _INTERRUPTED.append(True)
+    signal.default_int_handler(signum, frame)
+
+
 def _outputs_in_place() -> None:
     """The command's outputs are written: from here a Ctrl-C (while the report prints, or
     TensorFlow shuts down) must not turn the success into exit code 130."""
@@ -563,6 +575,7 @@ def main() -> None:
     if not debug:
         native_log.divert_native_output()
     use_cli_terms()
+    signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         code = app(prog_name="graphport", standalone_mode=False)
     except _USAGE_ERROR as error:
@@ -574,13 +587,17 @@ def main() -> None:
     except GraphportError as error:
         if debug:
             traceback.print_exc()
-        _fail(error.message, error.hint, error.exit_code, error.details, error.lines)
+        if not _INTERRUPTED:
+            _fail(error.message, error.hint, error.exit_code, error.details, error.lines)
+        code = 130
     except KeyboardInterrupt:  # outside typer's own handling (before a command started)
         code = 130
     except Exception as error:  # an internal bug: short message, traceback to a file
         if debug:
             raise
-        sys.exit(_report_crash(error))
+        if not _INTERRUPTED:
+            sys.exit(_report_crash(error))
+        code = 130
     if code == 130:  # typer turns Ctrl-C inside a command into exit code 130
         err().print("interrupted; nothing written", markup=False)
     sys.exit(code if isinstance(code, int) else 0)
