@@ -212,6 +212,7 @@ def test_ctrl_c_that_a_library_turns_into_another_error_still_exits_130(
 
     monkeypatch.setattr(cli, "app", interrupted_inside_a_library)
     monkeypatch.setattr(cli, "_INTERRUPTED", [])
+    monkeypatch.setattr(cli, "use_cli_terms", lambda: None)  # the process-wide switch stays
     monkeypatch.setattr(cli.native_log, "divert_native_output", lambda: None)
     monkeypatch.setattr(sys, "argv", ["graphport", "to-savedmodel", "g.pb"])
     try:

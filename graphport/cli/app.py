@@ -518,8 +518,8 @@ _INTERRUPTED: list[bool] = []  # Ctrl-C was pressed while the command ran
 
 def _on_ctrl_c(signum: int, frame: Any) -> None:
     """Python's own SIGINT handler, remembering that it fired: TensorFlow's C++ code can turn
-    the KeyboardInterrupt it raises into another error (measured: a RuntimeError "MISMATCH of
-    original and normalized active exception types" while a SavedModel loads), and a Ctrl-C
+    the KeyboardInterrupt it raises into another exception (measured: a RuntimeError "MISMATCH
+    of original and normalized active exception types" while a SavedModel loads), and a Ctrl-C
     must still end as one, exit code 130, not as an internal error."""
     _INTERRUPTED.append(True)
     signal.default_int_handler(signum, frame)
@@ -584,12 +584,10 @@ def main() -> None:
         command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
         _fail(error.format_message(), f"see graphport {command or ''} --help".replace("  ", " "),
               error.exit_code)
-    except GraphportError as error:
+    except GraphportError as error:  # (a command that handles Ctrl-C says what it kept)
         if debug:
             traceback.print_exc()
-        if not _INTERRUPTED:
-            _fail(error.message, error.hint, error.exit_code, error.details, error.lines)
-        code = 130
+        _fail(error.message, error.hint, error.exit_code, error.details, error.lines)
     except KeyboardInterrupt:  # outside typer's own handling (before a command started)
         code = 130
     except Exception as error:  # an internal bug: short message, traceback to a file
