@@ -34,17 +34,20 @@ def copy_graph(graph: Any) -> Any:
 
 def make_const(node: Any, value: np.ndarray) -> None:
     """Turn ``node`` (in place, keeping its name) into a Const holding ``value``."""
-    value = np.asarray(value, order="C")  # (ascontiguousarray would make a scalar 1-D)
     node.op = "Const"
     del node.input[:]
     node.ClearField("attr")
-    dtype = DATA_TYPES[_NUMPY_TO_DTYPE[value.dtype]]
-    node.attr["dtype"].type = dtype
-    tensor = node.attr["value"].tensor
-    tensor.dtype = dtype
+    node.attr["dtype"].type = fill_tensor(node.attr["value"].tensor, value)
+
+
+def fill_tensor(tensor: Any, value: np.ndarray) -> int:
+    """Write ``value`` into an empty TensorProto; its DataType."""
+    value = np.asarray(value, order="C")  # (ascontiguousarray would make a scalar 1-D)
+    tensor.dtype = DATA_TYPES[_NUMPY_TO_DTYPE[value.dtype]]
     for d in value.shape:
         tensor.tensor_shape.dim.add(size=d)
     tensor.tensor_content = value.tobytes()
+    return int(tensor.dtype)
 
 
 def add_node(graph: Any, name: str, op: str, inputs: Iterable[str] = (),

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from graphport.graph.edit import make_const
+from graphport.graph.edit import fill_tensor
 from graphport.graph.index import NodeIndex
-from graphport.graph.nodes import parse_input
+from graphport.graph.nodes import canonical_tensor, parse_input, tensor_name
 from graphport.graph.tensors import behind_identities, constant_value, shape_list
 from graphport.passes.base import PassContext
 from graphport.passes.graph_util import anchored_const, unique_name
@@ -71,11 +71,11 @@ def only_reader(index: NodeIndex, name: str, output: int = 0) -> Any:
 
 
 def other_input(node: Any, known: str) -> str | None:
-    """The data input of a two-input node that is not ``known``."""
+    """The data input of a two-input node that is not tensor ``known`` (``x`` and ``x:0`` are
+    one tensor)."""
     data = [i for i in node.input if not i.startswith("^")]
-    if len(data) != 2 or known not in data:
-        return None
-    return data[1] if data[0] == known else data[0]
+    at = [k for k, i in enumerate(data) if canonical_tensor(i) == canonical_tensor(known)]
+    return data[1 - at[0]] if len(data) == 2 and len(at) == 1 else None
 
 
 @dataclass
@@ -137,15 +137,6 @@ def has_lstm_gates(index: NodeIndex, split: Any) -> bool:
     return _gate_split(index, split) is not None
 
 
-def _other(node: Any, name: str, output: int = 0) -> str | None:
-    """The data input of a two-input node other than output ``output`` of ``name``."""
-    data = [i for i in node.input if not i.startswith("^")]
-    if len(data) != 2:
-        return None
-    at = [k for k, i in enumerate(data) if parse_input(i)[:2] == (name, output)]
-    return data[1 - at[0]] if len(at) == 1 else None
-
-
 @dataclass
 class _Gate:
     """A gate's pre-activation (a Split output) on its way to its Sigmoid: a scalar added (the
@@ -165,7 +156,7 @@ def _gate(index: NodeIndex, split: Any, output: int) -> _Gate | None:
     chain: list[Any] = []
     bias, peephole = 0.0, None
     while node is not None and node.op in _ADD and len(chain) < 3:  # a bias, a peephole
-        added = _other(node, name, at)
+        added = other_input(node, tensor_name(name, at))
         if added is None:
             return None
         value = constant_value(added, nodes)
@@ -189,10 +180,6 @@ def _gate(index: NodeIndex, split: Any, output: int) -> _Gate | None:
     if node is None or node.op != "Sigmoid":
         return None
     return _Gate(node, chain, bias, peephole)
-
-
-def _same_tensor(a: str, b: str) -> bool:
-    return parse_input(a)[:2] == parse_input(b)[:2]
 
 
 def _projection(index: NodeIndex, m: Any, units: int) -> tuple[Any, np.ndarray, str] | None:
@@ -274,8 +261,8 @@ def _peepholes(gate_i: _Gate, gate_f: _Gate, gate_o: _Gate, c_prev: str, new_c: 
     if len(found) != 3 or any(w.shape != (units,) for w, _ in found):
         return False, None
     (w_i, on_i), (w_f, on_f), (w_o, on_o) = found
-    if not (_same_tensor(on_i, c_prev) and _same_tensor(on_f, c_prev) and
-            _same_tensor(on_o, new_c)):
+    if not (canonical_tensor(on_i) == canonical_tensor(on_f) == canonical_tensor(c_prev) and
+            canonical_tensor(on_o) == canonical_tensor(new_c)):
         return False, None
     return True, np.stack([w_i, w_f, w_o]).astype(np.float32)
 
@@ -410,9 +397,7 @@ def _mark_peepholes(graph: Any, implements: str, peepholes: np.ndarray, bias: np
                 function.attr["api_implements"].s.decode() == implements:
             attr = function.attr[PEEPHOLES_ATTR].list
             for value in (peepholes, bias, sample):
-                holder = type(graph.node[0])()
-                make_const(holder, value.astype(np.float32))
-                attr.tensor.add().CopyFrom(holder.attr["value"].tensor)
+                fill_tensor(attr.tensor.add(), value.astype(np.float32))
 
 
 def _with_peepholes(peepholes: np.ndarray) -> Any:
